@@ -1,0 +1,1 @@
+"""Shared plumbing for the Cotoami services. No domain logic lives here."""

@@ -1,0 +1,89 @@
+"""Reading configuration from the environment, once, with clear errors."""
+
+from __future__ import annotations  # Env has methods named after builtins
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# gunicorn halts (rather than respawning forever) when a worker exits with this.
+WORKER_BOOT_ERROR = 3
+
+
+class ConfigError(ValueError):
+    """A required variable is missing or a value is malformed."""
+
+
+class Env:
+    """Typed access to environment variables; every failure names the variable."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self._environ = environ
+
+    def _raw(self, name: str, default: str | None) -> str:
+        value = self._environ.get(name)
+        if value is None or value.strip() == "":
+            if default is None:
+                raise ConfigError(f"{name} is required but not set")
+            return default
+        return value.strip()
+
+    def str(self, name: str, default: str | None = None, pattern: str | None = None) -> str:
+        value = self._raw(name, default)
+        if pattern and not re.fullmatch(pattern, value):
+            raise ConfigError(f"{name} is malformed: {value!r} does not match {pattern}")
+        return value
+
+    def int(self, name: str, default: int | None = None, minimum: int = 0, maximum: int = 2**31) -> int:
+        raw = self._raw(name, None if default is None else str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self._raw(name, "true" if default else "false").lower()
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+    def url(self, name: str, default: str | None = None, schemes: tuple[str, ...] = ("http", "https")) -> str:
+        value = self._raw(name, default)
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.netloc:
+            raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL, got {_redact(value)!r}")
+        return value
+
+    def origins(self, name: str, default: str) -> tuple[str, ...]:
+        """A comma-separated list of origins such as http://127.0.0.1:8000."""
+        origins = tuple(o.strip().rstrip("/") for o in self._raw(name, default).split(",") if o.strip())
+        for origin in origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ConfigError(f"{name} must list origins like https://example.com, got {origin!r}")
+        return origins
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before it reaches an error message."""
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+def load_config(from_env: Callable[[Env], T], environ: Mapping[str, str]) -> T:
+    """Build a service's Config, or stop the process with one clear line."""
+    try:
+        return from_env(Env(environ))
+    except ConfigError as error:
+        log.critical("configuration error: %s", error)
+        raise SystemExit(WORKER_BOOT_ERROR) from None

@@ -1,0 +1,26 @@
+"""The one gunicorn configuration of every service, read from the environment.
+
+Every Dockerfile's CMD and `make up` run `gunicorn -c python:cotoami_common.gunicorn_conf APP`.
+"""
+
+import os
+
+from cotoami_common.config import ConfigError, Env
+from cotoami_common.logs import logging_config
+
+_env = Env(os.environ)
+try:
+    bind = f"{_env.str('BIND_HOST', '0.0.0.0')}:{_env.int('PORT', 8000, minimum=1, maximum=65535)}"
+    workers = _env.int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
+    threads = _env.int("WEB_THREADS", 4, minimum=1, maximum=64)
+    # Kubernetes' grace period is set longer than this, so in-flight requests finish.
+    graceful_timeout = _env.int("GRACEFUL_TIMEOUT", 20, minimum=1, maximum=300)
+    logconfig_dict = logging_config(_env.str("LOG_LEVEL", "INFO", pattern="DEBUG|INFO|WARNING|ERROR"))
+except ConfigError as error:
+    raise SystemExit(f"configuration error: {error}") from None
+
+worker_class = "gthread"
+timeout = 30
+keepalive = 5
+accesslog = None  # each service logs its requests itself, with the request id
+proc_name = os.environ.get("SERVICE_NAME", "cotoami")

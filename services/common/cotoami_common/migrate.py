@@ -1,0 +1,102 @@
+"""Applies a service's numbered SQL migrations to its own database.
+
+    python -m cotoami_common.migrate [--create-database] MIGRATIONS_DIR
+
+DATABASE_URL names the database. Each file runs once, in its own transaction,
+in file-name order. An advisory lock makes concurrent runs (two pods of a
+migration Job, two `make up`s) wait for each other instead of racing.
+"""
+
+import argparse
+import logging
+import logging.config
+import os
+import re
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from cotoami_common.logs import logging_config
+
+log = logging.getLogger("cotoami.migrate")
+
+MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+LOCK_KEY = 0x636F746F  # "coto": one lock per database, so per service
+
+
+def migration_files(directory: Path) -> list[Path]:
+    files = sorted(p for p in directory.iterdir() if p.suffix == ".sql")
+    for path in files:
+        if not MIGRATION_NAME.fullmatch(path.name):
+            raise ValueError(f"{path.name}: migration files are named NNNN_what_it_does.sql")
+    numbers = [p.name[:4] for p in files]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"two migrations in {directory} share a number")
+    return files
+
+
+def create_database(url: str) -> None:
+    """Create the database named in url if it does not exist (safe to race)."""
+    params = conninfo_to_dict(url)
+    name = params["dbname"]
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            log.info("created database %s", name)
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            pass  # created by a concurrent run
+
+
+def apply_migrations(url: str, directory: Path) -> list[str]:
+    """Apply what is not yet applied; return the versions applied now."""
+    files = migration_files(directory)
+    applied_now = []
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for path in files:
+                version = path.stem
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(path.read_text())
+                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                log.info("applied migration %s", version)
+                applied_now.append(version)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    return applied_now
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.config.dictConfig(logging_config())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--create-database", action="store_true")
+    args = parser.parse_args(argv)
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        log.critical("DATABASE_URL is required but not set")
+        return 2
+    try:
+        if args.create_database:
+            create_database(url)
+        apply_migrations(url, args.directory)
+    except (psycopg.Error, ValueError) as error:
+        log.critical("migration failed: %s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

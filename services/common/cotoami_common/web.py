@@ -1,0 +1,154 @@
+"""The Falcon app every service starts from: request ids, access logs, body
+limits, cross-site write refusal and JSON errors that never leak a trace."""
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import falcon
+import psycopg
+import psycopg_pool
+import redis
+
+from cotoami_common.logs import request_id
+
+log = logging.getLogger("cotoami.http")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class RequestContext:
+    """Takes the gateway's X-Request-ID (or makes one) and logs each request once."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        incoming = req.get_header("X-Request-ID") or ""
+        rid = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+        req.context.request_id = rid
+        req.context.started = time.perf_counter()
+        request_id.set(rid)
+        resp.set_header("X-Request-ID", rid)
+
+    def process_response(self, req, resp, resource, req_succeeded) -> None:
+        elapsed_ms = (time.perf_counter() - req.context.started) * 1000
+        if req.path not in ("/healthz", "/readyz") or resp.status_code >= 400:
+            log.info(
+                "%s %s %s",
+                req.method,
+                req.path,
+                resp.status_code,
+                extra={"fields": {
+                    "method": req.method,
+                    "path": req.path,
+                    "status": resp.status_code,
+                    "duration_ms": round(elapsed_ms, 2),
+                    "client": req.get_header("X-Real-IP") or req.remote_addr,
+                }},
+            )
+        request_id.set(None)
+
+
+class BodyLimit:
+    """Refuses bodies larger than the service accepts before anything reads them."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.content_length is not None and req.content_length > self.max_bytes:
+            raise falcon.HTTPContentTooLarge(
+                description=f"The request body is larger than {self.max_bytes} bytes."
+            )
+
+
+class CrossSiteWriteGuard:
+    """Refuses state-changing requests that a browser sent on behalf of another
+    site, so cookies alone can never authorise a write (defence beside SameSite)."""
+
+    def __init__(self, allowed_origins: Iterable[str]):
+        self.allowed_origins = frozenset(allowed_origins)
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.method not in UNSAFE_METHODS or req.path.startswith("/internal/"):
+            return
+        fetch_site = req.get_header("Sec-Fetch-Site")
+        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+            raise falcon.HTTPForbidden(description="Cross-site requests may not change anything.")
+        origin = req.get_header("Origin")
+        if origin is not None and origin.rstrip("/") not in self.allowed_origins:
+            raise falcon.HTTPForbidden(description="Requests from this origin may not change anything.")
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _unavailable(req, resp, error, params):
+    log.warning("backing service unavailable: %s", error)
+    raise falcon.HTTPServiceUnavailable(
+        description="A backing service is not answering; try again shortly.", retry_after=5
+    )
+
+
+def _unexpected(req, resp, error, params):
+    if isinstance(error, falcon.HTTPError):
+        # Falcon's own errors (404, 405, 415 ...) keep their status and shape.
+        raise error
+    log.exception("unhandled error")
+    raise falcon.HTTPInternalServerError(description="Something went wrong on our side.")
+
+
+def new_app(max_body_bytes: int, allowed_origins: Iterable[str]) -> falcon.App:
+    app = falcon.App(
+        middleware=[RequestContext(), BodyLimit(max_body_bytes), CrossSiteWriteGuard(allowed_origins)],
+        cors_enable=False,
+    )
+    # Registered in this order so the more specific handlers win.
+    app.add_error_handler(Exception, _unexpected)
+    app.add_error_handler(
+        (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, psycopg.OperationalError, psycopg_pool.PoolTimeout),
+        _unavailable,
+    )
+    return app
+
+
+def json_object(req: falcon.Request) -> dict:
+    """The request body as a JSON object, or a 4xx saying what is wrong."""
+    if req.content_type is None or req.content_type.split(";")[0].strip().lower() != "application/json":
+        raise falcon.HTTPUnsupportedMediaType(description="Send the body as application/json.")
+    body = req.get_media()
+    if not isinstance(body, dict):
+        raise falcon.HTTPBadRequest(title="Invalid body", description="The body must be a JSON object.")
+    return body
+
+
+def reject_unknown_fields(body: dict, allowed: Iterable[str]) -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise falcon.HTTPBadRequest(title="Invalid body", description=f"Unknown field(s): {', '.join(unknown)}.")
+
+
+def limit_param(req: falcon.Request, default: int, maximum: int) -> int:
+    raw = req.get_param("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise falcon.HTTPBadRequest(title="Invalid limit", description=f"limit must be an integer from 1 to {maximum}.")
+    return int(raw)
+
+
+def set_cookie(req: falcon.Request, resp: falcon.Response, name: str, value: str, max_age: int, path: str = "/") -> None:
+    """Cookies are HttpOnly and SameSite=Lax always, Secure when the gateway was reached over HTTPS."""
+    resp.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        secure=req.get_header("X-Forwarded-Proto") == "https",
+        http_only=True,
+        same_site="Lax",
+    )

@@ -1,0 +1,1 @@
+"""The cotos service: cotos, timelines and the anonymous memo pad."""

@@ -1,0 +1,114 @@
+"""HTTP resources of the cotos service. No storage code here."""
+
+import re
+import secrets
+import uuid
+
+import falcon
+
+from cotoami_common.web import json_object, limit_param, reject_unknown_fields, set_cookie
+from cotos.store import AnonymousCotoStore
+
+ANONYMOUS_COOKIE = "anonymous_id"
+MAX_CONTENT_CHARS = 10_000  # documented in openapi.yaml and the README
+_ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
+# Control characters other than tab and newlines have no place in a note.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def coto_content(body: dict) -> str:
+    content = body.get("content")
+    if not isinstance(content, str):
+        raise falcon.HTTPBadRequest(title="Invalid content", description="content must be a string.")
+    content = content.strip()
+    if not content:
+        raise falcon.HTTPBadRequest(title="Invalid content", description="content must not be blank.")
+    if len(content) > MAX_CONTENT_CHARS:
+        raise falcon.HTTPBadRequest(
+            title="Invalid content", description=f"content must be at most {MAX_CONTENT_CHARS} characters."
+        )
+    if _CONTROL.search(content):
+        raise falcon.HTTPBadRequest(title="Invalid content", description="content must not contain control characters.")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError:
+        raise falcon.HTTPBadRequest(title="Invalid content", description="content must be valid Unicode text.") from None
+    return content
+
+
+def cursor_param(req: falcon.Request) -> str | None:
+    raw = req.get_param("before")
+    if raw is None:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise falcon.HTTPBadRequest(title="Invalid cursor", description="before must be a cursor from a previous page.") from None
+
+
+class CotosResource:
+    """/api/cotos and /api/cotos/{coto_id}. Anonymous visitors are known by a cookie."""
+
+    def __init__(self, anonymous_cotos: AnonymousCotoStore, anonymous_ttl_seconds: int):
+        self.anonymous_cotos = anonymous_cotos
+        self.anonymous_ttl_seconds = anonymous_ttl_seconds
+
+    def _anonymous_id(self, req: falcon.Request) -> str | None:
+        values = req.get_cookie_values(ANONYMOUS_COOKIE) or []
+        return next((v for v in values if _ANONYMOUS_ID.fullmatch(v)), None)
+
+    def _keep_cookie(self, req: falcon.Request, resp: falcon.Response, anonymous_id: str) -> None:
+        # Re-sent on every use: the pad lives for its TTL after the last use, not the first.
+        set_cookie(req, resp, ANONYMOUS_COOKIE, anonymous_id, self.anonymous_ttl_seconds)
+
+    def _owned(self, req: falcon.Request) -> str:
+        anonymous_id = self._anonymous_id(req)
+        if anonymous_id is None:
+            raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+        return anonymous_id
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.get_param("cotonoma") is not None:
+            raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to read a cotonoma.")
+        before = cursor_param(req)
+        limit = limit_param(req, default=50, maximum=200)
+        anonymous_id = self._anonymous_id(req)
+        if anonymous_id is None:
+            resp.media = {"cotos": [], "next": None}
+            return
+        cotos, next_cursor = self.anonymous_cotos.timeline(anonymous_id, before, limit)
+        self._keep_cookie(req, resp, anonymous_id)
+        resp.media = {"cotos": cotos, "next": next_cursor}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_object(req)
+        reject_unknown_fields(body, ("content", "cotonoma_key"))
+        content = coto_content(body)
+        if body.get("cotonoma_key") is not None:
+            raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to post into a cotonoma.")
+        anonymous_id = self._anonymous_id(req) or secrets.token_hex(16)
+        coto = self.anonymous_cotos.post(anonymous_id, content)
+        self._keep_cookie(req, resp, anonymous_id)
+        resp.status = falcon.HTTP_201
+        resp.location = f"/api/cotos/{coto['id']}"
+        resp.media = {"coto": coto}
+
+    def on_get_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        coto = self.anonymous_cotos.get(self._owned(req), str(coto_id))
+        if coto is None:
+            raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+        resp.media = {"coto": coto}
+
+    def on_patch_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        body = json_object(req)
+        reject_unknown_fields(body, ("content",))
+        content = coto_content(body)
+        coto = self.anonymous_cotos.update(self._owned(req), str(coto_id), content)
+        if coto is None:
+            raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+        resp.media = {"coto": coto}
+
+    def on_delete_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        if not self.anonymous_cotos.delete(self._owned(req), str(coto_id)):
+            raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+        resp.status = falcon.HTTP_204

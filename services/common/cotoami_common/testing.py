@@ -1,8 +1,10 @@
-"""pytest fixtures shared by every service's tests: a database of its own with
-the service's migrations applied, and a Redis database wiped around each test.
+"""What every service's tests share: a database of its own with the service's
+migrations applied, a Redis database wiped around each test, and the contract
+every service keeps (health, readiness, JSON errors, request ids, config errors).
 
-A service's conftest.py enables them with `pytest_plugins = ["cotoami_common.testing"]`
-and names its migrations with a `migrations_dir` fixture.
+A service's conftest.py enables the fixtures with
+`pytest_plugins = ["cotoami_common.testing"]` and provides `migrations_dir`,
+`config_class` and `make_app(checks)`; its test_app.py subclasses ServiceContract.
 """
 
 import os
@@ -13,8 +15,12 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import redis
+from falcon import testing
 from psycopg import sql
 
+from cotoami_common.backing import postgres_pool, redis_client
+from cotoami_common.config import ConfigError, Env
+from cotoami_common.health import postgres_check, redis_check
 from cotoami_common.migrate import apply_migrations, create_database
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -53,3 +59,94 @@ def redis_url():
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def pool(clean_database: str):
+    pool = postgres_pool(clean_database, max_size=2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(name="redis")
+def redis_fixture(redis_url: str):
+    client = redis_client(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db(clean_database: str):
+    """A connection to the test database; each statement commits on its own."""
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        yield conn
+
+
+def violates(db: psycopg.Connection, constraint: str, query: str, params: tuple) -> None:
+    """Assert the statement is refused by the named constraint."""
+    with pytest.raises(psycopg.errors.IntegrityError) as raised:
+        db.execute(query, params)
+    assert raised.value.diag.constraint_name == constraint
+
+
+class ServiceContract:
+    """Tests every service passes the same way; subclass it as TestServiceContract."""
+
+    def test_healthz(self, make_app):
+        result = testing.TestClient(make_app({})).simulate_get("/healthz")
+        assert result.status_code == 200 and result.json == {"status": "ok"}
+
+    def test_readyz_when_postgres_and_redis_answer(self, make_app, pool, redis):
+        app = make_app({"postgres": postgres_check(pool), "redis": redis_check(redis)})
+        result = testing.TestClient(app).simulate_get("/readyz")
+        assert result.status_code == 200
+        assert result.json == {"status": "ready", "checks": {"postgres": "ok", "redis": "ok"}}
+
+    @pytest.mark.parametrize("down", ["postgres", "redis"])
+    def test_readyz_is_503_json_when_a_backing_service_does_not_answer(self, make_app, pool, redis, down):
+        # Nothing listens on port 1.
+        dead_pool = postgres_pool("postgresql://postgres@127.0.0.1:1/nothing", max_size=1)
+        dead_redis = redis_client("redis://127.0.0.1:1/0")
+        checks = {
+            "postgres": postgres_check(dead_pool if down == "postgres" else pool),
+            "redis": redis_check(dead_redis if down == "redis" else redis),
+        }
+        try:
+            result = testing.TestClient(make_app(checks)).simulate_get("/readyz")
+        finally:
+            dead_pool.close()
+            dead_redis.close()
+        assert result.status_code == 503 and result.headers["Content-Type"].startswith("application/json")
+        assert result.json == {"status": "not ready", "checks": {"postgres": "ok", "redis": "ok", down: "failing"}}
+
+    def test_unknown_route_is_404_json(self, make_app):
+        result = testing.TestClient(make_app({})).simulate_get("/api/nothing-here")
+        assert result.status_code == 404 and result.headers["Content-Type"].startswith("application/json")
+        assert "title" in result.json
+
+    def test_request_id_is_taken_from_the_gateway_or_made(self, make_app):
+        client = testing.TestClient(make_app({}))
+        assert client.simulate_get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+        made = client.simulate_get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers["X-Request-ID"]
+        assert len(made) == 32 and made != "bad id\n"
+
+    def test_config_defaults_serve_local_use(self, config_class):
+        config = config_class.from_env(Env({}))
+        assert config.database_url.startswith("postgresql://postgres@127.0.0.1:5432/cotoami_")
+        assert config.redis_url == "redis://127.0.0.1:6379/0"
+        assert config.allowed_origins == ("http://127.0.0.1:8000", "http://localhost:8000")
+
+    @pytest.mark.parametrize(
+        "environ,named",
+        [
+            ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+            ({"REDIS_URL": "not a url"}, "REDIS_URL"),
+            ({"ALLOWED_ORIGINS": "example.com"}, "ALLOWED_ORIGINS"),
+            ({"MAX_BODY_BYTES": "lots"}, "MAX_BODY_BYTES"),
+            ({"MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"),
+            ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE"),
+        ],
+    )
+    def test_malformed_config_names_the_variable(self, config_class, environ, named):
+        with pytest.raises(ConfigError, match=named):
+            config_class.from_env(Env(environ))

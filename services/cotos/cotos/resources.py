@@ -10,7 +10,7 @@ from cotoami_common.web import json_object, limit_param, reject_unknown_fields, 
 from cotos.store import AnonymousCotoStore
 
 ANONYMOUS_COOKIE = "anonymous_id"
-MAX_CONTENT_CHARS = 10_000  # documented in openapi.yaml and the README
+MAX_CONTENT_CHARS = 10_000  # the README documents it; the web client enforces it too
 _ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
 # Control characters other than tab and newlines have no place in a note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -61,10 +61,11 @@ class CotosResource:
         # Re-sent on every use: the pad lives for its TTL after the last use, not the first.
         set_cookie(req, resp, ANONYMOUS_COOKIE, anonymous_id, self.anonymous_ttl_seconds)
 
-    def _owned(self, req: falcon.Request) -> str:
+    def _owned(self, req: falcon.Request, resp: falcon.Response) -> str:
         anonymous_id = self._anonymous_id(req)
         if anonymous_id is None:
             raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+        self._keep_cookie(req, resp, anonymous_id)
         return anonymous_id
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -94,7 +95,7 @@ class CotosResource:
         resp.media = {"coto": coto}
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
-        coto = self.anonymous_cotos.get(self._owned(req), str(coto_id))
+        coto = self.anonymous_cotos.get(self._owned(req, resp), str(coto_id))
         if coto is None:
             raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
         resp.media = {"coto": coto}
@@ -103,12 +104,12 @@ class CotosResource:
         body = json_object(req)
         reject_unknown_fields(body, ("content",))
         content = coto_content(body)
-        coto = self.anonymous_cotos.update(self._owned(req), str(coto_id), content)
+        coto = self.anonymous_cotos.update(self._owned(req, resp), str(coto_id), content)
         if coto is None:
             raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
         resp.media = {"coto": coto}
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
-        if not self.anonymous_cotos.delete(self._owned(req), str(coto_id)):
+        if not self.anonymous_cotos.delete(self._owned(req, resp), str(coto_id)):
             raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
         resp.status = falcon.HTTP_204

@@ -103,7 +103,10 @@ class AnonymousCotoStore:
         return found, (page[-1] if len(ids) > limit else None)
 
     def get(self, anonymous_id: str, coto_id: str) -> dict | None:
-        raw = self.client.hget(self._keys(anonymous_id)[1], coto_id)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hget(self._keys(anonymous_id)[1], coto_id)
+            self._touch(pipe, anonymous_id)
+            raw = pipe.execute()[0]
         return json.loads(raw) if raw else None
 
     def update(self, anonymous_id: str, coto_id: str, content: str) -> dict | None:
@@ -120,5 +123,6 @@ class AnonymousCotoStore:
         with self.client.pipeline(transaction=True) as pipe:
             pipe.hdel(cotos, coto_id)
             pipe.zrem(timeline, coto_id)
-            removed, _ = pipe.execute()
+            self._touch(pipe, anonymous_id)
+            removed = pipe.execute()[0]
         return bool(removed)

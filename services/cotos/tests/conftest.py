@@ -18,6 +18,11 @@ def migrations_dir() -> Path:
 
 
 @pytest.fixture
+def config_class() -> type[Config]:
+    return Config
+
+
+@pytest.fixture
 def config(clean_database, redis_url) -> Config:
     return Config.from_env(Env({"DATABASE_URL": clean_database, "REDIS_URL": redis_url}))
 
@@ -30,9 +35,13 @@ def anonymous_cotos(config):
 
 
 @pytest.fixture
-def client(config, anonymous_cotos) -> testing.TestClient:
-    app = create_app(config, anonymous_cotos, checks={"redis": anonymous_cotos.client.ping})
-    return testing.TestClient(app)
+def make_app(config, anonymous_cotos):
+    return lambda checks: create_app(config, anonymous_cotos, checks)
+
+
+@pytest.fixture
+def client(make_app) -> testing.TestClient:
+    return testing.TestClient(make_app({}))
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The auth service: amishis, sign-in by email, sessions and their tokens."""

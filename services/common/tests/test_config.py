@@ -1,0 +1,53 @@
+import pytest
+
+from cotoami_common.config import WORKER_BOOT_ERROR, ConfigError, Env, load_config
+
+
+def test_defaults_apply_when_unset_or_blank():
+    env = Env({"BLANK": "  "})
+    assert env.str("UNSET", "x") == "x"
+    assert env.str("BLANK", "y") == "y"
+    assert env.int("UNSET", 5) == 5
+    assert env.bool("UNSET", True) is True
+
+
+def test_required_variable_missing_is_named():
+    with pytest.raises(ConfigError, match="SECRET is required"):
+        Env({}).str("SECRET")
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda env: env.int("N", 1), "N must be an integer"),
+        (lambda env: env.int("BIG", 1, maximum=10), "BIG must be between"),
+        (lambda env: env.bool("FLAG", False), "FLAG must be true or false"),
+        (lambda env: env.url("DB", schemes=("postgresql",)), "DB must be a postgresql URL"),
+        (lambda env: env.str("LEVEL", pattern="INFO|DEBUG"), "LEVEL is malformed"),
+        (lambda env: env.origins("ORIGINS", "http://a"), "ORIGINS must list origins"),
+    ],
+)
+def test_malformed_values_are_named(call, message):
+    env = Env({"N": "many", "BIG": "11", "FLAG": "perhaps", "DB": "mysql://x/y", "LEVEL": "LOUD", "ORIGINS": "http://a/path"})
+    with pytest.raises(ConfigError, match=message):
+        call(env)
+
+
+def test_passwords_never_reach_error_messages():
+    with pytest.raises(ConfigError) as error:
+        Env({"DB": "mysql://user:hunter2@host/db"}).url("DB", schemes=("postgresql",))
+    assert "hunter2" not in str(error.value)
+
+
+def test_origins_are_normalised():
+    assert Env({"O": "http://a:8000/, https://b"}).origins("O", "") == ("http://a:8000", "https://b")
+
+
+def test_load_config_stops_the_worker_so_gunicorn_halts(caplog):
+    def from_env(env):
+        return env.str("MISSING")
+
+    with pytest.raises(SystemExit) as stop:
+        load_config(from_env, {})
+    assert stop.value.code == WORKER_BOOT_ERROR
+    assert "MISSING is required" in caplog.text

@@ -1,0 +1,81 @@
+import threading
+
+import psycopg
+import pytest
+
+from cotoami_common.migrate import apply_migrations, create_database, main, migration_files
+
+
+@pytest.fixture
+def migrations(tmp_path):
+    (tmp_path / "0001_create_notes.sql").write_text("CREATE TABLE notes (id int PRIMARY KEY);")
+    (tmp_path / "0002_add_text.sql").write_text(
+        "ALTER TABLE notes ADD COLUMN text text;\nCREATE INDEX notes_text ON notes (text);"
+    )
+    return tmp_path
+
+
+def test_applies_in_order_once(empty_database_url, migrations):
+    create_database(empty_database_url)
+    assert apply_migrations(empty_database_url, migrations) == ["0001_create_notes", "0002_add_text"]
+    assert apply_migrations(empty_database_url, migrations) == []
+    with psycopg.connect(empty_database_url) as conn:
+        conn.execute("INSERT INTO notes (id, text) VALUES (1, 'x')")
+
+
+def test_two_concurrent_runs_apply_each_migration_once(empty_database_url, migrations):
+    create_database(empty_database_url)
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(apply_migrations(empty_database_url, migrations))
+        except Exception as error:  # collected so the test names it
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(sum(results, [])) == ["0001_create_notes", "0002_add_text"]
+
+
+def test_concurrent_database_creation_is_safe(empty_database_url):
+    threads = [threading.Thread(target=create_database, args=(empty_database_url,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_failing_migration_leaves_nothing_half_done(empty_database_url, tmp_path):
+    (tmp_path / "0001_broken.sql").write_text("CREATE TABLE a (id int);\nCREATE TABLE a (id int);")
+    create_database(empty_database_url)
+    with pytest.raises(psycopg.Error):
+        apply_migrations(empty_database_url, tmp_path)
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute("SELECT to_regclass('a')").fetchone() == (None,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("name", ["1_short.sql", "0001-dash.sql", "0001_UPPER.sql"])
+def test_misnamed_files_are_refused(tmp_path, name):
+    (tmp_path / name).write_text("SELECT 1;")
+    with pytest.raises(ValueError, match="NNNN_"):
+        migration_files(tmp_path)
+
+
+def test_cli_exits_non_zero_without_database_url(monkeypatch, migrations):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert main([str(migrations)]) == 2
+
+
+def test_cli_creates_and_migrates(monkeypatch, empty_database_url, migrations):
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    assert main(["--create-database", str(migrations)]) == 0
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)

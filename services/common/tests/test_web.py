@@ -1,0 +1,65 @@
+import pytest
+from falcon import testing
+
+from cotoami_common.web import json_object, new_app
+
+
+class Echo:
+    def on_post(self, req, resp):
+        resp.media = json_object(req)
+
+    def on_get(self, req, resp):
+        raise RuntimeError("boom with a secret in it")
+
+
+@pytest.fixture
+def client():
+    app = new_app(max_body_bytes=100, allowed_origins=["https://cotoami.example"])
+    app.add_route("/echo", Echo())
+    return testing.TestClient(app)
+
+
+def test_unexpected_errors_are_500_json_without_a_trace(client):
+    result = client.simulate_get("/echo")
+    assert result.status_code == 500
+    assert set(result.json) == {"title", "description"}
+    assert "boom" not in result.text and "Traceback" not in result.text
+
+
+def test_body_over_the_limit_is_413(client):
+    result = client.simulate_post("/echo", json={"x": "y" * 200})
+    assert result.status_code == 413 and "title" in result.json
+
+
+@pytest.mark.parametrize(
+    "headers,status",
+    [
+        ({"Origin": "https://cotoami.example"}, 200),
+        ({"Origin": "https://cotoami.example/"}, 200),
+        ({"Sec-Fetch-Site": "same-origin"}, 200),
+        ({"Sec-Fetch-Site": "none"}, 200),
+        ({}, 200),
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),
+        ({"Origin": "https://cotoami.example", "Sec-Fetch-Site": "cross-site"}, 403),
+    ],
+)
+def test_cross_site_writes(client, headers, status):
+    assert client.simulate_post("/echo", json={"a": 1}, headers=headers).status_code == status
+
+
+def test_reads_are_not_origin_checked(client):
+    assert client.simulate_get("/nothing", headers={"Origin": "https://evil.example"}).status_code == 404
+
+
+def test_json_object_requires_json(client):
+    assert client.simulate_post("/echo", body="a=b", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 415
+    assert client.simulate_post("/echo", json=[1]).status_code == 400
+    assert client.simulate_post("/echo", json={"a": 1}, headers={"Content-Type": "application/json; charset=utf-8"}).json == {"a": 1}
+
+
+def test_falcon_errors_keep_their_status_and_json_shape(client):
+    result = client.simulate_delete("/echo")
+    assert result.status_code == 405 and "title" in result.json

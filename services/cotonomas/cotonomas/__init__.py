@@ -1,0 +1,1 @@
+"""The cotonomas service: cotonomas, their nesting, and their members."""

@@ -1,0 +1,116 @@
+"""End-to-end fixtures: a whole stack of our own (tools/stack.py, profile e2e),
+on its own ports and freshly emptied databases, started once per test run."""
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from stack import PROFILES, SERVICES  # noqa: E402
+
+PROFILE = PROFILES["e2e"]
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+@dataclass(frozen=True)
+class Stack:
+    url: str
+    inbox_url: str
+
+    def stack_command(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([PYTHON, str(ROOT / "tools" / "stack.py"), *args, "--profile", "e2e"],
+                              capture_output=True, text=True, timeout=180)
+
+    def supervisorctl(self, *args: str) -> str:
+        return subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "supervisorctl"), "-c", str(PROFILE.run_dir / "supervisord.conf"), *args],
+            capture_output=True, text=True, timeout=60,
+        ).stdout.strip()
+
+    def pid(self, program: str) -> int:
+        return int(self.supervisorctl("pid", program))
+
+    def log_lines(self, program: str) -> list[dict]:
+        lines = (PROFILE.run_dir / "logs" / f"{program}.log").read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def raw(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        """A request whose path goes out exactly as written (no client-side normalising)."""
+        conn = http.client.HTTPConnection("127.0.0.1", PROFILE.gateway_port, timeout=20)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def wait_until(self, predicate, timeout: float, what: str) -> float:
+        started = time.monotonic()
+        while not predicate():
+            if time.monotonic() - started > timeout:
+                pytest.fail(f"{what} not within {timeout}s")
+            time.sleep(0.1)
+        return time.monotonic() - started
+
+
+@pytest.fixture(scope="session")
+def stack():
+    stack = Stack(url=PROFILE.public_url, inbox_url=f"http://127.0.0.1:{PROFILE.inbox_port}")
+    started = stack.stack_command("up", "--fresh")
+    if started.returncode != 0:
+        pytest.fail(f"the e2e stack did not start:\n{started.stdout}\n{started.stderr}")
+    yield stack
+    stack.stack_command("down")
+
+
+@pytest.fixture
+def browser(stack):
+    """One browser's cookie jar, talking to the gateway as the web client does."""
+    session = requests.Session()
+    session.headers["Origin"] = stack.url
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def paused(stack):
+    """Freeze a service's processes (it accepts connections but never answers)."""
+    frozen = []
+
+    def pause(program: str) -> None:
+        pids = [stack.pid(program)]
+        pids += [int(p) for p in subprocess.run(["pgrep", "-P", str(pids[0])], capture_output=True, text=True).stdout.split()]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        frozen.extend(pids)
+
+    yield pause
+    for pid in frozen:
+        os.kill(pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def stopped(stack):
+    """Stop a service for one test; it is started again afterwards."""
+    names = []
+
+    def stop(program: str) -> None:
+        stack.supervisorctl("stop", program)
+        names.append(program)
+
+    yield stop
+    for name in names:
+        stack.supervisorctl("start", name)
+    stack.wait_until(lambda: all(requests.get(f"http://127.0.0.1:{PROFILE.service_port(s)}/readyz", timeout=2).ok
+                                 for s in SERVICES if s in names), 20, "restarted services ready")

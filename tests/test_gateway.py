@@ -1,0 +1,103 @@
+"""The gateway: routes, what it refuses, the headers it sets and its own errors."""
+
+import re
+
+import pytest
+import requests
+
+from conftest import PROFILE
+
+
+def test_serves_the_web_client_with_security_headers(stack):
+    response = requests.get(stack.url + "/", timeout=5)
+    assert response.status_code == 200
+    assert "text/html" in response.headers["Content-Type"]
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"]
+    assert "Server" not in response.headers or "nginx/" not in response.headers["Server"]
+
+
+@pytest.mark.parametrize("path,service", [("/api/cotos", "cotos"), ("/api/cotos/00000000-0000-7000-8000-000000000000", "cotos")])
+def test_routes_api_paths_to_their_service(stack, path, service):
+    response = requests.get(stack.url + path, timeout=5)
+    assert response.status_code in (200, 404)
+    rid = response.headers["X-Request-ID"]
+    assert any(line.get("request_id") == rid for line in stack.log_lines(service))
+
+
+@pytest.mark.parametrize("path", [
+    "/api/cotonomas",  # routed: cotonomas serves no public route yet, and says so in JSON
+    "/api/auth/session",
+    "/api/nothing",
+    "/api",
+    "/api/",
+    "/api/cotosx",
+    "/internal",
+    "/internal/anything",
+    "/api/cotos/../../internal/anything",
+    "/api/cotos/%2e%2e/%2e%2e/internal/anything",
+    "/api/cotos/%2E%2E/%2E%2E/internal/anything",
+    "/api/cotos/..%2f..%2finternal/anything",
+    "/api/cotos/%2f..%2finternal",
+    "/%2e%2e/internal/anything",
+    "/api/cotos/..%5c..%5cinternal",
+    "//internal/anything",
+    "/api//internal",
+])
+def test_unknown_and_internal_paths_are_404_json(stack, path):
+    status, headers, body = stack.raw("GET", path)
+    assert status == 404, path
+    assert headers["Content-Type"].startswith("application/json")
+    assert b'"title"' in body
+
+
+def test_internal_paths_never_reach_a_service(stack):
+    status, headers, _ = stack.raw("GET", "/api/cotos/%2e%2e/%2e%2e/internal/x")
+    rid = headers["X-Request-ID"]
+    assert status == 404
+    for service in ("auth", "cotos", "cotonomas"):
+        assert not any(line.get("request_id") == rid for line in stack.log_lines(service))
+
+
+def test_request_id_and_client_address_are_the_gateways_not_the_clients(stack):
+    response = requests.get(stack.url + "/api/cotos", headers={"X-Request-ID": "spoofed", "X-Real-IP": "6.6.6.6",
+                                                                 "X-Forwarded-For": "6.6.6.6"}, timeout=5)
+    rid = response.headers["X-Request-ID"]
+    assert rid != "spoofed" and re.fullmatch(r"[0-9a-f]{32}", rid)
+    logged = [line for line in stack.log_lines("cotos") if line.get("request_id") == rid]
+    assert logged and logged[0]["client"] == "127.0.0.1"
+    assert not any(line.get("request_id") == "spoofed" for line in stack.log_lines("cotos"))
+
+
+def test_a_2mb_body_is_413_json(stack):
+    response = requests.post(stack.url + "/api/cotos", data=b"x" * (2 * 1024 * 1024),
+                             headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 413
+    assert response.headers["Content-Type"].startswith("application/json") and "title" in response.json()
+
+
+def test_a_service_that_is_down_is_502_json(stack, stopped):
+    stopped("cotos")
+    response = requests.get(stack.url + "/api/cotos", timeout=10)
+    assert response.status_code == 502
+    assert response.json()["title"] == "Bad Gateway"
+
+
+def test_a_service_that_does_not_answer_is_504_json(stack, paused):
+    paused("cotos")
+    response = requests.get(stack.url + "/api/cotos", timeout=20)
+    assert response.status_code == 504
+    assert response.json()["title"] == "Gateway Timeout"
+
+
+def test_a_slow_client_is_cut_off(stack):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", PROFILE.gateway_port), timeout=30) as sock:
+        sock.sendall(b"POST /api/cotos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        sock.settimeout(30)
+        reply = sock.recv(4096)  # nginx answers 408 or closes once the body timeout passes
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 408")

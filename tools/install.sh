@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the tests need, skipping what is there.
+#   tools/install.sh          the stack: venv and Python packages, nginx, maildev
+#   tools/install.sh --tests  also Chromium for the browser tests
+# When something cannot be installed it stops with one line saying how to get it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() {  # need COMMAND DEBIAN_PACKAGE
+  command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]] && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install: $1 is missing: run 'sudo apt-get install -y $2'" >&2; exit 1
+  fi
+  if [[ ! -f .run/apt-updated ]]; then
+    apt-get update -qq || { echo "install: apt-get update failed: check the network to Debian's mirrors" >&2; exit 1; }
+    mkdir -p .run && touch .run/apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null \
+    || { echo "install: could not install $2: run 'apt-get install -y $2' and read its error" >&2; exit 1; }
+}
+
+command -v python3 >/dev/null || { echo "install: python3 (3.11 or newer) is missing: install it from your distribution" >&2; exit 1; }
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "install: Python 3.11 or newer is needed, found $(python3 --version)" >&2; exit 1; }
+
+# One venv for the local stack; each service still pins its own requirements.txt.
+requirements=(requirements-dev.txt services/*/requirements.txt services/common/pyproject.toml)
+stamp=.venv/.installed-$(cat "${requirements[@]}" | sha256sum | cut -c1-16)
+if [[ ! -f $stamp ]]; then
+  [[ -x .venv/bin/python ]] || python3 -m venv .venv
+  args=()
+  for file in requirements-dev.txt services/*/requirements.txt; do args+=(-r "$file"); done
+  .venv/bin/pip install -q --disable-pip-version-check "${args[@]}" -e services/common \
+    || { echo "install: pip could not install the requirements: see its error above" >&2; exit 1; }
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+need nginx nginx
+need psql postgresql-client
+if [[ ! -x node_modules/.bin/maildev ]]; then
+  command -v npm >/dev/null || { echo "install: npm is missing (for maildev): run 'apt-get install -y nodejs npm'" >&2; exit 1; }
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null \
+    || { echo "install: npm could not install maildev: see its error above" >&2; exit 1; }
+fi
+
+if [[ ${1:-} == --tests ]]; then
+  need chromium chromium
+fi

@@ -1,0 +1,468 @@
+"""The local stack: every service, the gateway and maildev on this machine,
+under supervisord, as Kubernetes would run them (see DESIGN.md "Local stack").
+
+    python tools/stack.py up|down|status|logs [--profile dev|e2e] [--reset]
+
+`dev` is what `make up` runs (gateway on :8000). `e2e` is the stack the
+end-to-end tests start, on other ports and databases, so the two never meet.
+Each service runs the exact command of its Dockerfile's CMD.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+SERVICES = ("auth", "cotos", "cotonomas", "mailer")
+POSTGRES_PORT = 5432
+REDIS_PORT = 6379
+READY_TIMEOUT = 90
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    gateway_port: int
+    first_service_port: int
+    smtp_port: int
+    inbox_port: int
+    database_prefix: str
+    redis_db: int
+    upstream_timeout: str  # how long the gateway waits for a service's answer
+
+    @property
+    def run_dir(self) -> Path:
+        return ROOT / ".run" / self.name
+
+    def service_port(self, service: str) -> int:
+        return self.first_service_port + SERVICES.index(service)
+
+    def database_url(self, service: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{POSTGRES_PORT}/{self.database_prefix}{service}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{REDIS_PORT}/{self.redis_db}"
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+
+PROFILES = {
+    "dev": Profile("dev", 8000, 8001, 1025, 1080, "cotoami_", 0, "30s"),
+    # Shorter gateway timeout so the tests can see a 504 without waiting long.
+    "e2e": Profile("e2e", 18000, 18001, 11025, 11080, "cotoami_e2e_", 14, "3s"),
+}
+
+
+class StackError(Exception):
+    """Something the person must fix; the message says what and how."""
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def image_command(service: str) -> list[str]:
+    """The service's Dockerfile CMD, with programs taken from our venv."""
+    dockerfile = ROOT / "services" / service / "Dockerfile"
+    cmd_lines = [line for line in dockerfile.read_text().splitlines() if line.startswith("CMD ")]
+    if not cmd_lines:
+        raise StackError(f"{dockerfile} has no exec-form CMD")
+    argv = json.loads(cmd_lines[-1][4:])
+    return [str(VENV_BIN / argv[0]), *argv[1:]]
+
+
+def service_environment(profile: Profile, service: str) -> dict[str, str]:
+    origins = f"{profile.public_url},http://localhost:{profile.gateway_port}"
+    return {
+        "SERVICE_NAME": service,
+        "PORT": str(profile.service_port(service)),
+        "BIND_HOST": "127.0.0.1",
+        "DATABASE_URL": profile.database_url(service),
+        "REDIS_URL": profile.redis_url,
+        "ALLOWED_ORIGINS": origins,
+        "PUBLIC_URL": profile.public_url,
+        "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+# --- backing services: reuse what listens on the default ports, else start our own
+
+
+def ensure_backing_services(profile: Profile) -> None:
+    private = ROOT / ".run" / "backing"
+    if not port_open(POSTGRES_PORT):
+        start_private_postgres(private / "postgres")
+    if not port_open(REDIS_PORT):
+        start_private_redis(private / "redis")
+
+
+def _as_postgres_user(argv: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root.
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+def start_private_postgres(data: Path) -> None:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    pg_ctl = str(candidates[-1]) if candidates else shutil.which("pg_ctl")
+    if not pg_ctl:
+        raise StackError(
+            f"PostgreSQL is not listening on 127.0.0.1:{POSTGRES_PORT} and is not installed: "
+            "start it, or install it with 'apt-get install -y postgresql'"
+        )
+    bin_dir = Path(pg_ctl).parent
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+        subprocess.run(
+            _as_postgres_user([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]),
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    print(f"starting a private PostgreSQL in {data.relative_to(ROOT)}")
+    subprocess.run(
+        _as_postgres_user([
+            pg_ctl, "-D", str(data), "-l", str(data / "server.log"), "-w", "start",
+            "-o", f"-c listen_addresses=127.0.0.1 -p {POSTGRES_PORT} -k {data}",
+        ]),
+        check=True, stdout=subprocess.DEVNULL,
+    )
+
+
+def start_private_redis(data: Path) -> None:
+    server = shutil.which("redis-server")
+    if not server:
+        raise StackError(
+            f"Redis is not listening on 127.0.0.1:{REDIS_PORT} and is not installed: "
+            "start it, or install it with 'apt-get install -y redis-server'"
+        )
+    data.mkdir(parents=True, exist_ok=True)
+    print(f"starting a private Redis in {data.relative_to(ROOT)}")
+    subprocess.run(
+        [server, "--bind", "127.0.0.1", "--port", str(REDIS_PORT), "--daemonize", "yes",
+         "--dir", str(data), "--appendonly", "yes", "--pidfile", str(data / "redis.pid"),
+         "--logfile", str(data / "redis.log")],
+        check=True,
+    )
+    deadline = time.monotonic() + 10
+    while not port_open(REDIS_PORT):
+        if time.monotonic() > deadline:
+            raise StackError(f"the private Redis did not start; see {data / 'redis.log'}")
+        time.sleep(0.1)
+
+
+def stop_private_backing_services() -> None:
+    private = ROOT / ".run" / "backing"
+    pid_file = private / "redis" / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+        pid_file.unlink(missing_ok=True)
+    data = private / "postgres"
+    if (data / "postmaster.pid").exists():
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        pg_ctl = str(candidates[-1]) if candidates else "pg_ctl"
+        subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
+                       stdout=subprocess.DEVNULL)
+
+
+# --- databases
+
+
+def migrate(profile: Profile) -> None:
+    """Run each service's migrations as its Kubernetes Job would, all at once."""
+    jobs = {
+        service: subprocess.Popen(
+            [str(VENV_BIN / "python"), "-m", "cotoami_common.migrate", "--create-database", "migrations"],
+            cwd=ROOT / "services" / service,
+            env={**os.environ, "DATABASE_URL": profile.database_url(service)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for service in SERVICES
+    }
+    for service, job in jobs.items():
+        output, _ = job.communicate()
+        if job.returncode != 0:
+            raise StackError(f"migrations of {service} failed:\n{output}")
+
+
+def reset(profile: Profile) -> None:
+    """Drop the profile's databases and empty its Redis database (tests start clean)."""
+    if profile.name == "dev":
+        raise StackError("refusing to reset the dev stack: it holds what you wrote")
+    names = ", ".join(f'"{profile.database_prefix}{service}"' for service in SERVICES)
+    statements = [f'DROP DATABASE IF EXISTS "{profile.database_prefix}{s}" WITH (FORCE)' for s in SERVICES]
+    for statement in statements:
+        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", statement],
+                       check=True)
+    subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "-n", str(profile.redis_db), "FLUSHDB"],
+                   check=True, stdout=subprocess.DEVNULL)
+    print(f"reset {names} and Redis db {profile.redis_db}")
+
+
+# --- the processes
+
+
+def render_configs(profile: Profile) -> Path:
+    run = profile.run_dir
+    for sub in ("logs", "nginx/temp"):
+        (run / sub).mkdir(parents=True, exist_ok=True)
+
+    gateway = string.Template((ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()).safe_substitute(
+        LISTEN_PORT=f"127.0.0.1:{profile.gateway_port}",
+        WEB_ROOT=str(ROOT / "gateway" / "web"),
+        UPSTREAM_TIMEOUT=profile.upstream_timeout,
+        **{f"{s.upper()}_UPSTREAM": f"127.0.0.1:{profile.service_port(s)}" for s in SERVICES},
+    )
+    (run / "nginx" / "cotoami.conf").write_text(gateway)
+    temp = run / "nginx" / "temp"
+    # Workers run as the user who ran `make up`: root in CI, where nobody else
+    # could read a checkout under /root. The gateway only listens on loopback.
+    user = "user root root;\n" if os.geteuid() == 0 else ""
+    (run / "nginx" / "nginx.conf").write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {run / 'nginx' / 'nginx.pid'};\n"
+        "error_log stderr warn;\nevents { worker_connections 1024; }\n"
+        "http {\n"
+        "    include /etc/nginx/mime.types;\n"
+        "    default_type application/octet-stream;\n"
+        "    access_log /dev/stdout;\n"
+        f"    client_body_temp_path {temp}/body;\n    proxy_temp_path {temp}/proxy;\n"
+        f"    fastcgi_temp_path {temp}/fastcgi;\n    uwsgi_temp_path {temp}/uwsgi;\n    scgi_temp_path {temp}/scgi;\n"
+        f"    include {run / 'nginx' / 'cotoami.conf'};\n"
+        "}\n"
+    )
+
+    programs = {
+        service: {
+            "command": image_command(service),
+            "directory": ROOT / "services" / service,
+            "environment": service_environment(profile, service),
+            "stopwaitsecs": 25,  # longer than gunicorn's graceful timeout
+        }
+        for service in SERVICES
+    }
+    programs["maildev"] = {
+        "command": [str(ROOT / "node_modules" / ".bin" / "maildev"), "--ip", "127.0.0.1",
+                    "--smtp", str(profile.smtp_port), "--web", str(profile.inbox_port)],
+        "directory": ROOT, "environment": {}, "stopwaitsecs": 5,
+    }
+    programs["gateway"] = {
+        "command": [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(run / "nginx" / "nginx.conf"),
+                    "-p", str(run / "nginx")],
+        "directory": ROOT, "environment": {}, "stopwaitsecs": 10,
+    }
+
+    lines = [
+        "[supervisord]",
+        f"logfile={run / 'logs' / 'supervisord.log'}",
+        f"pidfile={run / 'supervisord.pid'}",
+        f"directory={ROOT}",
+        "",
+        "[unix_http_server]",
+        f"file={run / 'supervisor.sock'}",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{run / 'supervisor.sock'}",
+        "",
+    ]
+    for name, program in programs.items():
+        environment = ",".join(f'{key}="{value}"' for key, value in program["environment"].items())
+        lines += [
+            f"[program:{name}]",
+            "command=" + " ".join(_quote(arg) for arg in program["command"]),
+            f"directory={program['directory']}",
+            *([f"environment={environment}"] if environment else []),
+            "autorestart=true",
+            "startsecs=1",
+            "startretries=1000",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "stopsignal=TERM",
+            f"stopwaitsecs={program['stopwaitsecs']}",
+            "redirect_stderr=true",
+            f"stdout_logfile={run / 'logs' / name}.log",
+            "stdout_logfile_maxbytes=10MB",
+            "stdout_logfile_backups=2",
+            "",
+        ]
+    conf = run / "supervisord.conf"
+    conf.write_text("\n".join(lines))
+    return conf
+
+
+def _quote(arg: str) -> str:
+    # supervisord splits commands with shlex; %% escapes its own expansion.
+    return "'" + arg.replace("%", "%%").replace("'", "'\\''") + "'"
+
+
+def supervisorctl(profile: Profile, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV_BIN / "supervisorctl"), "-c", str(profile.run_dir / "supervisord.conf"), *args],
+        check=check, capture_output=True, text=True,
+    )
+
+
+def supervisord_pid(profile: Profile) -> int | None:
+    pid_file = profile.run_dir / "supervisord.pid"
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+
+
+def endpoints(profile: Profile) -> dict[str, str]:
+    found = {s: f"http://127.0.0.1:{profile.service_port(s)}/readyz" for s in SERVICES}
+    found["maildev"] = f"http://127.0.0.1:{profile.inbox_port}/email"
+    found["gateway"] = f"{profile.public_url}/"
+    return found
+
+
+def wait_ready(profile: Profile) -> None:
+    waiting = endpoints(profile)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while waiting:
+        waiting = {name: url for name, url in waiting.items() if not http_ok(url)}
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            logs = profile.run_dir / "logs"
+            raise StackError(
+                f"not ready after {READY_TIMEOUT}s: {', '.join(waiting)}; see {logs.relative_to(ROOT)}/NAME.log"
+            )
+        time.sleep(0.25)
+
+
+def check_prerequisites() -> None:
+    missing = [
+        (what, how)
+        for what, present, how in (
+            ("the venv", (VENV_BIN / "supervisord").exists(), "run 'make install'"),
+            ("nginx", shutil.which("nginx") or Path("/usr/sbin/nginx").exists(), "apt-get install -y nginx"),
+            ("maildev", (ROOT / "node_modules" / ".bin" / "maildev").exists(), "npm install (needs Node.js and npm)"),
+            ("psql", shutil.which("psql"), "apt-get install -y postgresql-client"),
+        )
+        if not present
+    ]
+    if missing:
+        what, how = missing[0]
+        raise StackError(f"{what} is missing: {how}")
+
+
+# --- commands
+
+
+def up(profile: Profile, fresh: bool) -> None:
+    check_prerequisites()
+    ensure_backing_services(profile)
+    if fresh:
+        down(profile)
+        reset(profile)
+    migrate(profile)
+    conf = render_configs(profile)
+    if supervisord_pid(profile) is None:
+        subprocess.run([str(VENV_BIN / "supervisord"), "-c", str(conf)], check=True)
+    else:
+        # Already running: pick up changed configuration, start anything stopped.
+        supervisorctl(profile, "update")
+        supervisorctl(profile, "start", "all", check=False)
+        supervisorctl(profile, "signal", "HUP", "gateway", check=False)
+    wait_ready(profile)
+    print(f"Cotoami is up ({profile.name}):")
+    print(f"  web          {profile.public_url}")
+    print(f"  mail inbox   http://127.0.0.1:{profile.inbox_port}  (SMTP on 127.0.0.1:{profile.smtp_port})")
+    for service in SERVICES:
+        print(f"  {service:<12} http://127.0.0.1:{profile.service_port(service)}")
+    print(f"  logs         make logs   ({profile.run_dir.relative_to(ROOT)}/logs)")
+
+
+def down(profile: Profile) -> None:
+    pid = supervisord_pid(profile)
+    if pid is not None:
+        supervisorctl(profile, "shutdown", check=False)
+        deadline = time.monotonic() + 40
+        while supervisord_pid(profile) is not None:
+            if time.monotonic() > deadline:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+                break
+            time.sleep(0.2)
+        print(f"Cotoami is down ({profile.name}).")
+    if profile.name == "dev":
+        stop_private_backing_services()
+
+
+def status(profile: Profile) -> int:
+    if supervisord_pid(profile) is None:
+        print(f"Cotoami ({profile.name}) is not running.")
+        return 3
+    print(supervisorctl(profile, "status", check=False).stdout, end="")
+    ready = True
+    for name, url in endpoints(profile).items():
+        state = "ready" if http_ok(url) else "NOT READY"
+        ready = ready and state == "ready"
+        print(f"{name:<10} {state:<10} {url}")
+    return 0 if ready else 1
+
+
+def logs(profile: Profile) -> None:
+    files = sorted((profile.run_dir / "logs").glob("*.log"))
+    if not files:
+        raise StackError(f"no logs yet in {profile.run_dir.relative_to(ROOT)}/logs: run 'make up'")
+    os.execvp("tail", ["tail", "-n", "20", "-F", *map(str, files)])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("up", "down", "status", "logs"))
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
+    parser.add_argument("--fresh", action="store_true", help="e2e only: empty databases before starting")
+    args = parser.parse_args()
+    profile = PROFILES[args.profile]
+    try:
+        if args.command == "up":
+            up(profile, args.fresh)
+        elif args.command == "down":
+            down(profile)
+        elif args.command == "status":
+            return status(profile)
+        else:
+            logs(profile)
+    except StackError as error:
+        print(f"make {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

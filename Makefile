@@ -1,7 +1,7 @@
 # Every task a person runs. `make help` lists them.
 SERVICES := auth cotos cotonomas mailer
 PYTHON := .venv/bin/python
-PYTEST := $(PYTHON) -m pytest -p no:cacheprovider
+PYTEST := $(PYTHON) -m pytest -p no:cacheprovider --timeout=300
 
 .DEFAULT_GOAL := help
 .PHONY: help install up down status logs test test-common test-e2e $(addprefix test-,$(SERVICES))
@@ -26,6 +26,7 @@ logs: ## follow every process's log
 
 test: ## run every test: each service's, then end to end and in a browser
 	@tools/install.sh --tests
+	@$(PYTHON) tools/stack.py backing
 	@$(MAKE) --no-print-directory test-common $(addprefix test-,$(SERVICES)) test-e2e
 
 test-common: ## the shared package's tests

@@ -1,10 +1,11 @@
 """The local stack: every service, the gateway and maildev on this machine,
 under supervisord, as Kubernetes would run them (see DESIGN.md "Local stack").
 
-    python tools/stack.py up|down|status|logs [--profile dev|e2e] [--reset]
+    python tools/stack.py up|down|status|logs|backing [--profile dev|e2e] [--fresh]
 
 `dev` is what `make up` runs (gateway on :8000). `e2e` is the stack the
 end-to-end tests start, on other ports and databases, so the two never meet.
+`backing` only makes sure PostgreSQL and Redis answer (the services' own tests need them).
 Each service runs the exact command of its Dockerfile's CMD.
 """
 
@@ -114,7 +115,7 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
 # --- backing services: reuse what listens on the default ports, else start our own
 
 
-def ensure_backing_services(profile: Profile) -> None:
+def ensure_backing_services() -> None:
     private = ROOT / ".run" / "backing"
     if not port_open(POSTGRES_PORT):
         start_private_postgres(private / "postgres")
@@ -385,7 +386,7 @@ def check_prerequisites() -> None:
 
 def up(profile: Profile, fresh: bool) -> None:
     check_prerequisites()
-    ensure_backing_services(profile)
+    ensure_backing_services()
     if fresh:
         down(profile)
         reset(profile)
@@ -444,7 +445,7 @@ def logs(profile: Profile) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("up", "down", "status", "logs"))
+    parser.add_argument("command", choices=("up", "down", "status", "logs", "backing"))
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
     parser.add_argument("--fresh", action="store_true", help="e2e only: empty databases before starting")
     args = parser.parse_args()
@@ -456,6 +457,8 @@ def main() -> int:
             down(profile)
         elif args.command == "status":
             return status(profile)
+        elif args.command == "backing":
+            ensure_backing_services()
         else:
             logs(profile)
     except StackError as error:

@@ -20,7 +20,14 @@ except ConfigError as error:
     raise SystemExit(f"configuration error: {error}") from None
 
 worker_class = "gthread"
+# A master that died leaves its workers draining on the port for a while; the
+# master restarted in its place must be able to bind it at once.
+reuse_port = True
 timeout = 30
+# The gateway's own limits are lower, so it answers over-long requests first.
+limit_request_line = 8190
 keepalive = 5
+# Its default path is shared by every gunicorn of the user and needs a writable home.
+control_socket_disable = True
 accesslog = None  # each service logs its requests itself, with the request id
 proc_name = os.environ.get("SERVICE_NAME", "cotoami")

@@ -1,0 +1,75 @@
+"""The local stack behaves as Kubernetes would: it heals, and `up` is idempotent."""
+
+import os
+import signal
+import socket
+
+import requests
+
+from conftest import PROFILE, SERVICES
+
+
+def test_a_killed_service_master_is_replaced_and_serves_within_10_seconds(stack, browser):
+    coto = browser.post(stack.url + "/api/cotos", json={"content": "survives"}, timeout=5).json()["coto"]
+    old = stack.pid("cotos")
+    os.kill(old, signal.SIGKILL)
+
+    def replaced_and_serving():
+        try:
+            new = stack.pid("cotos")
+        except ValueError:
+            return False  # between processes
+        return new not in (0, old) and requests.get(
+            f"http://127.0.0.1:{PROFILE.service_port('cotos')}/readyz", timeout=1).ok
+
+    took = stack.wait_until(replaced_and_serving, 10, "a new cotos master serving")
+    assert took < 10
+    listed = browser.get(stack.url + "/api/cotos", timeout=5).json()["cotos"]
+    assert coto in listed, "what was written before the crash is still there"
+
+
+def test_up_again_is_harmless(stack):
+    before = {program: stack.pid(program) for program in (*SERVICES, "gateway", "maildev")}
+    again = stack.stack_command("up")
+    assert again.returncode == 0, again.stderr
+    assert "http://127.0.0.1:18000" in again.stdout
+    assert {program: stack.pid(program) for program in before} == before, "nothing was restarted"
+
+
+def test_status_reports_every_process_ready(stack):
+    status = stack.stack_command("status")
+    assert status.returncode == 0, status.stdout
+    for name in (*SERVICES, "gateway", "maildev"):
+        assert f"{name}" in status.stdout
+    assert "NOT READY" not in status.stdout
+
+
+def our_processes() -> list[str]:
+    """Command lines of live processes that belong to the e2e stack."""
+    marks = (str(PROFILE.run_dir), f"--smtp {PROFILE.smtp_port}")
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                line = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(mark in line for mark in marks):
+            found.append(line)
+    return found
+
+
+def test_down_leaves_no_process_and_up_brings_everything_back(stack, browser):
+    coto = browser.post(stack.url + "/api/cotos", json={"content": "kept across down and up"}, timeout=5).json()["coto"]
+    ports = [PROFILE.gateway_port, PROFILE.smtp_port, PROFILE.inbox_port, *map(PROFILE.service_port, SERVICES)]
+    assert stack.stack_command("down").returncode == 0
+    try:
+        assert our_processes() == []
+        for port in ports:
+            with socket.socket() as sock:
+                assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+    finally:
+        assert stack.stack_command("up").returncode == 0
+    assert coto in browser.get(stack.url + "/api/cotos", timeout=5).json()["cotos"]

@@ -1,7 +1,12 @@
 """Connections to the backing services, made the same way by every service."""
 
+from dataclasses import dataclass
+
 import psycopg_pool
 import redis
+
+from cotoami_common.config import ServiceConfig
+from cotoami_common.health import Check, postgres_check, redis_check
 
 
 def postgres_pool(url: str, max_size: int) -> psycopg_pool.ConnectionPool:
@@ -27,3 +32,19 @@ def redis_client(url: str) -> redis.Redis:
         socket_connect_timeout=2,
         health_check_interval=15,
     )
+
+
+@dataclass(frozen=True)
+class Backing:
+    """A service's own PostgreSQL pool and Redis client, and the readiness checks of both."""
+
+    pool: psycopg_pool.ConnectionPool
+    redis: redis.Redis
+
+    @classmethod
+    def open(cls, config: ServiceConfig) -> "Backing":
+        return cls(postgres_pool(config.database_url, config.db_pool_size), redis_client(config.redis_url))
+
+    @property
+    def checks(self) -> dict[str, Check]:
+        return {"postgres": postgres_check(self.pool), "redis": redis_check(self.redis)}

@@ -5,7 +5,8 @@ from __future__ import annotations  # Env has methods named after builtins
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -87,3 +88,26 @@ def load_config(from_env: Callable[[Env], T], environ: Mapping[str, str]) -> T:
     except ConfigError as error:
         log.critical("configuration error: %s", error)
         raise SystemExit(WORKER_BOOT_ERROR) from None
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The settings every service reads the same way; each service's Config extends it."""
+
+    database_url: str
+    redis_url: str
+    allowed_origins: tuple[str, ...]
+    max_body_bytes: int
+    db_pool_size: int
+
+    @staticmethod
+    def common_settings(env: Env, service: str) -> dict[str, Any]:
+        return {
+            "database_url": env.url(
+                "DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/cotoami_{service}", schemes=("postgresql", "postgres")
+            ),
+            "redis_url": env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss")),
+            "allowed_origins": env.origins("ALLOWED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"),
+            "max_body_bytes": env.int("MAX_BODY_BYTES", 256 * 1024, minimum=1024, maximum=16 * 1024 * 1024),
+            "db_pool_size": env.int("DB_POOL_SIZE", 8, minimum=1, maximum=100),
+        }

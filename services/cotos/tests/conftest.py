@@ -30,7 +30,7 @@ def config(clean_database, redis_url) -> Config:
 @pytest.fixture
 def anonymous_cotos(config):
     client = redis_client(config.redis_url)
-    yield AnonymousCotoStore(client, ttl_seconds=config.anonymous_ttl_days * 86400)
+    yield AnonymousCotoStore(client, ttl_seconds=config.anonymous_ttl_seconds)
     client.close()
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations  # Env has methods named after builtins
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -66,6 +68,33 @@ class Env:
             raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL, got {_redact(value)!r}")
         return value
 
+    def secret(self, name: str) -> str:
+        """A required secret: the contents of the file NAME_FILE names (a mounted
+        Kubernetes Secret), or else NAME itself."""
+        path = self._environ.get(f"{name}_FILE", "").strip()
+        if not path:
+            return self.str(name)
+        try:
+            value = Path(path).read_text().strip()
+        except OSError as error:
+            raise ConfigError(f"{name}_FILE names a file that cannot be read: {error.strerror}") from None
+        if not value:
+            raise ConfigError(f"{name}_FILE names an empty file")
+        return value
+
+    def json_file(self, name: str) -> dict:
+        """A required JSON object in the file NAME names."""
+        path = self.str(name)
+        try:
+            value = json.loads(Path(path).read_text())
+        except OSError as error:
+            raise ConfigError(f"{name} names a file that cannot be read: {error.strerror}") from None
+        except ValueError:
+            raise ConfigError(f"{name} names a file that is not JSON") from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} names a file that is not a JSON object")
+        return value
+
     def origins(self, name: str, default: str) -> tuple[str, ...]:
         """A comma-separated list of origins such as http://127.0.0.1:8000."""
         origins = tuple(o.strip().rstrip("/") for o in self._raw(name, default).split(",") if o.strip())
@@ -111,3 +140,20 @@ class ServiceConfig:
             "max_body_bytes": env.int("MAX_BODY_BYTES", 256 * 1024, minimum=1024, maximum=16 * 1024 * 1024),
             "db_pool_size": env.int("DB_POOL_SIZE", 8, minimum=1, maximum=100),
         }
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    """What a service needs to verify access tokens: auth's public keys and the expected claims."""
+
+    jwks: dict
+    issuer: str
+    audience: str
+
+    @classmethod
+    def from_env(cls, env: Env) -> "TokenConfig":
+        return cls(
+            jwks=env.json_file("JWT_PUBLIC_KEYS_FILE"),
+            issuer=env.str("JWT_ISSUER", "cotoami-auth"),
+            audience=env.str("JWT_AUDIENCE", "cotoami"),
+        )

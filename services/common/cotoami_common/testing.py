@@ -7,8 +7,11 @@ A service's conftest.py enables the fixtures with
 `config_class` and `make_app(checks)`; its test_app.py subclasses ServiceContract.
 """
 
+import json
 import os
 import secrets
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,9 +25,15 @@ from cotoami_common.backing import postgres_pool, redis_client
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.health import postgres_check, redis_check
 from cotoami_common.migrate import apply_migrations, create_database
+from cotoami_common.tokens import AccessTokenSigner, Amishi, generate_keys
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _drop_database(name: str) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +44,15 @@ def database_url(migrations_dir: Path):
     create_database(url)
     apply_migrations(url, migrations_dir)
     yield url
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    _drop_database(name)
+
+
+@pytest.fixture
+def empty_database_url():
+    """The URL of a database that does not exist yet; dropped after the test."""
+    name = f"test_empty_{secrets.token_hex(4)}"
+    yield urlsplit(POSTGRES_URL)._replace(path=f"/{name}").geturl()
+    _drop_database(name)
 
 
 @pytest.fixture
@@ -59,6 +75,41 @@ def redis_url():
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """A signing key and its public key set, written where config expects files."""
+
+    directory: Path
+    signer: AccessTokenSigner
+
+    @property
+    def jwks_file(self) -> Path:
+        return self.directory / "jwks.json"
+
+    @property
+    def jwks(self) -> dict:
+        return json.loads(self.jwks_file.read_text())
+
+    def access_token(self, amishi: Amishi, now: float | None = None) -> str:
+        return self.signer.sign(amishi, now)
+
+    def environ(self) -> dict[str, str]:
+        return {"JWT_PUBLIC_KEYS_FILE": str(self.jwks_file), "JWT_SIGNING_KEY_FILE": str(self.directory / "signing-key.pem")}
+
+
+@pytest.fixture(scope="session")
+def token_keys(tmp_path_factory) -> TokenKeys:
+    directory = tmp_path_factory.mktemp("keys")
+    generate_keys(directory)
+    signer = AccessTokenSigner((directory / "signing-key.pem").read_bytes(), "cotoami-auth", "cotoami", 600)
+    return TokenKeys(directory, signer)
+
+
+def new_amishi(email: str = "ann@example.com") -> Amishi:
+    """An amishi as auth would describe them in a token (no database needed)."""
+    return Amishi(str(uuid.uuid4()), email, email.split("@")[0], f"https://gravatar.test/avatar/{email}")
 
 
 @pytest.fixture

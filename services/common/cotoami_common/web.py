@@ -1,6 +1,7 @@
 """The Falcon app every service starts from: request ids, access logs, body
 limits, cross-site write refusal and JSON errors that never leak a trace."""
 
+import hmac
 import logging
 import re
 import secrets
@@ -14,6 +15,7 @@ import psycopg_pool
 import redis
 
 from cotoami_common.logs import request_id
+from cotoami_common.tokens import AccessTokenVerifier, ExpiredToken, InvalidToken
 
 log = logging.getLogger("cotoami.http")
 
@@ -74,6 +76,9 @@ class CrossSiteWriteGuard:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.method not in UNSAFE_METHODS or req.path.startswith("/internal/"):
             return
+        # A cross-site form always sends a form or text type; JSON would need a preflight we never allow.
+        if req.content_type and req.content_type.split(";")[0].strip().lower() != "application/json":
+            raise falcon.HTTPUnsupportedMediaType(description="Send the body as application/json.")
         fetch_site = req.get_header("Sec-Fetch-Site")
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
             raise falcon.HTTPForbidden(description="Cross-site requests may not change anything.")
@@ -82,9 +87,67 @@ class CrossSiteWriteGuard:
             raise falcon.HTTPForbidden(description="Requests from this origin may not change anything.")
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+ACCESS_COOKIE = "access_token"
+
+
+class Authentication:
+    """Knows who is asking from the access token cookie, verified locally.
+
+    req.context.amishi is the signed-in Amishi, or None for an anonymous
+    visitor. A token that is present but expired or invalid is a 401, so the
+    web client refreshes it instead of silently showing the anonymous pad.
+    """
+
+    def __init__(self, verifier: AccessTokenVerifier):
+        self.verifier = verifier
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.amishi = None
+        if not req.path.startswith("/api/"):
+            return
+        token = next(iter(req.get_cookie_values(ACCESS_COOKIE) or []), None)
+        if not token:
+            return
+        try:
+            req.context.amishi = self.verifier.verify(token)
+        except ExpiredToken:
+            raise falcon.HTTPUnauthorized(
+                title="Session expired", description="Refresh the session and try again.",
+                challenges=['Bearer error="invalid_token"'],
+            ) from None
+        except InvalidToken:
+            raise falcon.HTTPUnauthorized(
+                title="Invalid session", description="Sign in again.", challenges=['Bearer error="invalid_token"'],
+            ) from None
+
+
+class InternalCredential:
+    """Internal paths answer only callers holding the service credential.
+
+    The gateway and the Ingress never route /internal/; this holds even if
+    someone reaches a service directly."""
+
+    def __init__(self, token: str | None):
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not req.path.startswith("/internal/"):
+            return
+        given = (req.get_header("Authorization") or "").encode()
+        if self.expected is None or not hmac.compare_digest(given, self.expected):
+            raise falcon.HTTPUnauthorized(title="Unauthorized", description="A service credential is required.",
+                                          challenges=["Bearer"])
+
+
+def internal_headers(token: str) -> dict[str, str]:
+    """Headers of a call to another service's /internal/ path."""
+    return {"Authorization": f"Bearer {token}", "X-Request-ID": request_id.get() or secrets.token_hex(16)}
+
+
+def require_amishi(req: falcon.Request):
+    if req.context.amishi is None:
+        raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to do this.", challenges=["Cookie"])
+    return req.context.amishi
 
 
 def _unavailable(req, resp, error, params):
@@ -102,11 +165,17 @@ def _unexpected(req, resp, error, params):
     raise falcon.HTTPInternalServerError(description="Something went wrong on our side.")
 
 
-def new_app(max_body_bytes: int, allowed_origins: Iterable[str]) -> falcon.App:
-    app = falcon.App(
-        middleware=[RequestContext(), BodyLimit(max_body_bytes), CrossSiteWriteGuard(allowed_origins)],
-        cors_enable=False,
-    )
+def new_app(
+    max_body_bytes: int,
+    allowed_origins: Iterable[str],
+    verifier: AccessTokenVerifier | None = None,
+    internal_token: str | None = None,
+) -> falcon.App:
+    middleware = [RequestContext(), BodyLimit(max_body_bytes), CrossSiteWriteGuard(allowed_origins),
+                  InternalCredential(internal_token)]
+    if verifier is not None:
+        middleware.append(Authentication(verifier))
+    app = falcon.App(middleware=middleware, cors_enable=False)
     # Registered in this order so the more specific handlers win.
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(

@@ -1,0 +1,15 @@
+"""Putting mail jobs on the Redis stream the mailer reads (DESIGN.md "Mail")."""
+
+import json
+import uuid
+
+import redis
+
+MAIL_STREAM = "mail"
+
+
+def enqueue_mail(client: redis.Redis, kind: str, to: str, data: dict, stream: str = MAIL_STREAM) -> str:
+    """Queue one mail; its job id lets the mailer deliver it exactly once."""
+    job_id = str(uuid.uuid4())
+    client.xadd(stream, {"job": json.dumps({"id": job_id, "kind": kind, "to": to, "data": data}, ensure_ascii=False)})
+    return job_id

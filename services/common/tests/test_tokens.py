@@ -1,0 +1,105 @@
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from cotoami_common.testing import new_amishi
+from cotoami_common.tokens import (
+    AccessTokenSigner,
+    AccessTokenVerifier,
+    ExpiredToken,
+    InvalidToken,
+    generate_keys,
+)
+
+
+@pytest.fixture
+def verifier(token_keys):
+    return AccessTokenVerifier(token_keys.jwks, "cotoami-auth", "cotoami")
+
+
+def test_a_signed_token_verifies_to_its_amishi(token_keys, verifier):
+    amishi = new_amishi()
+    assert verifier.verify(token_keys.access_token(amishi)) == amishi
+
+
+def test_claims_follow_the_design(token_keys):
+    token = token_keys.access_token(new_amishi())
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert header["alg"] == "ES256" and header["kid"] == token_keys.signer.key_id
+    assert {"iss", "aud", "sub", "exp", "iat", "jti", "name", "picture", "email"} <= set(claims)
+    assert claims["exp"] - claims["iat"] == 600
+
+
+def test_key_ids_are_key_thumbprints(tmp_path, token_keys):
+    generate_keys(tmp_path)
+    assert json.loads((tmp_path / "jwks.json").read_text())["keys"][0]["kid"] != token_keys.signer.key_id
+    assert (tmp_path / "signing-key.pem").stat().st_mode & 0o077 == 0, "the private key is readable by its owner only"
+
+
+def _forge(claims: dict, header: dict, key, algorithm: str) -> str:
+    return jwt.encode(claims, key, algorithm=algorithm, headers=header)
+
+
+def _claims(**overrides):
+    now = int(time.time())
+    claims = {"iss": "cotoami-auth", "aud": "cotoami", "sub": "x", "iat": now, "exp": now + 600, "jti": "j",
+              "email": "a@b.c", "name": "a", "picture": "p"}
+    return {**claims, **overrides}
+
+
+def test_expired_tokens_are_told_apart(token_keys, verifier):
+    token = token_keys.access_token(new_amishi(), now=time.time() - 3600)
+    with pytest.raises(ExpiredToken):
+        verifier.verify(token)
+
+
+def test_refused_tokens(token_keys, verifier):
+    kid = token_keys.signer.key_id
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    signer_key = serialization.load_pem_private_key((token_keys.directory / "signing-key.pem").read_bytes(), None)
+    public_pem = signer_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    good = token_keys.access_token(new_amishi())
+    head, body, signature = good.split(".")
+    tampered_body = base64.urlsafe_b64encode(
+        json.dumps({**json.loads(base64.urlsafe_b64decode(body + "==")), "sub": "someone-else"}).encode()
+    ).rstrip(b"=").decode()
+    none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": kid, "typ": "at+jwt"}).encode()).rstrip(b"=").decode()
+    hs_header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": kid, "typ": "at+jwt"}).encode()).rstrip(b"=").decode()
+    hs_signature = base64.urlsafe_b64encode(
+        hmac.new(public_pem, f"{hs_header}.{body}".encode(), hashlib.sha256).digest()
+    ).rstrip(b"=").decode()
+    header = {"kid": kid, "typ": "at+jwt"}
+    refused = {
+        "tampered": f"{head}.{tampered_body}.{signature}",
+        "alg none": f"{none_header}.{body}.",
+        "HS256 with the public key": f"{hs_header}.{body}.{hs_signature}",
+        "another key, same kid": _forge(_claims(), header, stranger, "ES256"),
+        "unknown kid": _forge(_claims(), {"kid": "nope", "typ": "at+jwt"}, signer_key, "ES256"),
+        "no kid": _forge(_claims(), {"typ": "at+jwt"}, signer_key, "ES256"),
+        "wrong iss": _forge(_claims(iss="evil"), header, signer_key, "ES256"),
+        "wrong aud": _forge(_claims(aud="other"), header, signer_key, "ES256"),
+        "not an access token": _forge(_claims(), {"kid": kid}, signer_key, "ES256"),
+        "no exp": _forge({k: v for k, v in _claims().items() if k != "exp"}, header, signer_key, "ES256"),
+        "no profile": _forge(_claims(name=""), header, signer_key, "ES256"),
+        "garbage": "not.a.token",
+        "empty": "",
+    }
+    for name, token in refused.items():
+        with pytest.raises(InvalidToken):
+            verifier.verify(token)
+            pytest.fail(f"accepted: {name}")
+
+
+def test_the_signer_takes_only_p256_keys():
+    other = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with pytest.raises(ValueError, match="P-256"):
+        AccessTokenSigner(other, "i", "a", 60)

@@ -36,19 +36,37 @@ CREATE TABLE signin_tokens (
 -- Expired tokens are of no use to anyone; this lets them be purged.
 CREATE INDEX signin_tokens_by_expiry ON signin_tokens (expires_at);
 
--- Refresh tokens: opaque, only their SHA-256 kept. Sign-out sets revoked_at
--- rather than deleting, so a revoked token that comes back is recognised.
+-- Refresh tokens: opaque, only their SHA-256 kept. A session is one sign-in;
+-- its refresh token rotates on every use (rotated_at), and all tokens of a
+-- session share session_id, so a rotated token that comes back (a sign of
+-- theft) or a sign-out revokes the whole session at once.
 CREATE TABLE refresh_tokens (
     token_hash bytea PRIMARY KEY
                CONSTRAINT refresh_tokens_hash_length CHECK (octet_length(token_hash) = 32),
     amishi_id  uuid NOT NULL REFERENCES amishis (id) ON DELETE CASCADE,
+    session_id uuid NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL,
+    rotated_at timestamptz,
     revoked_at timestamptz,
     CONSTRAINT refresh_tokens_expire_after_creation CHECK (expires_at > created_at)
 );
 
 -- An amishi's sessions: to revoke them all, and for the cascade above.
 CREATE INDEX refresh_tokens_by_amishi ON refresh_tokens (amishi_id);
+CREATE INDEX refresh_tokens_by_session ON refresh_tokens (session_id);
 -- Expired tokens are of no use to anyone; this lets them be purged.
 CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);
+
+-- "Save the anonymous cotos": written in the same transaction as the sign-in,
+-- then handed to the cotos service and retried until it says done, so the
+-- cotos move exactly once even if a service dies in between.
+CREATE TABLE anonymous_claims (
+    anonymous_id text PRIMARY KEY
+                 CONSTRAINT anonymous_claims_id_format CHECK (anonymous_id ~ '^[0-9a-f]{32}$'),
+    amishi_id    uuid NOT NULL REFERENCES amishis (id) ON DELETE CASCADE,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    done_at      timestamptz
+);
+
+CREATE INDEX anonymous_claims_pending ON anonymous_claims (amishi_id) WHERE done_at IS NULL;

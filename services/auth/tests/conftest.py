@@ -1,12 +1,20 @@
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from falcon import testing
 
-from cotoami_common.config import Env
 from auth.app import create_app
 from auth.config import Config
+from auth.cotos_client import CotosClient
+from auth.store import AccountStore
+from cotoami_common.config import Env
 
 pytest_plugins = ["cotoami_common.testing"]
+
+INTERNAL_TOKEN = "test-internal-token"
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +28,68 @@ def config_class() -> type[Config]:
 
 
 @pytest.fixture
-def make_app(clean_database, redis_url):
-    config = Config.from_env(Env({"DATABASE_URL": clean_database, "REDIS_URL": redis_url}))
-    return lambda checks: create_app(config, checks)
+def required_environ(token_keys) -> dict[str, str]:
+    return {"INTERNAL_TOKEN": INTERNAL_TOKEN, **token_keys.environ()}
+
+
+@pytest.fixture
+def environ(clean_database, redis_url, required_environ) -> dict[str, str]:
+    return {"DATABASE_URL": clean_database, "REDIS_URL": redis_url, **required_environ}
+
+
+@pytest.fixture
+def config(environ) -> Config:
+    return Config.from_env(Env(environ))
+
+
+class CotosDouble(BaseHTTPRequestHandler):
+    """A real HTTP peer standing in for the cotos service's internal path."""
+
+    claims: list
+    answer: int
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.claims.append({"body": body, "authorization": self.headers.get("Authorization")})
+        payload = json.dumps({"moved": 2}).encode()
+        self.send_response(self.server.answer)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def cotos_double():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CotosDouble)
+    server.claims, server.answer = [], 200
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def accounts(pool) -> AccountStore:
+    return AccountStore(pool)
+
+
+@pytest.fixture
+def make_app(config, accounts, redis, cotos_double):
+    cotos = CotosClient(f"http://127.0.0.1:{cotos_double.server_port}", INTERNAL_TOKEN, timeout_seconds=2)
+    return lambda checks: create_app(config, accounts, redis, cotos, checks)
+
+
+@pytest.fixture
+def client(make_app) -> testing.TestClient:
+    return testing.TestClient(make_app({}))
+
+
+@pytest.fixture
+def mail_jobs(redis):
+    """The mail jobs queued so far, oldest first."""
+    return lambda: [json.loads(fields["job"]) for _, fields in redis.xrange("mail")]

@@ -13,7 +13,10 @@ NEW_SIGNIN_TOKEN = (
     "INSERT INTO signin_tokens (token_hash, email, anonymous_id, expires_at)"
     " VALUES (%s, %s, %s, now() + interval '10 minutes')"
 )
-NEW_REFRESH_TOKEN = "INSERT INTO refresh_tokens (token_hash, amishi_id, expires_at) VALUES (%s, %s, %s)"
+NEW_REFRESH_TOKEN = (
+    "INSERT INTO refresh_tokens (token_hash, amishi_id, session_id, expires_at)"
+    " VALUES (%s, %s, gen_random_uuid(), %s)"
+)
 
 
 def test_an_address_is_one_amishi_whatever_its_case(db):

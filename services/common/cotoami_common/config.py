@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import jwt
+
+from cotoami_common.tokens import AccessTokenVerifier
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -150,10 +154,18 @@ class TokenConfig:
     issuer: str
     audience: str
 
+    def verifier(self) -> AccessTokenVerifier:
+        return AccessTokenVerifier(self.jwks, self.issuer, self.audience)
+
     @classmethod
     def from_env(cls, env: Env) -> "TokenConfig":
-        return cls(
+        config = cls(
             jwks=env.json_file("JWT_PUBLIC_KEYS_FILE"),
             issuer=env.str("JWT_ISSUER", "cotoami-auth"),
             audience=env.str("JWT_AUDIENCE", "cotoami"),
         )
+        try:
+            config.verifier()
+        except (ValueError, TypeError, jwt.PyJWTError) as error:
+            raise ConfigError(f"JWT_PUBLIC_KEYS_FILE holds no usable key set: {error}") from None
+        return config

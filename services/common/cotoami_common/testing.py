@@ -140,6 +140,12 @@ def violates(db: psycopg.Connection, constraint: str, query: str, params: tuple)
     assert raised.value.diag.constraint_name == constraint
 
 
+@pytest.fixture
+def required_environ() -> dict[str, str]:
+    """What a service cannot start without; a service whose config requires more overrides this."""
+    return {}
+
+
 class ServiceContract:
     """Tests every service passes the same way; subclass it as TestServiceContract."""
 
@@ -181,8 +187,8 @@ class ServiceContract:
         made = client.simulate_get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers["X-Request-ID"]
         assert len(made) == 32 and made != "bad id\n"
 
-    def test_config_defaults_serve_local_use(self, config_class):
-        config = config_class.from_env(Env({}))
+    def test_config_defaults_serve_local_use(self, config_class, required_environ):
+        config = config_class.from_env(Env(required_environ))
         assert config.database_url.startswith("postgresql://postgres@127.0.0.1:5432/cotoami_")
         assert config.redis_url == "redis://127.0.0.1:6379/0"
         assert config.allowed_origins == ("http://127.0.0.1:8000", "http://localhost:8000")
@@ -198,6 +204,6 @@ class ServiceContract:
             ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE"),
         ],
     )
-    def test_malformed_config_names_the_variable(self, config_class, environ, named):
+    def test_malformed_config_names_the_variable(self, config_class, required_environ, environ, named):
         with pytest.raises(ConfigError, match=named):
-            config_class.from_env(Env(environ))
+            config_class.from_env(Env({**required_environ, **environ}))

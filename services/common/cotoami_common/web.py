@@ -15,7 +15,7 @@ import psycopg_pool
 import redis
 
 from cotoami_common.logs import request_id
-from cotoami_common.tokens import AccessTokenVerifier, ExpiredToken, InvalidToken
+from cotoami_common.tokens import AccessTokenVerifier, Amishi, ExpiredToken, InvalidToken
 
 log = logging.getLogger("cotoami.http")
 
@@ -47,7 +47,7 @@ class RequestContext:
                     "path": req.path,
                     "status": resp.status_code,
                     "duration_ms": round(elapsed_ms, 2),
-                    "client": req.get_header("X-Real-IP") or req.remote_addr,
+                    "client": client_address(req),
                 }},
             )
         request_id.set(None)
@@ -90,35 +90,34 @@ class CrossSiteWriteGuard:
 ACCESS_COOKIE = "access_token"
 
 
-class Authentication:
-    """Knows who is asking from the access token cookie, verified locally.
+def authenticate(req: falcon.Request, verifier: AccessTokenVerifier) -> Amishi | None:
+    """The signed-in Amishi from the access token cookie, or None for an anonymous
+    visitor. A token that is present but expired or invalid is a 401, so the web
+    client refreshes it instead of silently showing the anonymous pad."""
+    token = next(iter(req.get_cookie_values(ACCESS_COOKIE) or []), None)
+    if not token:
+        return None
+    try:
+        return verifier.verify(token)
+    except ExpiredToken:
+        raise falcon.HTTPUnauthorized(
+            title="Session expired", description="Refresh the session and try again.",
+            challenges=['Bearer error="invalid_token"'],
+        ) from None
+    except InvalidToken:
+        raise falcon.HTTPUnauthorized(
+            title="Invalid session", description="Sign in again.", challenges=['Bearer error="invalid_token"'],
+        ) from None
 
-    req.context.amishi is the signed-in Amishi, or None for an anonymous
-    visitor. A token that is present but expired or invalid is a 401, so the
-    web client refreshes it instead of silently showing the anonymous pad.
-    """
+
+class Authentication:
+    """Sets req.context.amishi on every public API request, verified locally."""
 
     def __init__(self, verifier: AccessTokenVerifier):
         self.verifier = verifier
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.amishi = None
-        if not req.path.startswith("/api/"):
-            return
-        token = next(iter(req.get_cookie_values(ACCESS_COOKIE) or []), None)
-        if not token:
-            return
-        try:
-            req.context.amishi = self.verifier.verify(token)
-        except ExpiredToken:
-            raise falcon.HTTPUnauthorized(
-                title="Session expired", description="Refresh the session and try again.",
-                challenges=['Bearer error="invalid_token"'],
-            ) from None
-        except InvalidToken:
-            raise falcon.HTTPUnauthorized(
-                title="Invalid session", description="Sign in again.", challenges=['Bearer error="invalid_token"'],
-            ) from None
+        req.context.amishi = authenticate(req, self.verifier) if req.path.startswith("/api/") else None
 
 
 class InternalCredential:
@@ -208,6 +207,15 @@ def limit_param(req: falcon.Request, default: int, maximum: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
         raise falcon.HTTPBadRequest(title="Invalid limit", description=f"limit must be an integer from 1 to {maximum}.")
     return int(raw)
+
+
+def clear_cookie(resp: falcon.Response, name: str, path: str = "/") -> None:
+    resp.unset_cookie(name, same_site="Lax", path=path)
+
+
+def client_address(req: falcon.Request) -> str:
+    """The client as the gateway saw it; only the gateway reaches the services."""
+    return req.get_header("X-Real-IP") or req.remote_addr or "unknown"
 
 
 def set_cookie(req: falcon.Request, resp: falcon.Response, name: str, value: str, max_age: int, path: str = "/") -> None:

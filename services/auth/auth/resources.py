@@ -1,0 +1,219 @@
+"""HTTP resources of the auth service: sign-in links, sessions, refresh. No SQL here."""
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+
+import falcon
+import redis
+import requests
+
+from auth.config import Config
+from auth.cotos_client import CotosClient
+from auth.profiles import Profiles
+from auth.store import AccountStore, AmishiRecord, LinkRefused, RateLimiter, SessionEnded
+from cotoami_common.mail import enqueue_mail
+from cotoami_common.tokens import Amishi
+from cotoami_common.web import (
+    ACCESS_COOKIE,
+    authenticate,
+    clear_cookie,
+    client_address,
+    json_object,
+    reject_unknown_fields,
+    set_cookie,
+)
+
+log = logging.getLogger(__name__)
+
+REFRESH_COOKIE = "refresh_token"
+# The refresh cookie goes only to auth: to refresh, and to sign out (which revokes it).
+REFRESH_COOKIE_PATH = "/api/auth/"
+ANONYMOUS_COOKIE = "anonymous_id"  # set by the cotos service for the anonymous pad
+
+# ASCII addresses; local part up to 64, whole address up to 254 characters.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+_LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
+
+LINK_REFUSALS = {
+    "unknown": (falcon.HTTP_400, "Invalid sign-in link", "This link is not a sign-in link. Ask for a new one."),
+    "used": (falcon.HTTP_410, "Sign-in link already used", "Each link works once. Ask for a new one."),
+    "expired": (falcon.HTTP_410, "Sign-in link expired", "Links work for a few minutes. Ask for a new one."),
+}
+
+
+def normalised_email(body: dict) -> str:
+    email = body.get("email")
+    if not isinstance(email, str):
+        raise falcon.HTTPBadRequest(title="Invalid email", description="email must be a string.")
+    email = email.strip().lower()
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
+        raise falcon.HTTPBadRequest(title="Invalid email", description="That does not look like an email address.")
+    return email
+
+
+class SessionCookies:
+    """Issues and clears the access and refresh cookies."""
+
+    def __init__(self, config: Config, profiles: Profiles):
+        self.config = config
+        self.profiles = profiles
+
+    def amishi(self, record: AmishiRecord) -> Amishi:
+        return Amishi(record.id, record.email, record.display_name, self.profiles.avatar(record.email))
+
+    def issue(self, req, resp, amishi: Amishi, refresh_token: str | None) -> None:
+        # The access cookie outlives its token, so an expired token still reaches
+        # the services, which answer 401 and the web client refreshes.
+        lifetime = self.config.refresh_token_seconds
+        set_cookie(req, resp, ACCESS_COOKIE, self.config.signer.sign(amishi), lifetime)
+        if refresh_token is not None:
+            set_cookie(req, resp, REFRESH_COOKIE, refresh_token, lifetime, path=REFRESH_COOKIE_PATH)
+
+    @staticmethod
+    def clear(resp) -> None:
+        clear_cookie(resp, ACCESS_COOKIE)
+        clear_cookie(resp, REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+
+
+class AnonymousCotoClaims:
+    """Hands recorded claims to the cotos service until it confirms them."""
+
+    def __init__(self, accounts: AccountStore, cotos: CotosClient):
+        self.accounts = accounts
+        self.cotos = cotos
+
+    def deliver(self, amishi: Amishi) -> None:
+        for anonymous_id in self.accounts.pending_claims(amishi.id):
+            try:
+                moved = self.cotos.claim_anonymous_cotos(anonymous_id, amishi)
+            except (requests.RequestException, KeyError, ValueError) as error:
+                # Retried on the next session check or refresh.
+                log.warning("saving anonymous cotos deferred: %s", error)
+                return
+            self.accounts.claim_done(anonymous_id)
+            log.info("saved %d anonymous cotos", moved, extra={"fields": {"amishi_id": amishi.id}})
+
+
+class SigninResource:
+    """POST /api/auth/signin: mail a sign-in link."""
+
+    def __init__(self, config: Config, accounts: AccountStore, limits: RateLimiter, mail: redis.Redis):
+        self.config = config
+        self.accounts = accounts
+        self.limits = limits
+        self.mail = mail
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_object(req)
+        reject_unknown_fields(body, ("email", "save_anonymous"))
+        email = normalised_email(body)
+        save_anonymous = body.get("save_anonymous", False)
+        if not isinstance(save_anonymous, bool):
+            raise falcon.HTTPBadRequest(title="Invalid save_anonymous", description="save_anonymous must be true or false.")
+        client = client_address(req)
+        waits = [
+            self.limits.hit(f"signin:client:{client}", self.config.signin_limit_per_client),
+            self.limits.hit(f"signin:address:{email}", self.config.signin_limit_per_address),
+        ]
+        wait = max((w for w in waits if w is not None), default=None)
+        if wait is not None:
+            raise falcon.HTTPTooManyRequests(
+                title="Too many sign-in requests", description="Wait a while before asking for another link.",
+                retry_after=wait,
+            )
+        anonymous_id = next((v for v in req.get_cookie_values(ANONYMOUS_COOKIE) or [] if _ANONYMOUS_ID.fullmatch(v)), None)
+        minutes = self.config.signin_link_minutes
+        token = self.accounts.issue_link(email, anonymous_id if save_anonymous else None, save_anonymous,
+                                         timedelta(minutes=minutes))
+        enqueue_mail(self.mail, "signin", email, {
+            "link": f"{self.config.public_url}/signin/{token}",
+            "expires_minutes": minutes,
+            "requested_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "requested_from": client,
+        })
+        # The same answer whoever the address belongs to: nothing to learn from it.
+        resp.status = falcon.HTTP_202
+        resp.media = {"status": "sent", "description": f"If the address receives mail, a sign-in link is on its way. "
+                                                       f"It works once, within {minutes} minutes."}
+
+
+class SessionResource:
+    """/api/auth/session: who is signed in; sign in with a link; sign out."""
+
+    def __init__(self, config: Config, accounts: AccountStore, limits: RateLimiter, profiles: Profiles,
+                 cookies: SessionCookies, claims: AnonymousCotoClaims):
+        self.config = config
+        self.verifier = config.tokens.verifier()
+        self.accounts = accounts
+        self.limits = limits
+        self.profiles = profiles
+        self.cookies = cookies
+        self.claims = claims
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        amishi = authenticate(req, self.verifier)
+        if amishi is not None:
+            self.claims.deliver(amishi)
+        resp.media = {"amishi": amishi.own() if amishi else None}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_object(req)
+        reject_unknown_fields(body, ("token",))
+        token = body.get("token")
+        wait = self.limits.hit(f"session:client:{client_address(req)}", self.config.session_limit_per_client)
+        if wait is not None:
+            raise falcon.HTTPTooManyRequests(title="Too many attempts", description="Wait a while.", retry_after=wait)
+        if not isinstance(token, str) or not _LINK_TOKEN.fullmatch(token):
+            status, title, description = LINK_REFUSALS["unknown"]
+            raise falcon.HTTPError(status, title=title, description=description)
+        try:
+            signin = self.accounts.redeem_link(token, timedelta(seconds=self.config.refresh_token_seconds))
+        except LinkRefused as refused:
+            status, title, description = LINK_REFUSALS[refused.reason]
+            raise falcon.HTTPError(status, title=title, description=description) from None
+        record = signin.amishi
+        if signin.created:
+            name = self.profiles.display_name(record.email)
+            if name:
+                self.accounts.rename(record.id, name)
+                record = AmishiRecord(record.id, record.email, name)
+        amishi = self.cookies.amishi(record)
+        self.cookies.issue(req, resp, amishi, signin.refresh_token)
+        self.claims.deliver(amishi)
+        log.info("signed in", extra={"fields": {"amishi_id": amishi.id, "new_amishi": signin.created}})
+        resp.media = {"amishi": amishi.own()}
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        refresh_token = next(iter(req.get_cookie_values(REFRESH_COOKIE) or []), None)
+        if refresh_token:
+            self.accounts.sign_out(refresh_token)
+        self.cookies.clear(resp)
+        resp.status = falcon.HTTP_204
+
+
+class RefreshResource:
+    """POST /api/auth/refresh: a new access token (and refresh token) from the refresh cookie."""
+
+    def __init__(self, config: Config, accounts: AccountStore, cookies: SessionCookies, claims: AnonymousCotoClaims):
+        self.config = config
+        self.accounts = accounts
+        self.cookies = cookies
+        self.claims = claims
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        refresh_token = next(iter(req.get_cookie_values(REFRESH_COOKIE) or []), None)
+        try:
+            if not refresh_token:
+                raise SessionEnded()
+            record, next_token = self.accounts.refresh(refresh_token, timedelta(seconds=self.config.refresh_token_seconds))
+        except SessionEnded:
+            self.cookies.clear(resp)
+            raise falcon.HTTPUnauthorized(title="Signed out", description="The session has ended; sign in again.",
+                                          challenges=["Cookie"]) from None
+        amishi = self.cookies.amishi(record)
+        self.cookies.issue(req, resp, amishi, next_token)
+        self.claims.deliver(amishi)
+        resp.media = {"amishi": amishi.own()}

@@ -12,6 +12,7 @@ Each service runs the exact command of its Dockerfile's CMD.
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,8 @@ class Profile:
     database_prefix: str
     redis_db: int
     upstream_timeout: str  # how long the gateway waits for a service's answer
+    avatar_url: str  # where avatars come from; tests must not reach outside hosts
+    signin_limit_per_client: int
 
     @property
     def run_dir(self) -> Path:
@@ -61,11 +65,18 @@ class Profile:
     def public_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
 
+    @property
+    def secrets_dir(self) -> Path:
+        return self.run_dir / "secrets"
+
 
 PROFILES = {
-    "dev": Profile("dev", 8000, 8001, 1025, 1080, "cotoami_", 0, "30s"),
-    # Shorter gateway timeout so the tests can see a 504 without waiting long.
-    "e2e": Profile("e2e", 18000, 18001, 11025, 11080, "cotoami_e2e_", 14, "3s"),
+    "dev": Profile("dev", 8000, 8001, 1025, 1080, "cotoami_", 0, "30s", "https://www.gravatar.com/avatar/", 100),
+    # A short gateway timeout, so tests see a 504 without waiting long; avatars
+    # from the gateway itself (a 404 the web client falls back from); room for
+    # the many sign-ins the tests make from one address.
+    "e2e": Profile("e2e", 18000, 18001, 11025, 11080, "cotoami_e2e_", 14, "3s",
+                   "http://127.0.0.1:18000/avatars/", 10_000),
 }
 
 
@@ -98,18 +109,42 @@ def image_command(service: str) -> list[str]:
 
 
 def service_environment(profile: Profile, service: str) -> dict[str, str]:
-    origins = f"{profile.public_url},http://localhost:{profile.gateway_port}"
-    return {
+    secrets_dir = profile.secrets_dir
+    environment = {
         "SERVICE_NAME": service,
         "PORT": str(profile.service_port(service)),
         "BIND_HOST": "127.0.0.1",
         "DATABASE_URL": profile.database_url(service),
         "REDIS_URL": profile.redis_url,
-        "ALLOWED_ORIGINS": origins,
+        "ALLOWED_ORIGINS": f"{profile.public_url},http://localhost:{profile.gateway_port}",
         "PUBLIC_URL": profile.public_url,
-        "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",
+        "JWT_PUBLIC_KEYS_FILE": str(secrets_dir / "jwks.json"),
+        "INTERNAL_TOKEN_FILE": str(secrets_dir / "internal-token"),
         "PYTHONUNBUFFERED": "1",
     }
+    environment.update({
+        "auth": {
+            "JWT_SIGNING_KEY_FILE": str(secrets_dir / "signing-key.pem"),
+            "COTOS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotos')}",
+            "GRAVATAR_URL": profile.avatar_url,
+            "SIGNIN_LIMIT_PER_CLIENT": str(profile.signin_limit_per_client),
+        },
+        "mailer": {"SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}"},
+    }.get(service, {}))
+    return environment
+
+
+def ensure_secrets(profile: Profile) -> None:
+    """Keys and the service credential, made once per stack and kept, so
+    sessions survive a restart. In Kubernetes they come from Secrets."""
+    directory = profile.secrets_dir
+    if not (directory / "signing-key.pem").exists():
+        subprocess.run([str(VENV_BIN / "python"), "-m", "cotoami_common.tokens", "generate-keys", str(directory)],
+                       check=True)
+    token = directory / "internal-token"
+    if not token.exists():
+        token.touch(mode=0o600)
+        token.write_text(secrets.token_urlsafe(32) + "\n")
 
 
 # --- backing services: reuse what listens on the default ports, else start our own
@@ -231,6 +266,11 @@ def reset(profile: Profile) -> None:
 # --- the processes
 
 
+def origin_of(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def render_configs(profile: Profile) -> Path:
     run = profile.run_dir
     for sub in ("logs", "nginx/temp"):
@@ -240,6 +280,7 @@ def render_configs(profile: Profile) -> Path:
         LISTEN_PORT=f"127.0.0.1:{profile.gateway_port}",
         WEB_ROOT=str(ROOT / "gateway" / "web"),
         UPSTREAM_TIMEOUT=profile.upstream_timeout,
+        AVATAR_ORIGIN=origin_of(profile.avatar_url),
         **{f"{s.upper()}_UPSTREAM": f"127.0.0.1:{profile.service_port(s)}" for s in SERVICES},
     )
     (run / "nginx" / "cotoami.conf").write_text(gateway)
@@ -253,7 +294,6 @@ def render_configs(profile: Profile) -> Path:
         "http {\n"
         "    include /etc/nginx/mime.types;\n"
         "    default_type application/octet-stream;\n"
-        "    access_log /dev/stdout;\n"
         f"    client_body_temp_path {temp}/body;\n    proxy_temp_path {temp}/proxy;\n"
         f"    fastcgi_temp_path {temp}/fastcgi;\n    uwsgi_temp_path {temp}/uwsgi;\n    scgi_temp_path {temp}/scgi;\n"
         f"    include {run / 'nginx' / 'cotoami.conf'};\n"
@@ -391,6 +431,7 @@ def up(profile: Profile, fresh: bool) -> None:
         down(profile)
         reset(profile)
     migrate(profile)
+    ensure_secrets(profile)
     conf = render_configs(profile)
     if supervisord_pid(profile) is None:
         subprocess.run([str(VENV_BIN / "supervisord"), "-c", str(conf)], check=True)

@@ -8,7 +8,14 @@ import redis
 from auth.config import Config
 from auth.cotos_client import CotosClient
 from auth.profiles import Profiles
-from auth.resources import AnonymousCotoClaims, RefreshResource, SessionCookies, SessionResource, SigninResource
+from auth.resources import (
+    AnonymousCotoClaims,
+    LinkResource,
+    RefreshResource,
+    SessionCookies,
+    SessionResource,
+    SigninResource,
+)
 from auth.store import AccountStore, RateLimiter
 from cotoami_common.backing import Backing
 from cotoami_common.config import load_config
@@ -27,6 +34,7 @@ def create_app(config: Config, accounts: AccountStore, redis_client: redis.Redis
     cookies = SessionCookies(config, profiles)
     claims = AnonymousCotoClaims(accounts, cotos)
     app.add_route("/api/auth/signin", SigninResource(config, accounts, limits, redis_client))
+    app.add_route("/api/auth/link", LinkResource(config, accounts, limits))
     app.add_route("/api/auth/session", SessionResource(config, accounts, limits, profiles, cookies, claims))
     app.add_route("/api/auth/refresh", RefreshResource(config, accounts, cookies, claims))
     return app

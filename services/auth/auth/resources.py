@@ -44,6 +44,12 @@ LINK_REFUSALS = {
 }
 
 
+def masked(email: str) -> str:
+    """a…@example.com: enough to recognise one's own address, not to harvest it."""
+    local, domain = email.split("@", 1)
+    return f"{local[0]}…@{domain}"
+
+
 def normalised_email(body: dict) -> str:
     email = body.get("email")
     if not isinstance(email, str):
@@ -52,6 +58,24 @@ def normalised_email(body: dict) -> str:
     if len(email) > 254 or not _EMAIL.fullmatch(email):
         raise falcon.HTTPBadRequest(title="Invalid email", description="That does not look like an email address.")
     return email
+
+
+def link_token(req: falcon.Request, limits: RateLimiter, config: Config) -> str:
+    """The sign-in link token in the body; attempts are limited per client."""
+    body = json_object(req)
+    reject_unknown_fields(body, ("token",))
+    wait = limits.hit(f"session:client:{client_address(req)}", config.session_limit_per_client)
+    if wait is not None:
+        raise falcon.HTTPTooManyRequests(title="Too many attempts", description="Wait a while.", retry_after=wait)
+    token = body.get("token")
+    if not isinstance(token, str) or not _LINK_TOKEN.fullmatch(token):
+        raise link_refusal(LinkRefused("unknown"))
+    return token
+
+
+def link_refusal(refused: LinkRefused) -> falcon.HTTPError:
+    status, title, description = LINK_REFUSALS[refused.reason]
+    return falcon.HTTPError(status, title=title, description=description)
 
 
 class SessionCookies:
@@ -140,6 +164,24 @@ class SigninResource:
                                                        f"It works once, within {minutes} minutes."}
 
 
+class LinkResource:
+    """POST /api/auth/link {token}: whom a sign-in link is for, consuming nothing,
+    for the confirm page. The token travels in the body, never in a logged URL."""
+
+    def __init__(self, config: Config, accounts: AccountStore, limits: RateLimiter):
+        self.config = config
+        self.accounts = accounts
+        self.limits = limits
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        token = link_token(req, self.limits, self.config)
+        try:
+            email = self.accounts.link_email(token)
+        except LinkRefused as refused:
+            raise link_refusal(refused) from None
+        resp.media = {"email_hint": masked(email)}
+
+
 class SessionResource:
     """/api/auth/session: who is signed in; sign in with a link; sign out."""
 
@@ -160,20 +202,11 @@ class SessionResource:
         resp.media = {"amishi": amishi.own() if amishi else None}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = json_object(req)
-        reject_unknown_fields(body, ("token",))
-        token = body.get("token")
-        wait = self.limits.hit(f"session:client:{client_address(req)}", self.config.session_limit_per_client)
-        if wait is not None:
-            raise falcon.HTTPTooManyRequests(title="Too many attempts", description="Wait a while.", retry_after=wait)
-        if not isinstance(token, str) or not _LINK_TOKEN.fullmatch(token):
-            status, title, description = LINK_REFUSALS["unknown"]
-            raise falcon.HTTPError(status, title=title, description=description)
+        token = link_token(req, self.limits, self.config)
         try:
             signin = self.accounts.redeem_link(token, timedelta(seconds=self.config.refresh_token_seconds))
         except LinkRefused as refused:
-            status, title, description = LINK_REFUSALS[refused.reason]
-            raise falcon.HTTPError(status, title=title, description=description) from None
+            raise link_refusal(refused) from None
         record = signin.amishi
         if signin.created:
             name = self.profiles.display_name(record.email)

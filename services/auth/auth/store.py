@@ -67,6 +67,20 @@ class AccountStore:
             )
         return token
 
+    def link_email(self, token: str) -> str:
+        """The address a link would sign in, consuming nothing."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT email, used_at IS NOT NULL, expires_at <= now() FROM signin_tokens WHERE token_hash = %s",
+                (token_hash(token),),
+            ).fetchone()
+        if row is None:
+            raise LinkRefused("unknown")
+        email, used, expired = row
+        if used or expired:
+            raise LinkRefused("used" if used else "expired")
+        return email
+
     def redeem_link(self, token: str, refresh_lifetime: timedelta) -> SignIn:
         """Consume the link (once, atomically), make the amishi on first use, open a
         session and record the claim on the anonymous cotos: all or nothing."""

@@ -267,3 +267,21 @@ def test_a_claim_cotos_could_not_take_is_retried_later(client, mail_jobs, cotos_
     client.simulate_get(SESSION, headers=cookie_header(cookies_of(signed_in)))
     assert len(cotos_double.claims) == 2
     assert db.execute("SELECT done_at IS NOT NULL FROM anonymous_claims").fetchone() == (True,)
+
+
+# --- the confirm page's look at a link
+
+
+def test_a_link_can_be_looked_at_without_consuming_it(client, mail_jobs):
+    token = request_link(client, mail_jobs, "annabel@example.com")
+    for _ in range(2):
+        looked = client.simulate_post("/api/auth/link", json={"token": token})
+        assert looked.status_code == 200 and looked.json == {"email_hint": "a…@example.com"}
+    assert client.simulate_post(SESSION, json={"token": token}).status_code == 200
+    used = client.simulate_post("/api/auth/link", json={"token": token})
+    assert used.status_code == 410 and used.json["title"] == "Sign-in link already used"
+
+
+@pytest.mark.parametrize("body", [{"token": "B" * 43}, {"token": "x"}, {"token": None}, {"token": "A" * 43, "more": 1}])
+def test_looking_at_a_bad_link_is_4xx(client, body):
+    assert client.simulate_post("/api/auth/link", json=body).status_code == 400

@@ -4,10 +4,12 @@ on its own ports and freshly emptied databases, started once per test run."""
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,52 @@ def stack():
         pytest.fail(f"the e2e stack did not start:\n{started.stdout}\n{started.stderr}")
     yield stack
     stack.stack_command("down")
+
+
+LINK = re.compile(r"/signin/([A-Za-z0-9_-]{43})")
+
+
+class Mailbox:
+    """maildev's inbox, read through its JSON API."""
+
+    def __init__(self, inbox_url: str):
+        self.inbox_url = inbox_url
+
+    def mails_to(self, address: str) -> list[dict]:
+        mails = requests.get(f"{self.inbox_url}/email", timeout=5).json()
+        return [m for m in mails if any(to["address"] == address for to in m["to"])]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 10) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(found := self.mails_to(address)) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{count} mail(s) to {address} did not arrive within {timeout}s (got {len(found)})")
+            time.sleep(0.1)
+        return found
+
+    def link_token(self, address: str) -> str:
+        """The token of the newest sign-in link mailed to the address."""
+        newest = max(self.wait_for(address), key=lambda m: m["date"])
+        return LINK.search(newest["text"]).group(1)
+
+
+@pytest.fixture(scope="session")
+def mailbox(stack) -> Mailbox:
+    return Mailbox(stack.inbox_url)
+
+
+def unique_address(name: str = "ann") -> str:
+    return f"{name}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def sign_in(stack, mailbox: Mailbox, session: requests.Session, address: str, save_anonymous: bool = False) -> dict:
+    """The whole sign-in by mail, as a person does it; returns the amishi."""
+    asked = session.post(stack.url + "/api/auth/signin", json={"email": address, "save_anonymous": save_anonymous},
+                         timeout=5)
+    assert asked.status_code == 202, asked.text
+    confirmed = session.post(stack.url + "/api/auth/session", json={"token": mailbox.link_token(address)}, timeout=5)
+    assert confirmed.status_code == 200, confirmed.text
+    return confirmed.json()["amishi"]
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_a_killed_service_master_is_replaced_and_serves_within_10_seconds(stack,
 
 
 def test_up_again_is_harmless(stack):
-    before = {program: stack.pid(program) for program in (*SERVICES, "gateway", "maildev")}
+    before = {program: stack.pid(program) for program in (*SERVICES, "gateway", "maildev", "redis")}
     again = stack.stack_command("up")
     assert again.returncode == 0, again.stderr
     assert "http://127.0.0.1:18000" in again.stdout
@@ -63,7 +63,8 @@ def our_processes() -> list[str]:
 
 def test_down_leaves_no_process_and_up_brings_everything_back(stack, browser):
     coto = browser.post(stack.url + "/api/cotos", json={"content": "kept across down and up"}, timeout=5).json()["coto"]
-    ports = [PROFILE.gateway_port, PROFILE.smtp_port, PROFILE.inbox_port, *map(PROFILE.service_port, SERVICES)]
+    ports = [PROFILE.gateway_port, PROFILE.smtp_port, PROFILE.inbox_port, PROFILE.redis_port,
+             *map(PROFILE.service_port, SERVICES)]
     assert stack.stack_command("down").returncode == 0
     try:
         assert our_processes() == []

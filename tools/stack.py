@@ -42,7 +42,7 @@ class Profile:
     smtp_port: int
     inbox_port: int
     database_prefix: str
-    redis_db: int
+    own_redis_port: int | None  # a Redis of the stack's own (tests restart it), else the shared one on 6379
     upstream_timeout: str  # how long the gateway waits for a service's answer
     avatar_url: str  # where avatars come from; tests must not reach outside hosts
     signin_limit_per_client: int
@@ -58,8 +58,12 @@ class Profile:
         return f"postgresql://postgres@127.0.0.1:{POSTGRES_PORT}/{self.database_prefix}{service}"
 
     @property
+    def redis_port(self) -> int:
+        return self.own_redis_port or REDIS_PORT
+
+    @property
     def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{REDIS_PORT}/{self.redis_db}"
+        return f"redis://127.0.0.1:{self.redis_port}/0"
 
     @property
     def public_url(self) -> str:
@@ -71,11 +75,11 @@ class Profile:
 
 
 PROFILES = {
-    "dev": Profile("dev", 8000, 8001, 1025, 1080, "cotoami_", 0, "30s", "https://www.gravatar.com/avatar/", 100),
-    # A short gateway timeout, so tests see a 504 without waiting long; avatars
-    # from the gateway itself (a 404 the web client falls back from); room for
-    # the many sign-ins the tests make from one address.
-    "e2e": Profile("e2e", 18000, 18001, 11025, 11080, "cotoami_e2e_", 14, "3s",
+    "dev": Profile("dev", 8000, 8001, 1025, 1080, "cotoami_", None, "30s", "https://www.gravatar.com/avatar/", 100),
+    # Its own Redis, which tests may restart; a short gateway timeout, so tests
+    # see a 504 without waiting long; avatars from the gateway itself (a 404 the
+    # web client falls back from); room for the many sign-ins tests make from one address.
+    "e2e": Profile("e2e", 18000, 18001, 11025, 11080, "cotoami_e2e_", 16379, "3s",
                    "http://127.0.0.1:18000/avatars/", 10_000),
 }
 
@@ -250,7 +254,7 @@ def migrate(profile: Profile) -> None:
 
 
 def reset(profile: Profile) -> None:
-    """Drop the profile's databases and empty its Redis database (tests start clean)."""
+    """Drop the profile's databases and its Redis data (tests start clean)."""
     if profile.name == "dev":
         raise StackError("refusing to reset the dev stack: it holds what you wrote")
     names = ", ".join(f'"{profile.database_prefix}{service}"' for service in SERVICES)
@@ -258,9 +262,8 @@ def reset(profile: Profile) -> None:
     for statement in statements:
         subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", statement],
                        check=True)
-    subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "-n", str(profile.redis_db), "FLUSHDB"],
-                   check=True, stdout=subprocess.DEVNULL)
-    print(f"reset {names} and Redis db {profile.redis_db}")
+    shutil.rmtree(profile.run_dir / "redis", ignore_errors=True)
+    print(f"reset {names} and the stack's Redis")
 
 
 # --- the processes
@@ -309,6 +312,14 @@ def render_configs(profile: Profile) -> Path:
         }
         for service in SERVICES
     }
+    if profile.own_redis_port:
+        (run / "redis").mkdir(exist_ok=True)
+        programs["redis"] = {
+            "command": [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1",
+                        "--port", str(profile.own_redis_port), "--dir", str(run / "redis"),
+                        "--appendonly", "yes", "--save", ""],
+            "directory": ROOT, "environment": {}, "stopwaitsecs": 10,
+        }
     programs["maildev"] = {
         "command": [str(ROOT / "node_modules" / ".bin" / "maildev"), "--ip", "127.0.0.1",
                     "--smtp", str(profile.smtp_port), "--web", str(profile.inbox_port)],

@@ -46,6 +46,7 @@ class Profile:
     upstream_timeout: str  # how long the gateway waits for a service's answer
     avatar_url: str  # where avatars come from; tests must not reach outside hosts
     signin_limit_per_client: int
+    mail_reclaim_idle_ms: int  # how long a crashed mailer's job waits before another takes it
 
     @property
     def run_dir(self) -> Path:
@@ -75,12 +76,20 @@ class Profile:
 
 
 PROFILES = {
-    "dev": Profile("dev", 8000, 8001, 1025, 1080, "cotoami_", None, "30s", "https://www.gravatar.com/avatar/", 100),
+    "dev": Profile(
+        name="dev", gateway_port=8000, first_service_port=8001, smtp_port=1025, inbox_port=1080,
+        database_prefix="cotoami_", own_redis_port=None, upstream_timeout="30s",
+        avatar_url="https://www.gravatar.com/avatar/", signin_limit_per_client=100, mail_reclaim_idle_ms=30_000,
+    ),
     # Its own Redis, which tests may restart; a short gateway timeout, so tests
     # see a 504 without waiting long; avatars from the gateway itself (a 404 the
-    # web client falls back from); room for the many sign-ins tests make from one address.
-    "e2e": Profile("e2e", 18000, 18001, 11025, 11080, "cotoami_e2e_", 16379, "3s",
-                   "http://127.0.0.1:18000/avatars/", 10_000),
+    # web client falls back from), never an outside host; room for the many
+    # sign-ins tests make from one address; a crashed mailer's jobs retaken soon.
+    "e2e": Profile(
+        name="e2e", gateway_port=18000, first_service_port=18001, smtp_port=11025, inbox_port=11080,
+        database_prefix="cotoami_e2e_", own_redis_port=16379, upstream_timeout="3s",
+        avatar_url="http://127.0.0.1:18000/avatars/", signin_limit_per_client=10_000, mail_reclaim_idle_ms=3_000,
+    ),
 }
 
 
@@ -133,7 +142,10 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
             "GRAVATAR_URL": profile.avatar_url,
             "SIGNIN_LIMIT_PER_CLIENT": str(profile.signin_limit_per_client),
         },
-        "mailer": {"SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}"},
+        "mailer": {
+            "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",
+            "MAIL_RECLAIM_IDLE_MS": str(profile.mail_reclaim_idle_ms),
+        },
     }.get(service, {}))
     return environment
 

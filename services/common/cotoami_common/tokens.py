@@ -14,6 +14,7 @@ import json
 import secrets
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +132,16 @@ class AccessTokenVerifier:
         fields = (claims["sub"], claims.get("email"), claims.get("name"), claims.get("picture"))
         if not all(isinstance(field, str) and field for field in fields):
             raise InvalidToken("the token lacks the amishi's profile")
+        if not _is_canonical_uuid(claims["sub"]):
+            raise InvalidToken("the subject is not an amishi id")
         return Amishi(*fields)
+
+
+def _is_canonical_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def generate_keys(directory: Path) -> None:

@@ -50,7 +50,7 @@ def _forge(claims: dict, header: dict, key, algorithm: str) -> str:
 
 def _claims(**overrides):
     now = int(time.time())
-    claims = {"iss": "cotoami-auth", "aud": "cotoami", "sub": "x", "iat": now, "exp": now + 600, "jti": "j",
+    claims = {"iss": "cotoami-auth", "aud": "cotoami", "sub": "5d1f6d2e-8b8a-4c1e-9f57-0d5b6a1c2e3f", "iat": now, "exp": now + 600, "jti": "j",
               "email": "a@b.c", "name": "a", "picture": "p"}
     return {**claims, **overrides}
 
@@ -89,6 +89,8 @@ def test_refused_tokens(token_keys, verifier):
         "not an access token": _forge(_claims(), {"kid": kid}, signer_key, "ES256"),
         "no exp": _forge({k: v for k, v in _claims().items() if k != "exp"}, header, signer_key, "ES256"),
         "no profile": _forge(_claims(name=""), header, signer_key, "ES256"),
+        "subject not an amishi id": _forge(_claims(sub="x"), header, signer_key, "ES256"),
+        "subject not canonical": _forge(_claims(sub="5D1F6D2E-8B8A-4C1E-9F57-0D5B6A1C2E3F"), header, signer_key, "ES256"),
         "garbage": "not.a.token",
         "empty": "",
     }

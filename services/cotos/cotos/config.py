@@ -1,11 +1,14 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from cotoami_common.config import Env, ServiceConfig
+from cotoami_common.config import Env, ServiceConfig, TokenConfig
 
 
 @dataclass(frozen=True)
 class Config(ServiceConfig):
     anonymous_ttl_days: int
+    tokens: TokenConfig
+    # The credential auth presents on /internal/ calls; kept out of repr so it never reaches a log.
+    internal_token: str = field(repr=False)
 
     @property
     def anonymous_ttl_seconds(self) -> int:
@@ -16,4 +19,6 @@ class Config(ServiceConfig):
         return cls(
             **ServiceConfig.common_settings(env, "cotos"),
             anonymous_ttl_days=env.int("ANONYMOUS_TTL_DAYS", 30, minimum=1, maximum=3650),
+            tokens=TokenConfig.from_env(env),
+            internal_token=env.secret("INTERNAL_TOKEN"),
         )

@@ -7,7 +7,7 @@ import uuid
 import falcon
 
 from cotoami_common.web import json_object, limit_param, reject_unknown_fields, set_cookie
-from cotos.store import AnonymousCotoStore
+from cotos.store import AnonymousCotoStore, CotoStore
 
 ANONYMOUS_COOKIE = "anonymous_id"
 MAX_CONTENT_CHARS = 10_000  # the README documents it; the web client enforces it too
@@ -46,10 +46,25 @@ def cursor_param(req: falcon.Request) -> str | None:
         raise falcon.HTTPBadRequest(title="Invalid cursor", description="before must be a cursor from a previous page.") from None
 
 
-class CotosResource:
-    """/api/cotos and /api/cotos/{coto_id}. Anonymous visitors are known by a cookie."""
+def _no_such_coto() -> falcon.HTTPNotFound:
+    return falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
 
-    def __init__(self, anonymous_cotos: AnonymousCotoStore, anonymous_ttl_seconds: int):
+
+def _no_such_cotonoma() -> falcon.HTTPNotFound:
+    # No cotonoma exists yet; this is what an unknown one will answer.
+    return falcon.HTTPNotFound(title="No such cotonoma", description="There is no cotonoma with this key.")
+
+
+class CotosResource:
+    """/api/cotos and /api/cotos/{coto_id}.
+
+    A signed-in amishi's cotos live in PostgreSQL and only their author sees
+    them (404 to anyone else); the anonymous cookie is ignored meanwhile.
+    Anonymous visitors keep a memo pad known by a cookie.
+    """
+
+    def __init__(self, cotos: CotoStore, anonymous_cotos: AnonymousCotoStore, anonymous_ttl_seconds: int):
+        self.cotos = cotos
         self.anonymous_cotos = anonymous_cotos
         self.anonymous_ttl_seconds = anonymous_ttl_seconds
 
@@ -64,15 +79,22 @@ class CotosResource:
     def _owned(self, req: falcon.Request, resp: falcon.Response) -> str:
         anonymous_id = self._anonymous_id(req)
         if anonymous_id is None:
-            raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+            raise _no_such_coto()
         self._keep_cookie(req, resp, anonymous_id)
         return anonymous_id
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        amishi = req.context.amishi
         if req.get_param("cotonoma") is not None:
-            raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to read a cotonoma.")
+            if amishi is None:
+                raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to read a cotonoma.")
+            raise _no_such_cotonoma()
         before = cursor_param(req)
         limit = limit_param(req, default=50, maximum=200)
+        if amishi is not None:
+            cotos, next_cursor = self.cotos.timeline(amishi.id, before, limit)
+            resp.media = {"cotos": cotos, "next": next_cursor}
+            return
         anonymous_id = self._anonymous_id(req)
         if anonymous_id is None:
             resp.media = {"cotos": [], "next": None}
@@ -82,34 +104,98 @@ class CotosResource:
         resp.media = {"cotos": cotos, "next": next_cursor}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        amishi = req.context.amishi
         body = json_object(req)
         reject_unknown_fields(body, ("content", "cotonoma_key"))
         content = coto_content(body)
         if body.get("cotonoma_key") is not None:
-            raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to post into a cotonoma.")
-        anonymous_id = self._anonymous_id(req) or secrets.token_hex(16)
-        coto = self.anonymous_cotos.post(anonymous_id, content)
-        self._keep_cookie(req, resp, anonymous_id)
+            if amishi is None:
+                raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to post into a cotonoma.")
+            raise _no_such_cotonoma()
+        if amishi is not None:
+            coto = self.cotos.post(amishi, content)
+        else:
+            anonymous_id = self._anonymous_id(req) or secrets.token_hex(16)
+            coto = self.anonymous_cotos.post(anonymous_id, content)
+            self._keep_cookie(req, resp, anonymous_id)
         resp.status = falcon.HTTP_201
         resp.location = f"/api/cotos/{coto['id']}"
         resp.media = {"coto": coto}
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
-        coto = self.anonymous_cotos.get(self._owned(req, resp), str(coto_id))
+        amishi = req.context.amishi
+        if amishi is not None:
+            coto = self.cotos.get(str(coto_id))
+            if coto is not None and coto["amishi"]["id"] != amishi.id:
+                coto = None  # nothing is shared yet: another's coto does not exist for you
+        else:
+            coto = self.anonymous_cotos.get(self._owned(req, resp), str(coto_id))
         if coto is None:
-            raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+            raise _no_such_coto()
         resp.media = {"coto": coto}
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        amishi = req.context.amishi
         body = json_object(req)
         reject_unknown_fields(body, ("content",))
         content = coto_content(body)
-        coto = self.anonymous_cotos.update(self._owned(req, resp), str(coto_id), content)
+        if amishi is not None:
+            coto = self.cotos.update(amishi, str(coto_id), content)
+        else:
+            coto = self.anonymous_cotos.update(self._owned(req, resp), str(coto_id), content)
         if coto is None:
-            raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+            raise _no_such_coto()
         resp.media = {"coto": coto}
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
-        if not self.anonymous_cotos.delete(self._owned(req, resp), str(coto_id)):
-            raise falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
+        amishi = req.context.amishi
+        if amishi is not None:
+            deleted = self.cotos.delete(amishi.id, str(coto_id))
+        else:
+            deleted = self.anonymous_cotos.delete(self._owned(req, resp), str(coto_id))
+        if not deleted:
+            raise _no_such_coto()
         resp.status = falcon.HTTP_204
+
+
+def _claim_author(body: dict) -> dict:
+    author = body.get("amishi")
+    if not isinstance(author, dict):
+        raise falcon.HTTPBadRequest(title="Invalid body", description="amishi must be an object.")
+    reject_unknown_fields(author, ("id", "display_name", "avatar_url"))
+    for name in ("id", "display_name", "avatar_url"):
+        if not isinstance(author.get(name), str) or not author[name].strip():
+            raise falcon.HTTPBadRequest(title="Invalid body", description=f"amishi.{name} must be a non-empty string.")
+    try:
+        amishi_id = str(uuid.UUID(author["id"]))
+    except ValueError:
+        raise falcon.HTTPBadRequest(title="Invalid body", description="amishi.id must be a UUID.") from None
+    return {**author, "id": amishi_id}
+
+
+class AnonymousCotoClaimsResource:
+    """POST /internal/anonymous-cotos/claims: auth, on sign-in, moves a memo
+    pad into the amishi's account.
+
+    Exactly once even when retried or interrupted: the cotos are inserted
+    (keeping their ids) and committed before the pad forgets them, so a retry
+    after a crash in between inserts nothing twice and still clears the pad.
+    """
+
+    def __init__(self, cotos: CotoStore, anonymous_cotos: AnonymousCotoStore):
+        self.cotos = cotos
+        self.anonymous_cotos = anonymous_cotos
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_object(req)
+        reject_unknown_fields(body, ("anonymous_id", "amishi"))
+        anonymous_id = body.get("anonymous_id")
+        if not isinstance(anonymous_id, str) or not _ANONYMOUS_ID.fullmatch(anonymous_id):
+            raise falcon.HTTPBadRequest(
+                title="Invalid body", description="anonymous_id must be 32 lowercase hex digits."
+            )
+        author = _claim_author(body)
+        pad = self.anonymous_cotos.all(anonymous_id)
+        moved = self.cotos.save_anonymous(author, pad) if pad else 0
+        self.anonymous_cotos.forget(anonymous_id, [coto["id"] for coto in pad])
+        resp.media = {"moved": moved}

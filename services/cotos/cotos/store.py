@@ -7,7 +7,11 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import psycopg_pool
 import redis
+from psycopg.rows import dict_row
+
+from cotoami_common.tokens import Amishi
 
 # Deletes or updates a coto only if it is still there, atomically with the index.
 _UPDATE = """
@@ -45,8 +49,13 @@ class TimeOrderedIds:
 new_coto_id = TimeOrderedIds()
 
 
+def iso_utc(moment: datetime) -> str:
+    """The one time format of the contract: ISO 8601 in UTC, milliseconds, Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(datetime.now(UTC))
 
 
 class AnonymousCotoStore:
@@ -126,3 +135,136 @@ class AnonymousCotoStore:
             self._touch(pipe, anonymous_id)
             removed = pipe.execute()[0]
         return bool(removed)
+
+    def all(self, anonymous_id: str) -> list[dict]:
+        """Every coto of the pad, oldest first."""
+        return sorted((json.loads(raw) for raw in self.client.hvals(self._keys(anonymous_id)[1])), key=lambda c: c["id"])
+
+    def forget(self, anonymous_id: str, coto_ids: list[str]) -> None:
+        """Removes these cotos from the pad; the pad's keys vanish with its last coto.
+
+        Only the given ids, so a coto posted while the pad was being saved stays."""
+        if not coto_ids:
+            return
+        timeline, cotos = self._keys(anonymous_id)
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.hdel(cotos, *coto_ids)
+            pipe.zrem(timeline, *coto_ids)
+            pipe.execute()
+
+
+# Columns of a coto with its author, as _coto() reads them.
+_COTO_COLUMNS = """c.id, c.content, c.cotonoma_key, c.created_at, c.updated_at,
+                   a.amishi_id, a.display_name, a.avatar_url"""
+
+# Records an author as their latest token describes them, writing only when
+# something changed, so that posting does not rewrite the row every time.
+_RECORD_AUTHOR = """
+INSERT INTO authors (amishi_id, display_name, avatar_url) VALUES (%(id)s, %(display_name)s, %(avatar_url)s)
+ON CONFLICT (amishi_id) DO UPDATE
+   SET display_name = EXCLUDED.display_name, avatar_url = EXCLUDED.avatar_url, updated_at = now()
+ WHERE (authors.display_name, authors.avatar_url) IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.avatar_url)
+"""
+
+_POST = f"""
+WITH c AS (INSERT INTO cotos (id, amishi_id, content) VALUES (%s, %s, %s) RETURNING *)
+SELECT {_COTO_COLUMNS} FROM c JOIN authors a ON a.amishi_id = c.amishi_id
+"""
+
+_UPDATE_CONTENT = f"""
+WITH c AS (
+    UPDATE cotos SET content = %s, updated_at = now() WHERE id = %s AND amishi_id = %s RETURNING *
+)
+SELECT {_COTO_COLUMNS} FROM c JOIN authors a ON a.amishi_id = c.amishi_id
+"""
+
+_GET = f"SELECT {_COTO_COLUMNS} FROM cotos c JOIN authors a ON a.amishi_id = c.amishi_id WHERE c.id = %s"
+
+# A home timeline page: newest first along the (amishi_id, id DESC) index.
+# Two statements rather than one with "before IS NULL OR ...", which the
+# planner cannot turn into an index condition.
+TIMELINE_FIRST_PAGE = f"""
+SELECT {_COTO_COLUMNS} FROM cotos c JOIN authors a ON a.amishi_id = c.amishi_id
+ WHERE c.amishi_id = %(amishi_id)s
+ ORDER BY c.id DESC LIMIT %(limit)s
+"""
+TIMELINE_PAGE_BEFORE = f"""
+SELECT {_COTO_COLUMNS} FROM cotos c JOIN authors a ON a.amishi_id = c.amishi_id
+ WHERE c.amishi_id = %(amishi_id)s AND c.id < %(before)s
+ ORDER BY c.id DESC LIMIT %(limit)s
+"""
+
+# Ids are kept, so a retried save finds the cotos it already inserted and skips them.
+_SAVE_ANONYMOUS = """
+INSERT INTO cotos (id, amishi_id, content, created_at, updated_at)
+SELECT id, %s, content, created_at, updated_at
+  FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::timestamptz[]) AS t(id, content, created_at, updated_at)
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+def _coto(row: dict) -> dict:
+    return {
+        "id": str(row["id"]),
+        "content": row["content"],
+        "amishi": {"id": str(row["amishi_id"]), "display_name": row["display_name"], "avatar_url": row["avatar_url"]},
+        "posted_in": None,  # every coto is posted at home until cotonomas exist
+        "as_cotonoma": row["cotonoma_key"] is not None,
+        "cotonoma_key": row["cotonoma_key"],
+        "created_at": iso_utc(row["created_at"]),
+        "updated_at": iso_utc(row["updated_at"]),
+    }
+
+
+class CotoStore:
+    """Cotos of signed-in amishis, in PostgreSQL, each shown with its author.
+
+    Authors are a read model of what access tokens said about them, recorded
+    on every write, so a coto shows whose it is without asking auth.
+    """
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool):
+        self.pool = pool
+
+    def post(self, amishi: Amishi, content: str) -> dict:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(_RECORD_AUTHOR, amishi.public())
+            cur.execute(_POST, (new_coto_id(), amishi.id, content))
+            return _coto(cur.fetchone())
+
+    def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[dict], str | None]:
+        query = TIMELINE_FIRST_PAGE if before is None else TIMELINE_PAGE_BEFORE
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(query, {"amishi_id": amishi_id, "before": before, "limit": limit + 1}).fetchall()
+        page = [_coto(row) for row in rows[:limit]]
+        return page, (page[-1]["id"] if len(rows) > limit else None)
+
+    def get(self, coto_id: str) -> dict | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(_GET, (coto_id,)).fetchone()
+        return _coto(row) if row else None
+
+    def update(self, amishi: Amishi, coto_id: str, content: str) -> dict | None:
+        """The updated coto, or None unless this amishi wrote it."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(_RECORD_AUTHOR, amishi.public())
+            row = cur.execute(_UPDATE_CONTENT, (content, coto_id, amishi.id)).fetchone()
+        return _coto(row) if row else None
+
+    def delete(self, amishi_id: str, coto_id: str) -> bool:
+        """Whether a coto of this amishi was deleted."""
+        with self.pool.connection() as conn:
+            return conn.execute("DELETE FROM cotos WHERE id = %s AND amishi_id = %s", (coto_id, amishi_id)).rowcount == 1
+
+    def save_anonymous(self, author: dict, cotos: list[dict]) -> int:
+        """Moves anonymous cotos into the author's account keeping their ids
+        and times, in one transaction; returns how many were not there yet."""
+        with self.pool.connection() as conn:
+            conn.execute(_RECORD_AUTHOR, author)
+            return conn.execute(_SAVE_ANONYMOUS, (
+                author["id"],
+                [c["id"] for c in cotos],
+                [c["content"] for c in cotos],
+                [datetime.fromisoformat(c["created_at"]) for c in cotos],
+                [datetime.fromisoformat(c["updated_at"]) for c in cotos],
+            )).rowcount

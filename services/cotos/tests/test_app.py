@@ -1,16 +1,17 @@
 import json
 import logging.config
 
+import psycopg_pool
 import pytest
 import redis
 from falcon import testing
 
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.logs import logging_config
-from cotoami_common.testing import ServiceContract
+from cotoami_common.testing import ServiceContract, new_amishi
 from cotos.app import create_app
 from cotos.config import Config
-from cotos.store import AnonymousCotoStore
+from cotos.store import AnonymousCotoStore, CotoStore
 
 
 class TestServiceContract(ServiceContract):
@@ -25,16 +26,47 @@ def test_logs_are_json_lines_with_the_request_id(client, capsys):
     assert access and access[0]["request_id"] == "trace-me" and access[0]["status"] == 200
 
 
-def test_a_redis_outage_is_503_json_and_recovers_by_itself(config):
+def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, verifier, coto_store):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    client = testing.TestClient(create_app(config, AnonymousCotoStore(dead, 60), checks={}))
+    client = testing.TestClient(create_app(config, verifier, coto_store, AnonymousCotoStore(dead, 60), checks={}))
     result = client.simulate_post("/api/cotos", json={"content": "x"})
     assert result.status_code == 503 and result.headers["Retry-After"] == "5"
     assert "title" in result.json and "Traceback" not in result.text
 
 
 @pytest.mark.parametrize("environ,named", [({"ANONYMOUS_TTL_DAYS": "soon"}, "ANONYMOUS_TTL_DAYS"),
-                                           ({"ANONYMOUS_TTL_DAYS": "0"}, "ANONYMOUS_TTL_DAYS")])
-def test_malformed_cotos_config_names_the_variable(environ, named):
+                                           ({"ANONYMOUS_TTL_DAYS": "0"}, "ANONYMOUS_TTL_DAYS"),
+                                           ({"JWT_PUBLIC_KEYS_FILE": "/nonexistent/jwks.json"}, "JWT_PUBLIC_KEYS_FILE")])
+def test_malformed_cotos_config_names_the_variable(required_environ, environ, named):
     with pytest.raises(ConfigError, match=named):
+        Config.from_env(Env({**required_environ, **environ}))
+
+
+def test_a_postgres_outage_is_503_json_for_the_signed_in(config, verifier, anonymous_cotos, token_keys):
+    # Nothing listens on port 1; a short checkout timeout keeps the test quick.
+    dead_pool = psycopg_pool.ConnectionPool("postgresql://postgres@127.0.0.1:1/nothing", min_size=0, max_size=1,
+                                            timeout=0.3, kwargs={"connect_timeout": 1}, open=True)
+    try:
+        client = testing.TestClient(create_app(config, verifier, CotoStore(dead_pool), anonymous_cotos, checks={}))
+        token = token_keys.access_token(new_amishi())
+        result = client.simulate_post("/api/cotos", json={"content": "x"}, headers={"Cookie": f"access_token={token}"})
+    finally:
+        dead_pool.close()
+    assert result.status_code == 503 and result.headers["Retry-After"] == "5"
+    assert "title" in result.json and "Traceback" not in result.text
+
+
+@pytest.mark.parametrize("missing", ["JWT_PUBLIC_KEYS_FILE", "INTERNAL_TOKEN"])
+def test_the_token_keys_and_the_service_credential_are_required(required_environ, missing):
+    environ = {name: value for name, value in required_environ.items() if name != missing}
+    with pytest.raises(ConfigError, match=missing):
         Config.from_env(Env(environ))
+
+
+def test_the_service_credential_is_read_from_a_file_and_never_shown(required_environ, tmp_path):
+    secret = tmp_path / "internal-token"
+    secret.write_text("from-a-mounted-secret\n")
+    environ = {**required_environ, "INTERNAL_TOKEN": "", "INTERNAL_TOKEN_FILE": str(secret)}
+    config = Config.from_env(Env(environ))
+    assert config.internal_token == "from-a-mounted-secret"
+    assert "from-a-mounted-secret" not in repr(config)

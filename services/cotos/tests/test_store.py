@@ -1,6 +1,8 @@
 import uuid
+from dataclasses import replace
 
-from cotos.store import new_coto_id
+from cotoami_common.testing import new_amishi
+from cotos.store import TIMELINE_FIRST_PAGE, TIMELINE_PAGE_BEFORE, new_coto_id
 
 
 def test_coto_ids_are_uuid7_in_the_order_they_were_made():
@@ -37,3 +39,64 @@ def test_update_of_a_deleted_coto_does_not_resurrect_it(anonymous_cotos):
     assert anonymous_cotos.update("c" * 32, coto["id"], "back?") is None
     assert anonymous_cotos.get("c" * 32, coto["id"]) is None
     assert anonymous_cotos.timeline("c" * 32, None, 10) == ([], None)
+
+
+def test_all_lists_the_pad_oldest_first_and_forget_removes_only_what_it_names(anonymous_cotos):
+    posted = [anonymous_cotos.post("d" * 32, f"coto {n}") for n in range(3)]
+    assert anonymous_cotos.all("d" * 32) == posted
+    anonymous_cotos.forget("d" * 32, [posted[0]["id"], posted[1]["id"]])
+    assert anonymous_cotos.all("d" * 32) == [posted[2]]
+    assert anonymous_cotos.timeline("d" * 32, None, 10) == ([posted[2]], None)
+    anonymous_cotos.forget("d" * 32, [posted[2]["id"]])
+    assert anonymous_cotos.client.keys("anon:" + "d" * 32 + ":*") == []
+
+
+def test_an_author_is_rewritten_only_when_the_token_says_something_new(coto_store, db):
+    amishi = new_amishi("dee@example.com")
+    coto_store.post(amishi, "one")
+    written = db.execute("SELECT xmin::text, updated_at FROM authors").fetchone()
+    coto_store.post(amishi, "two")
+    coto_store.update(amishi, coto_store.post(amishi, "three")["id"], "3")
+    assert db.execute("SELECT xmin::text, updated_at FROM authors").fetchone() == written
+    renamed = replace(amishi, display_name="Dee")
+    coto_store.post(renamed, "four")
+    name, updated_at = db.execute("SELECT display_name, updated_at FROM authors").fetchone()
+    assert name == "Dee" and updated_at > written[1]
+
+
+def test_times_read_from_postgres_are_formatted_like_the_pad(coto_store, db):
+    coto = coto_store.post(new_amishi(), "x")
+    db.execute("UPDATE cotos SET created_at = '2024-02-29 23:59:59.9876+09' WHERE id = %s", (coto["id"],))
+    assert coto_store.get(coto["id"])["created_at"] == "2024-02-29T14:59:59.987Z"
+
+
+def test_the_timeline_reads_the_amishi_index_not_the_whole_table(coto_store, db):
+    amishis = [new_amishi(f"n{n}@example.com") for n in range(50)]
+    for amishi in amishis:
+        coto_store.post(amishi, "first")  # records the author
+    # Many amishis with 100 cotos each and the reader with 2,000: where paging
+    # matters, a page is a small slice of the reader's cotos, and those a
+    # small slice of the table.
+    reader = amishis[7]
+    db.execute(
+        "INSERT INTO cotos (id, amishi_id, content)"
+        " SELECT gen_random_uuid(), amishi_id, 'coto ' || n FROM authors, generate_series(1, 100) AS n"
+        " UNION ALL SELECT gen_random_uuid(), %s, 'mine ' || n FROM generate_series(1, 2000) AS n",
+        (reader.id,),
+    )
+    db.execute("ANALYZE cotos")
+    db.execute("ANALYZE authors")
+    second_page = coto_store.timeline(reader.id, None, 50)[1]
+    for query, before in ((TIMELINE_FIRST_PAGE, None), (TIMELINE_PAGE_BEFORE, second_page)):
+        params = {"amishi_id": reader.id, "before": before, "limit": 51}
+        plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
+        scans = {node["Relation Name"]: node for node in _plan_nodes(plan) if "Relation Name" in node}
+        assert scans["cotos"]["Node Type"] == "Index Scan" and scans["cotos"]["Index Name"] == "cotos_by_amishi", plan
+        assert scans["cotos"]["Scan Direction"] == "Forward", "the index's own DESC order, no sort"
+        assert not any(node["Node Type"] == "Sort" for node in _plan_nodes(plan)), plan
+
+
+def _plan_nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)

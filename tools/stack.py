@@ -45,7 +45,7 @@ class Profile:
     own_redis_port: int | None  # a Redis of the stack's own (tests restart it), else the shared one on 6379
     upstream_timeout: str  # how long the gateway waits for a service's answer
     avatar_url: str  # where avatars come from; tests must not reach outside hosts
-    signin_limit_per_client: int
+    auth_limit_per_client: int  # sign-in requests and link uses per client address per 15 minutes
     mail_reclaim_idle_ms: int  # how long a crashed mailer's job waits before another takes it
 
     @property
@@ -79,7 +79,7 @@ PROFILES = {
     "dev": Profile(
         name="dev", gateway_port=8000, first_service_port=8001, smtp_port=1025, inbox_port=1080,
         database_prefix="cotoami_", own_redis_port=None, upstream_timeout="30s",
-        avatar_url="https://www.gravatar.com/avatar/", signin_limit_per_client=100, mail_reclaim_idle_ms=30_000,
+        avatar_url="https://www.gravatar.com/avatar/", auth_limit_per_client=100, mail_reclaim_idle_ms=30_000,
     ),
     # Its own Redis, which tests may restart; a short gateway timeout, so tests
     # see a 504 without waiting long; avatars from the gateway itself (a 404 the
@@ -88,7 +88,7 @@ PROFILES = {
     "e2e": Profile(
         name="e2e", gateway_port=18000, first_service_port=18001, smtp_port=11025, inbox_port=11080,
         database_prefix="cotoami_e2e_", own_redis_port=16379, upstream_timeout="3s",
-        avatar_url="http://127.0.0.1:18000/avatars/", signin_limit_per_client=10_000, mail_reclaim_idle_ms=3_000,
+        avatar_url="http://127.0.0.1:18000/avatars/", auth_limit_per_client=10_000, mail_reclaim_idle_ms=3_000,
     ),
 }
 
@@ -140,7 +140,8 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
             "JWT_SIGNING_KEY_FILE": str(secrets_dir / "signing-key.pem"),
             "COTOS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotos')}",
             "GRAVATAR_URL": profile.avatar_url,
-            "SIGNIN_LIMIT_PER_CLIENT": str(profile.signin_limit_per_client),
+            "SIGNIN_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
+            "SESSION_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
         },
         "mailer": {
             "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",

@@ -1,5 +1,12 @@
 // The public contract (v1) as seen by the web client: same origin, JSON,
 // cookies only. Errors come back as {"title", "description"} with a 4xx/5xx.
+//
+// Sessions: the access and refresh tokens are HttpOnly cookies this page never
+// sees. When a call answers 401 because the access token has expired, the
+// client refreshes the session once (one refresh shared by every call that
+// was waiting) and repeats the call once, so nobody notices. When the refresh
+// itself is refused, the session has ended: `session` dispatches "signedout"
+// and the call fails with an ApiError whose `signedOut` is true.
 
 export const MAX_CONTENT_CHARS = 10000;
 
@@ -10,6 +17,7 @@ export class ApiError extends Error {
     this.status = status;
     this.title = title || 'Something went wrong';
     this.description = this.message;
+    this.signedOut = false;
   }
 }
 
@@ -22,6 +30,17 @@ const FALLBACK_DESCRIPTIONS = {
   503: 'Cotoami is not answering right now. Try again shortly.',
   504: 'Cotoami took too long to answer. Try again shortly.',
 };
+
+/**
+ * Session events: "refreshed" (detail: the amishi) after a transparent
+ * refresh, "signedout" (detail: null) when the session ended without the
+ * person asking (the refresh was refused).
+ */
+export const session = new EventTarget();
+
+function announce(type, amishi) {
+  session.dispatchEvent(new CustomEvent(type, { detail: amishi }));
+}
 
 async function errorFrom(response) {
   let title = '';
@@ -41,10 +60,20 @@ async function errorFrom(response) {
         ? 'Something went wrong on our side. Try again shortly.'
         : `The request failed (${response.status}).`);
   }
-  return new ApiError(response.status, title || response.statusText, description);
+  const error = new ApiError(response.status, title || response.statusText, description);
+  const retryAfter = Number.parseInt(response.headers.get('Retry-After') || '', 10);
+  if (Number.isFinite(retryAfter) && retryAfter >= 0) error.retryAfter = retryAfter;
+  return error;
 }
 
-async function request(method, path, body) {
+/** A 401 about the access token itself (expired, or not one we can use): worth one refresh. */
+function isTokenRefusal(response, error) {
+  if (response.status !== 401) return false;
+  const challenge = response.headers.get('WWW-Authenticate') || '';
+  return /invalid_token/i.test(challenge) || error.title === 'Session expired' || error.title === 'Invalid session';
+}
+
+async function send(method, path, body) {
   const init = {
     method,
     credentials: 'same-origin',
@@ -55,13 +84,14 @@ async function request(method, path, body) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  let response;
   try {
-    response = await fetch(path, init);
+    return await fetch(path, init);
   } catch {
     throw new ApiError(0, 'Offline', FALLBACK_DESCRIPTIONS[0]);
   }
-  if (!response.ok) throw await errorFrom(response);
+}
+
+async function readBody(response) {
   if (response.status === 204) return null;
   try {
     return await response.json();
@@ -70,10 +100,102 @@ async function request(method, path, body) {
   }
 }
 
+// ----------------------------------------------------------- the refresh
+
+let refreshing = null; // the refresh in flight, shared by every call that needs it
+let lastRefresh = null; // the latest refresh, settled or not
+let refreshes = 0; // how many refreshes have settled: a call sent before one needs none of its own
+
+function signedOutError() {
+  const error = new ApiError(401, 'Signed out', 'Your session has ended. Sign in again to see your account’s cotos.');
+  error.signedOut = true;
+  return error;
+}
+
+/**
+ * POST /api/auth/refresh, at most one at a time. Resolves to the amishi;
+ * rejects with a signed-out ApiError when the session has ended (401), or
+ * with the refresh's own error when it could not be asked (offline, 5xx).
+ */
+export function refreshSession() {
+  if (!refreshing) {
+    refreshing = lastRefresh = (async () => {
+      const response = await send('POST', '/api/auth/refresh', {});
+      if (response.status === 401) {
+        announce('signedout', null);
+        throw signedOutError();
+      }
+      if (!response.ok) throw await errorFrom(response);
+      const { amishi } = await readBody(response);
+      announce('refreshed', amishi);
+      return amishi;
+    })().finally(() => {
+      refreshes += 1;
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+/**
+ * One API call. With `refresh` (the default), an expired access token is
+ * refreshed and the call repeated once; calls that never read the access
+ * token (signing in, the refresh itself) pass refresh: false.
+ */
+async function request(method, path, body, { refresh = true } = {}) {
+  const epoch = refreshes;
+  let response = await send(method, path, body);
+  if (!response.ok) {
+    const error = await errorFrom(response);
+    if (!refresh || !isTokenRefusal(response, error)) throw error;
+    // A refresh that settled after this call was sent has already renewed the
+    // cookie (or ended the session): its outcome is this call's too.
+    if (refreshing || epoch === refreshes) await refreshSession();
+    else await lastRefresh;
+    response = await send(method, path, body);
+    // Refused even after a refresh: said as it is, never refreshed again in a loop.
+    if (!response.ok) throw await errorFrom(response);
+  }
+  return readBody(response);
+}
+
+// ------------------------------------------------------------- sessions
+
+/** Who is signed in: the amishi {id, email, display_name, avatar_url}, or null. */
+export async function currentSession() {
+  const body = await request('GET', '/api/auth/session');
+  return body && body.amishi ? body.amishi : null;
+}
+
+/** Mails a sign-in link; resolves to the answer {status, description}. */
+export function requestSigninLink(email, saveAnonymous) {
+  return request('POST', '/api/auth/signin', { email, save_anonymous: saveAnonymous }, { refresh: false });
+}
+
+/** Whom a sign-in link is for ({email_hint}), consuming nothing. */
+export function inspectSigninLink(token) {
+  return request('POST', '/api/auth/link', { token }, { refresh: false });
+}
+
+/** Signs in with a link's token (consuming it); resolves to the amishi. */
+export async function signIn(token) {
+  const body = await request('POST', '/api/auth/session', { token }, { refresh: false });
+  return body.amishi;
+}
+
+export function signOut() {
+  return request('DELETE', '/api/auth/session', undefined, { refresh: false });
+}
+
+// ---------------------------------------------------------------- cotos
+
 /** The home timeline, newest first: {cotos, next}. */
-export function listCotos(before = null) {
-  const query = before ? `?before=${encodeURIComponent(before)}` : '';
-  return request('GET', `/api/cotos${query}`);
+export function listCotos(before = null, limit = null) {
+  const params = new URLSearchParams();
+  if (before) params.set('before', before);
+  if (limit) params.set('limit', String(limit));
+  const query = params.toString();
+  return request('GET', `/api/cotos${query ? `?${query}` : ''}`);
 }
 
 /** Posts a coto; resolves to the coto. */

@@ -160,8 +160,12 @@ class SigninResource:
         })
         # The same answer whoever the address belongs to: nothing to learn from it.
         resp.status = falcon.HTTP_202
-        resp.media = {"status": "sent", "description": f"If the address receives mail, a sign-in link is on its way. "
-                                                       f"It works once, within {minutes} minutes."}
+        resp.media = {
+            "status": "sent",
+            "expires_minutes": minutes,
+            "description": f"If the address receives mail, a sign-in link is on its way. "
+                           f"It works once, within {minutes} minutes.",
+        }
 
 
 class LinkResource:

@@ -39,7 +39,7 @@ def test_signin_mails_a_link_and_answers_alike_for_any_address(client, mail_jobs
     first = client.simulate_post(SIGNIN, json={"email": "  Ann@Example.COM "}, headers={"X-Real-IP": "203.0.113.9"})
     second = client.simulate_post(SIGNIN, json={"email": "nobody-ever@example.org"})
     assert first.status_code == second.status_code == 202
-    assert first.json == second.json
+    assert first.json == second.json and first.json["expires_minutes"] == 10
     job = mail_jobs()[0]
     assert job["kind"] == "signin" and job["to"] == "ann@example.com"
     assert job["data"]["link"].startswith("http://127.0.0.1:8000/signin/")

@@ -1,5 +1,6 @@
 """Wiring of the mailer service: create_app() for tests, get_app() for gunicorn."""
 
+import atexit
 import os
 
 import falcon
@@ -9,6 +10,7 @@ from cotoami_common.config import load_config
 from cotoami_common.health import Check, add_health_routes
 from cotoami_common.web import new_app
 from mailer.config import Config
+from mailer.worker import MailWorker
 
 
 def create_app(config: Config, checks: dict[str, Check]) -> falcon.App:
@@ -18,5 +20,13 @@ def create_app(config: Config, checks: dict[str, Check]) -> falcon.App:
 
 
 def get_app() -> falcon.App:
+    """Called in each gunicorn worker process after the fork (no preload), so
+    each process runs a delivery worker of its own: a consumer of the group."""
     config = load_config(Config.from_env, os.environ)
-    return create_app(config, checks=Backing.open(config).checks)
+    backing = Backing.open(config)
+    worker = MailWorker.from_config(config, backing.pool, backing.redis)
+    worker.start()
+    # gunicorn's SIGTERM ends the process with sys.exit() once requests have
+    # drained; the worker then finishes or leaves its job before Python exits.
+    atexit.register(worker.stop)
+    return create_app(config, checks={**backing.checks, "worker": worker.check})

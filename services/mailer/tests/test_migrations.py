@@ -35,3 +35,19 @@ def test_sent_at_is_set_exactly_when_sent(db):
 def test_a_failure_says_why_and_attempts_count_from_one(db):
     violates(db, "deliveries_failure_has_error", NEW_DELIVERY, ("1-0", "dead", 1, None, None))
     violates(db, "deliveries_attempts_positive", NEW_DELIVERY, ("1-0", "failed", 0, "x", None))
+
+
+def test_an_attempt_under_way_records_when_it_started(db):
+    started = (
+        "INSERT INTO deliveries (job_id, kind, recipient, status, attempts, attempt_started_at)"
+        " VALUES (%s, 'signin', 'ann@example.com', 'sending', 1, %s)"
+    )
+    db.execute(started, ("1-0", "2025-01-01T00:00:00Z"))
+    violates(db, "deliveries_sending_has_start", started, ("2-0", None))
+
+
+def test_the_constraints_replaced_by_0002_are_validated(db):
+    unvalidated = db.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'deliveries'::regclass AND NOT convalidated"
+    ).fetchall()
+    assert unvalidated == []

@@ -97,9 +97,11 @@ class Mailbox:
             time.sleep(0.1)
         return found
 
-    def link_token(self, address: str) -> str:
-        """The token of the newest sign-in link mailed to the address."""
-        newest = max(self.wait_for(address), key=lambda m: m["date"])
+    def new_link_token(self, address: str, mailed) -> str:
+        """The token of the sign-in link that `mailed()` causes to be sent to the address."""
+        before = {m["id"] for m in self.mails_to(address)}
+        mailed()
+        newest = next(m for m in self.wait_for(address, len(before) + 1) if m["id"] not in before)
         return LINK.search(newest["text"]).group(1)
 
 
@@ -114,10 +116,13 @@ def unique_address(name: str = "ann") -> str:
 
 def sign_in(stack, mailbox: Mailbox, session: requests.Session, address: str, save_anonymous: bool = False) -> dict:
     """The whole sign-in by mail, as a person does it; returns the amishi."""
-    asked = session.post(stack.url + "/api/auth/signin", json={"email": address, "save_anonymous": save_anonymous},
-                         timeout=5)
-    assert asked.status_code == 202, asked.text
-    confirmed = session.post(stack.url + "/api/auth/session", json={"token": mailbox.link_token(address)}, timeout=5)
+    def ask():
+        asked = session.post(stack.url + "/api/auth/signin",
+                             json={"email": address, "save_anonymous": save_anonymous}, timeout=5)
+        assert asked.status_code == 202, asked.text
+
+    token = mailbox.new_link_token(address, ask)
+    confirmed = session.post(stack.url + "/api/auth/session", json={"token": token}, timeout=5)
     assert confirmed.status_code == 200, confirmed.text
     return confirmed.json()["amishi"]
 

@@ -143,6 +143,8 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
             "SIGNIN_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
             "SESSION_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
         },
+        "cotos": {"COTONOMAS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotonomas')}"},
+        "cotonomas": {"COTOS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotos')}"},
         "mailer": {
             "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",
             "MAIL_RECLAIM_IDLE_MS": str(profile.mail_reclaim_idle_ms),

@@ -28,13 +28,24 @@ class ConfigError(ValueError):
 
 
 class Env:
-    """Typed access to environment variables; every failure names the variable."""
+    """Typed access to environment variables; every failure names the variable.
+
+    Any variable NAME may instead be given as NAME_FILE, the path of a file
+    holding the value: how Kubernetes Secrets are mounted."""
 
     def __init__(self, environ: Mapping[str, str]):
         self._environ = environ
 
     def _raw(self, name: str, default: str | None) -> str:
         value = self._environ.get(name)
+        path = self._environ.get(f"{name}_FILE", "").strip()
+        if path:
+            try:
+                value = Path(path).read_text()
+            except OSError as error:
+                raise ConfigError(f"{name}_FILE names a file that cannot be read: {error.strerror}") from None
+            if not value.strip():
+                raise ConfigError(f"{name}_FILE names an empty file")
         if value is None or value.strip() == "":
             if default is None:
                 raise ConfigError(f"{name} is required but not set")
@@ -73,18 +84,8 @@ class Env:
         return value
 
     def secret(self, name: str) -> str:
-        """A required secret: the contents of the file NAME_FILE names (a mounted
-        Kubernetes Secret), or else NAME itself."""
-        path = self._environ.get(f"{name}_FILE", "").strip()
-        if not path:
-            return self.str(name)
-        try:
-            value = Path(path).read_text().strip()
-        except OSError as error:
-            raise ConfigError(f"{name}_FILE names a file that cannot be read: {error.strerror}") from None
-        if not value:
-            raise ConfigError(f"{name}_FILE names an empty file")
-        return value
+        """A secret: required, never defaulted; usually given as NAME_FILE."""
+        return self.str(name)
 
     def json_file(self, name: str) -> dict:
         """A required JSON object in the file NAME names."""

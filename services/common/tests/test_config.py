@@ -51,3 +51,18 @@ def test_load_config_stops_the_worker_so_gunicorn_halts(caplog):
         load_config(from_env, {})
     assert stop.value.code == WORKER_BOOT_ERROR
     assert "MISSING is required" in caplog.text
+
+
+def test_any_variable_can_come_from_a_mounted_file(tmp_path):
+    (tmp_path / "url").write_text("postgresql://app:s3cret@db/cotos\n")
+    env = Env({"DATABASE_URL_FILE": str(tmp_path / "url"), "DATABASE_URL": "ignored://x"})
+    assert env.url("DATABASE_URL", schemes=("postgresql",)) == "postgresql://app:s3cret@db/cotos"
+
+
+@pytest.mark.parametrize("content,message", [(None, "cannot be read"), ("  \n", "empty file")])
+def test_a_bad_mounted_file_is_named(tmp_path, content, message):
+    path = tmp_path / "secret"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=f"TOKEN_FILE names .*{message}"):
+        Env({"TOKEN_FILE": str(path)}).secret("TOKEN")

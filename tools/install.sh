@@ -45,4 +45,13 @@ fi
 
 if [[ ${1:-} == --tests ]]; then
   need chromium chromium
+  # The delivery linters live apart: checkov pins versions the services must not share.
+  tools_stamp=.venv-tools/.installed-$(sha256sum requirements-tools.txt | cut -c1-16)
+  if [[ ! -f $tools_stamp ]]; then
+    [[ -x .venv-tools/bin/python ]] || python3 -m venv .venv-tools
+    .venv-tools/bin/pip install -q --disable-pip-version-check -r requirements-tools.txt \
+      || { echo "install: pip could not install the delivery linters: see its error above" >&2; exit 1; }
+    rm -f .venv-tools/.installed-* && touch "$tools_stamp"
+  fi
+  command -v kubectl >/dev/null || { echo "install: kubectl is missing (for kubectl kustomize): install kubectl from your distribution or the Kubernetes release page" >&2; exit 1; }
 fi

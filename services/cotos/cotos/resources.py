@@ -6,14 +6,19 @@ import uuid
 
 import falcon
 
+from cotoami_common.tokens import Amishi
 from cotoami_common.web import json_object, limit_param, reject_unknown_fields, set_cookie
-from cotos.store import AnonymousCotoStore, CotoStore
+from cotos.cotonoma_access import COTONOMA_KEY, CotonomaAccess
+from cotos.store import AnonymousCotoStore, CotoStore, StandsForCotonoma
 
 ANONYMOUS_COOKIE = "anonymous_id"
 MAX_CONTENT_CHARS = 10_000  # the README documents it; the web client enforces it too
+MAX_COTONOMA_NAME_CHARS = 50  # as cotonomas enforces it
 _ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
 # Control characters other than tab and newlines have no place in a note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Nor any control character in a name.
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def coto_content(body: dict) -> str:
@@ -51,21 +56,40 @@ def _no_such_coto() -> falcon.HTTPNotFound:
 
 
 def _no_such_cotonoma() -> falcon.HTTPNotFound:
-    # No cotonoma exists yet; this is what an unknown one will answer.
+    # Also what a cotonoma one may not access answers: its existence is private.
     return falcon.HTTPNotFound(title="No such cotonoma", description="There is no cotonoma with this key.")
+
+
+def _stands_for_cotonoma() -> falcon.HTTPConflict:
+    # 409 rather than 400: the request is well formed and would succeed on any
+    # other coto; what refuses it is this coto's state (it stands for a
+    # cotonoma, whose name cotonomas owns), and no change to the body would help.
+    return falcon.HTTPConflict(
+        title="Coto stands for a cotonoma",
+        description="This coto stands for a cotonoma: it changes only with its cotonoma (rename the cotonoma).",
+    )
+
+
+def _sign_in(description: str) -> falcon.HTTPUnauthorized:
+    return falcon.HTTPUnauthorized(title="Sign in", description=description, challenges=["Cookie"])
 
 
 class CotosResource:
     """/api/cotos and /api/cotos/{coto_id}.
 
-    A signed-in amishi's cotos live in PostgreSQL and only their author sees
-    them (404 to anyone else); the anonymous cookie is ignored meanwhile.
-    Anonymous visitors keep a memo pad known by a cookie.
+    A signed-in amishi's cotos live in PostgreSQL; their author sees them, and
+    so does whoever may access the cotonoma they were posted in (cotonomas
+    decides); anyone else gets 404. Only the author changes a coto, and not
+    the coto standing for a cotonoma (409). The anonymous cookie is ignored
+    while signed in. Anonymous visitors keep a
+    memo pad known by a cookie, and never reach cotonomas.
     """
 
-    def __init__(self, cotos: CotoStore, anonymous_cotos: AnonymousCotoStore, anonymous_ttl_seconds: int):
+    def __init__(self, cotos: CotoStore, anonymous_cotos: AnonymousCotoStore, access: CotonomaAccess,
+                 anonymous_ttl_seconds: int):
         self.cotos = cotos
         self.anonymous_cotos = anonymous_cotos
+        self.access = access
         self.anonymous_ttl_seconds = anonymous_ttl_seconds
 
     def _anonymous_id(self, req: falcon.Request) -> str | None:
@@ -83,14 +107,23 @@ class CotosResource:
         self._keep_cookie(req, resp, anonymous_id)
         return anonymous_id
 
+    def _enter(self, cotonoma_key: str, amishi: Amishi) -> None:
+        """Goes on only if this amishi may read and post in the cotonoma."""
+        if self.access.cotonoma(cotonoma_key, amishi) is None:
+            raise _no_such_cotonoma()
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         amishi = req.context.amishi
-        if req.get_param("cotonoma") is not None:
-            if amishi is None:
-                raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to read a cotonoma.")
-            raise _no_such_cotonoma()
+        cotonoma_key = req.get_param("cotonoma")
+        if cotonoma_key is not None and amishi is None:
+            raise _sign_in("Sign in to read a cotonoma.")
         before = cursor_param(req)
         limit = limit_param(req, default=50, maximum=200)
+        if cotonoma_key is not None:
+            self._enter(cotonoma_key, amishi)
+            cotos, next_cursor = self.cotos.cotonoma_timeline(cotonoma_key, before, limit)
+            resp.media = {"cotos": cotos, "next": next_cursor}
+            return
         if amishi is not None:
             cotos, next_cursor = self.cotos.timeline(amishi.id, before, limit)
             resp.media = {"cotos": cotos, "next": next_cursor}
@@ -108,11 +141,15 @@ class CotosResource:
         body = json_object(req)
         reject_unknown_fields(body, ("content", "cotonoma_key"))
         content = coto_content(body)
-        if body.get("cotonoma_key") is not None:
+        cotonoma_key = body.get("cotonoma_key")
+        if cotonoma_key is not None:
+            if not isinstance(cotonoma_key, str):
+                raise falcon.HTTPBadRequest(title="Invalid cotonoma_key", description="cotonoma_key must be a string.")
             if amishi is None:
-                raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to post into a cotonoma.")
-            raise _no_such_cotonoma()
-        if amishi is not None:
+                raise _sign_in("Sign in to post into a cotonoma.")
+            self._enter(cotonoma_key, amishi)
+            coto = self.cotos.post(amishi, content, cotonoma_key)
+        elif amishi is not None:
             coto = self.cotos.post(amishi, content)
         else:
             anonymous_id = self._anonymous_id(req) or secrets.token_hex(16)
@@ -126,13 +163,18 @@ class CotosResource:
         amishi = req.context.amishi
         if amishi is not None:
             coto = self.cotos.get(str(coto_id))
-            if coto is not None and coto["amishi"]["id"] != amishi.id:
-                coto = None  # nothing is shared yet: another's coto does not exist for you
+            if coto is not None and coto["amishi"]["id"] != amishi.id and not self._shared_with(coto, amishi):
+                coto = None
         else:
             coto = self.anonymous_cotos.get(self._owned(req, resp), str(coto_id))
         if coto is None:
             raise _no_such_coto()
         resp.media = {"coto": coto}
+
+    def _shared_with(self, coto: dict, amishi: Amishi) -> bool:
+        """Whether another's coto was posted in a cotonoma this amishi may access."""
+        posted_in = coto["posted_in"]
+        return posted_in is not None and self.access.cotonoma(posted_in["key"], amishi) is not None
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
         amishi = req.context.amishi
@@ -140,7 +182,10 @@ class CotosResource:
         reject_unknown_fields(body, ("content",))
         content = coto_content(body)
         if amishi is not None:
-            coto = self.cotos.update(amishi, str(coto_id), content)
+            try:
+                coto = self.cotos.update(amishi, str(coto_id), content)
+            except StandsForCotonoma:
+                raise _stands_for_cotonoma() from None
         else:
             coto = self.anonymous_cotos.update(self._owned(req, resp), str(coto_id), content)
         if coto is None:
@@ -150,7 +195,10 @@ class CotosResource:
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
         amishi = req.context.amishi
         if amishi is not None:
-            deleted = self.cotos.delete(amishi.id, str(coto_id))
+            try:
+                deleted = self.cotos.delete(amishi.id, str(coto_id))
+            except StandsForCotonoma:
+                raise _stands_for_cotonoma() from None
         else:
             deleted = self.anonymous_cotos.delete(self._owned(req, resp), str(coto_id))
         if not deleted:
@@ -158,18 +206,19 @@ class CotosResource:
         resp.status = falcon.HTTP_204
 
 
-def _claim_author(body: dict) -> dict:
-    author = body.get("amishi")
+def _author(body: dict, field: str) -> dict:
+    """An amishi as another service describes them: {id, display_name, avatar_url}."""
+    author = body.get(field)
     if not isinstance(author, dict):
-        raise falcon.HTTPBadRequest(title="Invalid body", description="amishi must be an object.")
+        raise falcon.HTTPBadRequest(title="Invalid body", description=f"{field} must be an object.")
     reject_unknown_fields(author, ("id", "display_name", "avatar_url"))
     for name in ("id", "display_name", "avatar_url"):
         if not isinstance(author.get(name), str) or not author[name].strip():
-            raise falcon.HTTPBadRequest(title="Invalid body", description=f"amishi.{name} must be a non-empty string.")
+            raise falcon.HTTPBadRequest(title="Invalid body", description=f"{field}.{name} must be a non-empty string.")
     try:
         amishi_id = str(uuid.UUID(author["id"]))
     except ValueError:
-        raise falcon.HTTPBadRequest(title="Invalid body", description="amishi.id must be a UUID.") from None
+        raise falcon.HTTPBadRequest(title="Invalid body", description=f"{field}.id must be a UUID.") from None
     return {**author, "id": amishi_id}
 
 
@@ -194,8 +243,61 @@ class AnonymousCotoClaimsResource:
             raise falcon.HTTPBadRequest(
                 title="Invalid body", description="anonymous_id must be 32 lowercase hex digits."
             )
-        author = _claim_author(body)
+        author = _author(body, "amishi")
         pad = self.anonymous_cotos.all(anonymous_id)
         moved = self.cotos.save_anonymous(author, pad) if pad else 0
         self.anonymous_cotos.forget(anonymous_id, [coto["id"] for coto in pad])
         resp.media = {"moved": moved}
+
+
+def _cotonoma_key(key: object, what: str) -> str:
+    if not isinstance(key, str) or not COTONOMA_KEY.fullmatch(key):
+        raise falcon.HTTPBadRequest(
+            title="Invalid cotonoma key", description=f"{what} must be 8 to 64 letters, digits, '-' or '_'."
+        )
+    return key
+
+
+def _cotonoma_name(body: dict) -> str:
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise falcon.HTTPBadRequest(title="Invalid name", description="name must be a string.")
+    name = name.strip()
+    if not 1 <= len(name) <= MAX_COTONOMA_NAME_CHARS:
+        raise falcon.HTTPBadRequest(
+            title="Invalid name", description=f"name must be 1 to {MAX_COTONOMA_NAME_CHARS} characters."
+        )
+    if _NAME_CONTROL.search(name):
+        raise falcon.HTTPBadRequest(title="Invalid name", description="name must not contain control characters.")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise falcon.HTTPBadRequest(title="Invalid name", description="name must be valid Unicode text.") from None
+    return name
+
+
+class CotonomaCotosResource:
+    """/internal/cotonoma-cotos/{key}: cotonomas keeps the coto that stands for
+    each cotonoma. Both methods may be repeated safely: cotonomas retries them
+    to keep exactly one coto per cotonoma."""
+
+    def __init__(self, cotos: CotoStore):
+        self.cotos = cotos
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        """Creates the coto if absent, else renames it to the name given."""
+        _cotonoma_key(key, "The key")
+        body = json_object(req)
+        reject_unknown_fields(body, ("name", "parent_key", "owner"))
+        name = _cotonoma_name(body)
+        if "parent_key" not in body:
+            raise falcon.HTTPBadRequest(title="Invalid body", description="parent_key is required (null at home).")
+        parent_key = body["parent_key"]
+        if parent_key is not None and _cotonoma_key(parent_key, "parent_key") == key:
+            raise falcon.HTTPBadRequest(title="Invalid body", description="A cotonoma cannot be its own parent.")
+        owner = _author(body, "owner")
+        resp.media = {"coto": self.cotos.put_cotonoma_coto(key, name, parent_key, owner)}
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        self.cotos.delete_cotonoma_coto(_cotonoma_key(key, "The key"))
+        resp.status = falcon.HTTP_204

@@ -153,9 +153,15 @@ class AnonymousCotoStore:
             pipe.execute()
 
 
-# Columns of a coto with its author, as _coto() reads them.
-_COTO_COLUMNS = """c.id, c.content, c.cotonoma_key, c.created_at, c.updated_at,
-                   a.amishi_id, a.display_name, a.avatar_url"""
+# Columns of a coto with its author and the current name of the cotonoma it
+# was posted in (the content of that cotonoma's own coto), as _coto() reads them.
+_COTO_COLUMNS = """c.id, c.content, c.posted_in_key, c.cotonoma_key, c.created_at, c.updated_at,
+                   a.amishi_id, a.display_name, a.avatar_url, p.content AS posted_in_name"""
+# Joins every query below makes to `c`: its author, and the coto standing for
+# the cotonoma it was posted in (one row at most: cotonoma_key is unique; LEFT,
+# so a coto whose cotonoma has no coto still shows, labelled with no name).
+_JOINS = """JOIN authors a ON a.amishi_id = c.amishi_id
+            LEFT JOIN cotos p ON p.cotonoma_key = c.posted_in_key"""
 
 # Records an author as their latest token describes them, writing only when
 # something changed, so that posting does not rewrite the row every time.
@@ -167,32 +173,61 @@ ON CONFLICT (amishi_id) DO UPDATE
 """
 
 _POST = f"""
-WITH c AS (INSERT INTO cotos (id, amishi_id, content) VALUES (%s, %s, %s) RETURNING *)
-SELECT {_COTO_COLUMNS} FROM c JOIN authors a ON a.amishi_id = c.amishi_id
+WITH c AS (INSERT INTO cotos (id, amishi_id, content, posted_in_key) VALUES (%s, %s, %s, %s) RETURNING *)
+SELECT {_COTO_COLUMNS} FROM c {_JOINS}
 """
 
+# The coto standing for a cotonoma changes only through the cotonomas service.
 _UPDATE_CONTENT = f"""
 WITH c AS (
-    UPDATE cotos SET content = %s, updated_at = now() WHERE id = %s AND amishi_id = %s RETURNING *
+    UPDATE cotos SET content = %s, updated_at = now()
+     WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NULL RETURNING *
 )
-SELECT {_COTO_COLUMNS} FROM c JOIN authors a ON a.amishi_id = c.amishi_id
+SELECT {_COTO_COLUMNS} FROM c {_JOINS}
 """
 
-_GET = f"SELECT {_COTO_COLUMNS} FROM cotos c JOIN authors a ON a.amishi_id = c.amishi_id WHERE c.id = %s"
+_STANDS_FOR_COTONOMA = "SELECT 1 FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NOT NULL"
+
+_GET = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = %s"
 
 # A home timeline page: newest first along the (amishi_id, id DESC) index.
 # Two statements rather than one with "before IS NULL OR ...", which the
 # planner cannot turn into an index condition.
 TIMELINE_FIRST_PAGE = f"""
-SELECT {_COTO_COLUMNS} FROM cotos c JOIN authors a ON a.amishi_id = c.amishi_id
+SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS}
  WHERE c.amishi_id = %(amishi_id)s
  ORDER BY c.id DESC LIMIT %(limit)s
 """
 TIMELINE_PAGE_BEFORE = f"""
-SELECT {_COTO_COLUMNS} FROM cotos c JOIN authors a ON a.amishi_id = c.amishi_id
+SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS}
  WHERE c.amishi_id = %(amishi_id)s AND c.id < %(before)s
  ORDER BY c.id DESC LIMIT %(limit)s
 """
+
+# A cotonoma's timeline page, everyone's cotos posted in it (the cotos of its
+# sub-cotonomas among them): newest first along the (posted_in_key, id DESC) index.
+COTONOMA_TIMELINE_FIRST_PAGE = f"""
+SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS}
+ WHERE c.posted_in_key = %(cotonoma_key)s
+ ORDER BY c.id DESC LIMIT %(limit)s
+"""
+COTONOMA_TIMELINE_PAGE_BEFORE = f"""
+SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS}
+ WHERE c.posted_in_key = %(cotonoma_key)s AND c.id < %(before)s
+ ORDER BY c.id DESC LIMIT %(limit)s
+"""
+
+# Creates the coto standing for a cotonoma, or renames it. A repeated PUT with
+# the same name writes nothing, so updated_at tells when it was last renamed.
+# Parent and owner are set at creation only, as cotonomas sets them.
+_PUT_COTONOMA_COTO = """
+INSERT INTO cotos (id, amishi_id, content, posted_in_key, cotonoma_key)
+VALUES (%(id)s, %(owner_id)s, %(name)s, %(parent_key)s, %(cotonoma_key)s)
+ON CONFLICT (cotonoma_key) DO UPDATE SET content = EXCLUDED.content, updated_at = now()
+ WHERE cotos.content IS DISTINCT FROM EXCLUDED.content
+"""
+
+_GET_COTONOMA_COTO = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.cotonoma_key = %s"
 
 # Ids are kept, so a retried save finds the cotos it already inserted and skips them.
 _SAVE_ANONYMOUS = """
@@ -204,16 +239,21 @@ ON CONFLICT (id) DO NOTHING
 
 
 def _coto(row: dict) -> dict:
+    posted_in = row["posted_in_key"]
     return {
         "id": str(row["id"]),
         "content": row["content"],
         "amishi": {"id": str(row["amishi_id"]), "display_name": row["display_name"], "avatar_url": row["avatar_url"]},
-        "posted_in": None,  # every coto is posted at home until cotonomas exist
+        "posted_in": {"key": posted_in, "name": row["posted_in_name"]} if posted_in is not None else None,
         "as_cotonoma": row["cotonoma_key"] is not None,
         "cotonoma_key": row["cotonoma_key"],
         "created_at": iso_utc(row["created_at"]),
         "updated_at": iso_utc(row["updated_at"]),
     }
+
+
+class StandsForCotonoma(Exception):
+    """The coto stands for a cotonoma: it changes only through the cotonomas service."""
 
 
 class CotoStore:
@@ -226,16 +266,26 @@ class CotoStore:
     def __init__(self, pool: psycopg_pool.ConnectionPool):
         self.pool = pool
 
-    def post(self, amishi: Amishi, content: str) -> dict:
+    def post(self, amishi: Amishi, content: str, cotonoma_key: str | None = None) -> dict:
+        """Posts at home, or in the cotonoma given (whose access the caller checked)."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(_RECORD_AUTHOR, amishi.public())
-            cur.execute(_POST, (new_coto_id(), amishi.id, content))
+            cur.execute(_POST, (new_coto_id(), amishi.id, content, cotonoma_key))
             return _coto(cur.fetchone())
 
     def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[dict], str | None]:
+        """Home: every coto this amishi posted, wherever."""
         query = TIMELINE_FIRST_PAGE if before is None else TIMELINE_PAGE_BEFORE
+        return self._page(query, {"amishi_id": amishi_id, "before": before, "limit": limit + 1}, limit)
+
+    def cotonoma_timeline(self, cotonoma_key: str, before: str | None, limit: int) -> tuple[list[dict], str | None]:
+        """Every coto posted in this cotonoma, by whomever."""
+        query = COTONOMA_TIMELINE_FIRST_PAGE if before is None else COTONOMA_TIMELINE_PAGE_BEFORE
+        return self._page(query, {"cotonoma_key": cotonoma_key, "before": before, "limit": limit + 1}, limit)
+
+    def _page(self, query: str, params: dict, limit: int) -> tuple[list[dict], str | None]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query, {"amishi_id": amishi_id, "before": before, "limit": limit + 1}).fetchall()
+            rows = cur.execute(query, params).fetchall()
         page = [_coto(row) for row in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)
 
@@ -245,16 +295,39 @@ class CotoStore:
         return _coto(row) if row else None
 
     def update(self, amishi: Amishi, coto_id: str, content: str) -> dict | None:
-        """The updated coto, or None unless this amishi wrote it."""
+        """The updated coto, or None unless this amishi wrote it.
+        Raises StandsForCotonoma for the author's coto of a cotonoma."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(_RECORD_AUTHOR, amishi.public())
             row = cur.execute(_UPDATE_CONTENT, (content, coto_id, amishi.id)).fetchone()
+            if row is None and cur.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi.id)).fetchone():
+                raise StandsForCotonoma(coto_id)
         return _coto(row) if row else None
 
     def delete(self, amishi_id: str, coto_id: str) -> bool:
-        """Whether a coto of this amishi was deleted."""
+        """Whether a coto of this amishi was deleted.
+        Raises StandsForCotonoma for the author's coto of a cotonoma."""
         with self.pool.connection() as conn:
-            return conn.execute("DELETE FROM cotos WHERE id = %s AND amishi_id = %s", (coto_id, amishi_id)).rowcount == 1
+            deleted = conn.execute(
+                "DELETE FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NULL", (coto_id, amishi_id)
+            ).rowcount == 1
+            if not deleted and conn.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi_id)).fetchone():
+                raise StandsForCotonoma(coto_id)
+            return deleted
+
+    def put_cotonoma_coto(self, cotonoma_key: str, name: str, parent_key: str | None, owner: dict) -> dict:
+        """The coto standing for a cotonoma, created in its parent (or its
+        owner's home) if absent, else renamed; the owner is recorded as its author."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(_RECORD_AUTHOR, owner)
+            cur.execute(_PUT_COTONOMA_COTO, {"id": new_coto_id(), "owner_id": owner["id"], "name": name,
+                                             "parent_key": parent_key, "cotonoma_key": cotonoma_key})
+            return _coto(cur.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone())
+
+    def delete_cotonoma_coto(self, cotonoma_key: str) -> None:
+        """Removes the coto standing for a cotonoma, if there is one."""
+        with self.pool.connection() as conn:
+            conn.execute("DELETE FROM cotos WHERE cotonoma_key = %s", (cotonoma_key,))
 
     def save_anonymous(self, author: dict, cotos: list[dict]) -> int:
         """Moves anonymous cotos into the author's account keeping their ids

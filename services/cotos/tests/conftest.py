@@ -1,16 +1,29 @@
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from falcon import testing
 
 from cotoami_common.backing import redis_client
 from cotoami_common.config import Env
-from cotoami_common.tokens import AccessTokenVerifier
+from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotos.app import create_app
 from cotos.config import Config
+from cotos.cotonoma_access import CotonomaAccess
 from cotos.store import AnonymousCotoStore, CotoStore
 
 pytest_plugins = ["cotoami_common.testing"]
+
+INTERNAL_TOKEN = "internal-credential-for-tests"
+# Short, so that a slow or silent cotonomas costs the tests little.
+ACCESS_TIMEOUT_SECONDS = 0.3
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +34,7 @@ def migrations_dir() -> Path:
 @pytest.fixture
 def required_environ(token_keys) -> dict[str, str]:
     """What every deployment provides: auth's public keys and the service credential."""
-    return {**token_keys.environ(), "INTERNAL_TOKEN": "internal-credential-for-tests"}
+    return {**token_keys.environ(), "INTERNAL_TOKEN": INTERNAL_TOKEN}
 
 
 @pytest.fixture
@@ -51,9 +64,133 @@ def coto_store(pool) -> CotoStore:
     return CotoStore(pool)
 
 
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-def make_app(config, verifier, coto_store, anonymous_cotos):
-    return lambda checks: create_app(config, verifier, coto_store, anonymous_cotos, checks)
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+class CotonomasHandler(BaseHTTPRequestHandler):
+    """Answers GET /internal/cotonomas/{key}/access as the cotonomas service would."""
+
+    def do_GET(self):
+        double: CotonomasDouble = self.server.double
+        url = urlsplit(self.path)
+        query = {name: values[0] for name, values in parse_qs(url.query).items()}
+        match = re.fullmatch(r"/internal/cotonomas/([^/]+)/access", url.path)
+        double.asked.append({"key": match and match[1], "query": query, "headers": dict(self.headers)})
+        double.before_answer()
+        time.sleep(double.delay)
+        status, payload = double.decide(match and match[1], query, self.headers.get("Authorization"))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+class CotonomasDouble:
+    """A real HTTP peer standing in for the cotonomas service's access route.
+
+    It knows cotonomas by key with the addresses that may enter each (no
+    nesting: which cotonomas a person may access is cotonomas' business).
+    `answer` set to a status answers every question with it; `delay` makes
+    every answer slow; `asked` records each question.
+    """
+
+    def __init__(self):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), CotonomasHandler)
+        self.server.double = self
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.reset()
+
+    def reset(self) -> None:
+        self.cotonomas: dict[str, dict] = {}
+        self.asked: list[dict] = []
+        self.answer: int | None = None
+        self.body: bytes | None = None
+        self.delay = 0.0
+        self.before_answer = lambda: None
+
+    def add(self, key: str, name: str, owner: Amishi, *members: Amishi) -> None:
+        self.cotonomas[key] = {"name": name, "owner_id": owner.id, "emails": {owner.email, *(m.email for m in members)}}
+
+    def allow(self, key: str, amishi: Amishi) -> None:
+        self.cotonomas[key]["emails"].add(amishi.email)
+
+    def revoke(self, key: str, amishi: Amishi) -> None:
+        self.cotonomas[key]["emails"].discard(amishi.email)
+
+    def decide(self, key: str | None, query: dict, authorization: str | None) -> tuple[int, bytes]:
+        if self.answer is not None:
+            return self.answer, self.body if self.body is not None else b'{"title": "as told"}'
+        if authorization != f"Bearer {INTERNAL_TOKEN}":
+            return 401, b'{"title": "Unauthorized"}'
+        cotonoma = self.cotonomas.get(key)
+        if cotonoma is None or query.get("email") not in cotonoma["emails"]:
+            return 404, b'{"title": "No such cotonoma"}'
+        return 200, json.dumps({"key": key, "name": cotonoma["name"], "owner_id": cotonoma["owner_id"]}).encode()
+
+
+@pytest.fixture(scope="session")
+def cotonomas_server():
+    double = CotonomasDouble()
+    thread = threading.Thread(target=double.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield double
+    double.server.shutdown()
+    double.server.server_close()
+
+
+@pytest.fixture
+def cotonomas_double(cotonomas_server):
+    """The double, knowing nothing yet and answering promptly."""
+    cotonomas_server.reset()
+    return cotonomas_server
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """The address of a port nobody listens on: cotonomas is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def cotonoma_access(cotonomas_double, clock) -> CotonomaAccess:
+    """Asks the double; its decisions expire only when the test moves the clock."""
+    return CotonomaAccess(cotonomas_double.url, INTERNAL_TOKEN, timeout_seconds=ACCESS_TIMEOUT_SECONDS, clock=clock)
+
+
+@pytest.fixture
+def client_asking(config, verifier, coto_store, anonymous_cotos):
+    """A client of an app that asks cotonomas at the given address."""
+    def client(url: str) -> testing.TestClient:
+        access = CotonomaAccess(url, INTERNAL_TOKEN, timeout_seconds=ACCESS_TIMEOUT_SECONDS)
+        return testing.TestClient(create_app(config, verifier, coto_store, anonymous_cotos, access, checks={}))
+    return client
+
+
+@pytest.fixture
+def make_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access):
+    return lambda checks: create_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access, checks)
 
 
 @pytest.fixture
@@ -73,6 +210,28 @@ def sign_in(client, token_keys):
     return lambda amishi: Browser(client, access_token=token_keys.access_token(amishi))
 
 
+@pytest.fixture
+def new_cotonoma(client, cotonomas_double):
+    """Makes a cotonoma as the cotonomas service would: its coto here (by the
+    internal PUT), and who may enter it in the double. Returns its key."""
+    def new_cotonoma(name: str, owner: Amishi, *members: Amishi, parent_key: str | None = None) -> str:
+        key = secrets.token_urlsafe(12)
+        put_cotonoma_coto(client, key, name, owner, parent_key)
+        cotonomas_double.add(key, name, owner, *members)
+        return key
+    return new_cotonoma
+
+
+def put_cotonoma_coto(client, key: str, name: str, owner: Amishi, parent_key: str | None = None) -> dict:
+    result = client.simulate_put(
+        f"/internal/cotonoma-cotos/{key}",
+        json={"name": name, "parent_key": parent_key, "owner": owner.public()},
+        headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"},
+    )
+    assert result.status_code == 200, result.text
+    return result.json["coto"]
+
+
 class Browser:
     def __init__(self, client: testing.TestClient, access_token: str | None = None):
         self.client = client
@@ -87,8 +246,9 @@ class Browser:
             self.cookies[name] = cookie.value
         return result
 
-    def post(self, content: str) -> dict:
-        result = self.request("POST", "/api/cotos", json={"content": content})
+    def post(self, content: str, cotonoma_key: str | None = None) -> dict:
+        body = {"content": content} | ({"cotonoma_key": cotonoma_key} if cotonoma_key else {})
+        result = self.request("POST", "/api/cotos", json=body)
         assert result.status_code == 201, result.text
         return result.json["coto"]
 

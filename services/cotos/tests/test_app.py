@@ -26,9 +26,11 @@ def test_logs_are_json_lines_with_the_request_id(client, capsys):
     assert access and access[0]["request_id"] == "trace-me" and access[0]["status"] == 200
 
 
-def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, verifier, coto_store):
+def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, verifier, coto_store, cotonoma_access):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    client = testing.TestClient(create_app(config, verifier, coto_store, AnonymousCotoStore(dead, 60), checks={}))
+    client = testing.TestClient(
+        create_app(config, verifier, coto_store, AnonymousCotoStore(dead, 60), cotonoma_access, checks={})
+    )
     result = client.simulate_post("/api/cotos", json={"content": "x"})
     assert result.status_code == 503 and result.headers["Retry-After"] == "5"
     assert "title" in result.json and "Traceback" not in result.text
@@ -36,24 +38,33 @@ def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, verifier, cot
 
 @pytest.mark.parametrize("environ,named", [({"ANONYMOUS_TTL_DAYS": "soon"}, "ANONYMOUS_TTL_DAYS"),
                                            ({"ANONYMOUS_TTL_DAYS": "0"}, "ANONYMOUS_TTL_DAYS"),
-                                           ({"JWT_PUBLIC_KEYS_FILE": "/nonexistent/jwks.json"}, "JWT_PUBLIC_KEYS_FILE")])
+                                           ({"JWT_PUBLIC_KEYS_FILE": "/nonexistent/jwks.json"}, "JWT_PUBLIC_KEYS_FILE"),
+                                           ({"COTONOMAS_INTERNAL_URL": "cotonomas:8003"}, "COTONOMAS_INTERNAL_URL")])
 def test_malformed_cotos_config_names_the_variable(required_environ, environ, named):
     with pytest.raises(ConfigError, match=named):
         Config.from_env(Env({**required_environ, **environ}))
 
 
-def test_a_postgres_outage_is_503_json_for_the_signed_in(config, verifier, anonymous_cotos, token_keys):
+def test_a_postgres_outage_is_503_json_for_the_signed_in(config, verifier, anonymous_cotos, cotonoma_access, token_keys):
     # Nothing listens on port 1; a short checkout timeout keeps the test quick.
     dead_pool = psycopg_pool.ConnectionPool("postgresql://postgres@127.0.0.1:1/nothing", min_size=0, max_size=1,
                                             timeout=0.3, kwargs={"connect_timeout": 1}, open=True)
     try:
-        client = testing.TestClient(create_app(config, verifier, CotoStore(dead_pool), anonymous_cotos, checks={}))
+        client = testing.TestClient(
+            create_app(config, verifier, CotoStore(dead_pool), anonymous_cotos, cotonoma_access, checks={})
+        )
         token = token_keys.access_token(new_amishi())
         result = client.simulate_post("/api/cotos", json={"content": "x"}, headers={"Cookie": f"access_token={token}"})
     finally:
         dead_pool.close()
     assert result.status_code == 503 and result.headers["Retry-After"] == "5"
     assert "title" in result.json and "Traceback" not in result.text
+
+
+def test_cotonomas_is_found_on_the_local_stack_by_default_or_where_configured(required_environ):
+    assert Config.from_env(Env(required_environ)).cotonomas_internal_url == "http://127.0.0.1:8003"
+    configured = Config.from_env(Env({**required_environ, "COTONOMAS_INTERNAL_URL": "http://cotonomas:8000/"}))
+    assert configured.cotonomas_internal_url == "http://cotonomas:8000"
 
 
 @pytest.mark.parametrize("missing", ["JWT_PUBLIC_KEYS_FILE", "INTERNAL_TOKEN"])

@@ -92,13 +92,6 @@ def test_the_anonymous_pad_is_ignored_while_signed_in(browser, token_keys):
     assert [c["id"] for c in browser.timeline()] == [pad_coto["id"]], "the pad is untouched"
 
 
-def test_cotonomas_do_not_exist_yet(ann):
-    for result in (ann.request("POST", "/api/cotos", json={"content": "x", "cotonoma_key": "abc"}),
-                   ann.request("GET", "/api/cotos", params={"cotonoma": "abc"})):
-        assert result.status_code == 404 and result.json["title"] == "No such cotonoma"
-    assert ann.timeline() == []
-
-
 def test_an_expired_token_is_401_session_expired(client, token_keys, ann):
     ann.post("kept")
     expired = token_keys.access_token(new_amishi(), now=time.time() - 3600)

@@ -1,8 +1,16 @@
 import uuid
 from dataclasses import replace
 
+import pytest
+
 from cotoami_common.testing import new_amishi
-from cotos.store import TIMELINE_FIRST_PAGE, TIMELINE_PAGE_BEFORE, new_coto_id
+from cotos.store import (
+    COTONOMA_TIMELINE_FIRST_PAGE,
+    COTONOMA_TIMELINE_PAGE_BEFORE,
+    TIMELINE_FIRST_PAGE,
+    TIMELINE_PAGE_BEFORE,
+    new_coto_id,
+)
 
 
 def test_coto_ids_are_uuid7_in_the_order_they_were_made():
@@ -70,30 +78,55 @@ def test_times_read_from_postgres_are_formatted_like_the_pad(coto_store, db):
     assert coto_store.get(coto["id"])["created_at"] == "2024-02-29T14:59:59.987Z"
 
 
-def test_the_timeline_reads_the_amishi_index_not_the_whole_table(coto_store, db):
+@pytest.fixture
+def crowded(coto_store, db):
+    """Many amishis with 100 cotos each, spread over 20 cotonomas and home; the
+    reader with 2,000 at home and the busy cotonoma with 2,000: where paging
+    matters, a page is a small slice of a timeline, and that a small slice of
+    the table."""
     amishis = [new_amishi(f"n{n}@example.com") for n in range(50)]
+    rooms = [coto_store.put_cotonoma_coto(f"room-{n:04}", f"Room {n}", None, amishis[n].public())["cotonoma_key"]
+             for n in range(20)]
     for amishi in amishis:
         coto_store.post(amishi, "first")  # records the author
-    # Many amishis with 100 cotos each and the reader with 2,000: where paging
-    # matters, a page is a small slice of the reader's cotos, and those a
-    # small slice of the table.
-    reader = amishis[7]
+    reader, busy = amishis[7], rooms[3]
     db.execute(
-        "INSERT INTO cotos (id, amishi_id, content)"
-        " SELECT gen_random_uuid(), amishi_id, 'coto ' || n FROM authors, generate_series(1, 100) AS n"
-        " UNION ALL SELECT gen_random_uuid(), %s, 'mine ' || n FROM generate_series(1, 2000) AS n",
-        (reader.id,),
+        "INSERT INTO cotos (id, amishi_id, content, posted_in_key)"
+        " SELECT gen_random_uuid(), amishi_id, 'coto ' || n, (%(rooms)s::text[])[nullif(n %% 21, 20) + 1]"
+        "   FROM authors, generate_series(1, 100) AS n"
+        " UNION ALL SELECT gen_random_uuid(), %(reader)s, 'mine ' || n, NULL FROM generate_series(1, 2000) AS n"
+        " UNION ALL SELECT gen_random_uuid(), amishi_id, 'busy ' || n, %(busy)s"
+        "   FROM authors, generate_series(1, 40) AS n",
+        {"rooms": rooms, "reader": reader.id, "busy": busy},
     )
     db.execute("ANALYZE cotos")
     db.execute("ANALYZE authors")
+    return reader, busy
+
+
+def test_the_home_timeline_reads_the_amishi_index_not_the_whole_table(coto_store, db, crowded):
+    reader, _ = crowded
     second_page = coto_store.timeline(reader.id, None, 50)[1]
     for query, before in ((TIMELINE_FIRST_PAGE, None), (TIMELINE_PAGE_BEFORE, second_page)):
-        params = {"amishi_id": reader.id, "before": before, "limit": 51}
-        plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
-        scans = {node["Relation Name"]: node for node in _plan_nodes(plan) if "Relation Name" in node}
-        assert scans["cotos"]["Node Type"] == "Index Scan" and scans["cotos"]["Index Name"] == "cotos_by_amishi", plan
-        assert scans["cotos"]["Scan Direction"] == "Forward", "the index's own DESC order, no sort"
-        assert not any(node["Node Type"] == "Sort" for node in _plan_nodes(plan)), plan
+        _assert_reads_along(db, query, {"amishi_id": reader.id, "before": before, "limit": 51}, "cotos_by_amishi")
+
+
+def test_the_cotonoma_timeline_reads_the_cotonoma_index_not_the_whole_table(coto_store, db, crowded):
+    _, busy = crowded
+    second_page = coto_store.cotonoma_timeline(busy, None, 50)[1]
+    for query, before in ((COTONOMA_TIMELINE_FIRST_PAGE, None), (COTONOMA_TIMELINE_PAGE_BEFORE, second_page)):
+        _assert_reads_along(db, query, {"cotonoma_key": busy, "before": before, "limit": 51}, "cotos_by_cotonoma")
+
+
+def _assert_reads_along(db, query: str, params: dict, index: str) -> None:
+    plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
+    nodes = list(_plan_nodes(plan))
+    scans = {node["Alias"]: node for node in nodes if node.get("Relation Name") == "cotos"}
+    assert scans["c"]["Node Type"] == "Index Scan" and scans["c"]["Index Name"] == index, plan
+    assert scans["c"]["Scan Direction"] == "Forward", "the index's own DESC order, no sort"
+    # The name each coto is posted under: one unique-index lookup per coto of the page.
+    assert scans["p"]["Node Type"] == "Index Scan" and scans["p"]["Index Name"] == "cotos_cotonoma_key_key", plan
+    assert not any(node["Node Type"] == "Sort" for node in nodes), plan
 
 
 def _plan_nodes(node: dict):

@@ -37,3 +37,60 @@ test-auth test-cotos test-cotonomas test-mailer: test-%: ## one service's tests 
 
 test-e2e: ## through the gateway of a stack the tests start, with a real browser
 	$(PYTEST) tests
+
+# --- Delivery: images and Kubernetes (README, "Operations") -------------------
+# Each target prints every command before running it; DRY_RUN=1 prints only.
+IMAGES := $(SERVICES) gateway
+VERSION := 0.1.0
+REGISTRY ?= cotoami
+OVERLAY ?= minikube
+NAMESPACE := cotoami
+KUBECTL ?= kubectl
+ROLLOUT_TIMEOUT ?= 300s
+MIGRATE_TIMEOUT ?= 300s
+DRY := $(filter 1 yes true,$(DRY_RUN))
+IMAGE_TAG = $(or $(TAG),$(VERSION))
+# Services are built from services/ (they share services/common), the gateway from gateway/.
+context = $(if $(filter gateway,$(1)),gateway,services)
+dockerfile = $(if $(filter gateway,$(1)),gateway/Dockerfile,services/$(1)/Dockerfile)
+
+# $(call run,COMMAND): print COMMAND, then run it unless DRY_RUN=1.
+define run
+@echo '$(1)'
+$(if $(DRY),,@$(1))
+endef
+
+# $(call migrate,SVC): run SVC's migration Job from the overlay, with the new image, to completion.
+define migrate
+$(call run,$(KUBECTL) -n $(NAMESPACE) delete job $(1)-migrate --ignore-not-found)
+$(call run,$(KUBECTL) kustomize k8s/overlays/$(OVERLAY) | python3 k8s/migration-job.py $(1) $(REGISTRY)/$(1):$(TAG) | $(KUBECTL) apply -f -)
+$(call run,$(KUBECTL) -n $(NAMESPACE) wait --for=condition=complete job/$(1)-migrate --timeout=$(MIGRATE_TIMEOUT))
+endef
+
+.PHONY: all-in-one build-all push-all $(foreach t,build push deploy rollback,$(addprefix $(t)-,$(IMAGES)))
+
+all-in-one: ## render the minikube overlay into k8s/all-in-one.yaml (commit it)
+	$(call run,$(KUBECTL) kustomize k8s/overlays/minikube > k8s/all-in-one.yaml)
+
+build-all: $(addprefix build-,$(IMAGES)) ## build every image
+
+push-all: $(addprefix push-,$(IMAGES)) ## push every image
+
+build-auth build-cotos build-cotonomas build-mailer build-gateway: build-%: ## build one image: REGISTRY/SVC:TAG (TAG defaults to VERSION)
+	$(call run,docker build -f $(call dockerfile,$*) -t $(REGISTRY)/$*:$(IMAGE_TAG) $(call context,$*))
+
+push-auth push-cotos push-cotonomas push-mailer push-gateway: push-%: ## push one image to REGISTRY
+	$(call run,docker push $(REGISTRY)/$*:$(IMAGE_TAG))
+
+# pipefail: a failed render must stop the migration, not apply nothing.
+$(addprefix deploy-,$(IMAGES)): SHELL := /bin/bash
+$(addprefix deploy-,$(IMAGES)): .SHELLFLAGS := -o pipefail -c
+deploy-auth deploy-cotos deploy-cotonomas deploy-mailer deploy-gateway: deploy-%: ## TAG=x.y.z: migrate, then roll out that one service (OVERLAY=minikube|production)
+	$(if $(TAG),,$(error deploy-$*: TAG is required, as in make deploy-$* TAG=$(VERSION)))
+	$(if $(filter $*,$(SERVICES)),$(call migrate,$*))
+	$(call run,$(KUBECTL) -n $(NAMESPACE) set image deployment/$* $*=$(REGISTRY)/$*:$(TAG))
+	$(call run,$(KUBECTL) -n $(NAMESPACE) rollout status deployment/$* --timeout=$(ROLLOUT_TIMEOUT))
+
+rollback-auth rollback-cotos rollback-cotonomas rollback-mailer rollback-gateway: rollback-%: ## roll that one service back to its previous image
+	$(call run,$(KUBECTL) -n $(NAMESPACE) rollout undo deployment/$*)
+	$(call run,$(KUBECTL) -n $(NAMESPACE) rollout status deployment/$* --timeout=$(ROLLOUT_TIMEOUT))

@@ -2,7 +2,7 @@
 
     python -m cotoami_common.migrate [--create-database] MIGRATIONS_DIR
 
-DATABASE_URL names the database. Each file runs once, in its own transaction,
+DATABASE_URL (or DATABASE_URL_FILE, a mounted Secret) names the database. Each file runs once, in its own transaction,
 in file-name order. An advisory lock makes concurrent runs (two pods of a
 migration Job, two `make up`s) wait for each other instead of racing.
 """
@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from cotoami_common.config import ConfigError, Env
 from cotoami_common.logs import logging_config
 
 log = logging.getLogger("cotoami.migrate")
@@ -84,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("directory", type=Path)
     parser.add_argument("--create-database", action="store_true")
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        log.critical("DATABASE_URL is required but not set")
+    try:
+        url = Env(os.environ).url("DATABASE_URL", schemes=("postgresql", "postgres"))
+    except ConfigError as error:
+        log.critical("configuration error: %s", error)
         return 2
     try:
         if args.create_database:

@@ -79,3 +79,10 @@ def test_cli_creates_and_migrates(monkeypatch, empty_database_url, migrations):
     assert main(["--create-database", str(migrations)]) == 0
     with psycopg.connect(empty_database_url) as conn:
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)
+
+
+def test_cli_reads_the_url_from_a_mounted_file(monkeypatch, empty_database_url, migrations, tmp_path):
+    (tmp_path / "url").write_text(empty_database_url + "\n")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL_FILE", str(tmp_path / "url"))
+    assert main(["--create-database", str(migrations)]) == 0

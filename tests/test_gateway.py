@@ -29,7 +29,7 @@ def test_routes_api_paths_to_their_service(stack, path, service):
 
 
 @pytest.mark.parametrize("path", [
-    "/api/cotonomas",  # routed: cotonomas serves no public route yet, and says so in JSON
+
     "/api/auth/nothing",
     "/api/nothing",
     "/api",

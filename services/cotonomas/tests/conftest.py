@@ -1,12 +1,27 @@
+import json
+import re
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from falcon import testing
 
 from cotoami_common.config import Env
+from cotoami_common.tokens import Amishi
 from cotonomas.app import create_app
 from cotonomas.config import Config
+from cotonomas.consistency import CotonomaWrites
+from cotonomas.cotos_client import CotosClient
+from cotonomas.store import CotonomaStore
 
 pytest_plugins = ["cotoami_common.testing"]
+
+INTERNAL_TOKEN = "internal-credential-for-tests"
+# Short, so that the slow answers below cost the test run little.
+COTOS_TIMEOUT_SECONDS = 0.5
+SLOW_ANSWER_SECONDS = 3.0
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +35,232 @@ def config_class() -> type[Config]:
 
 
 @pytest.fixture
-def make_app(clean_database, redis_url):
-    config = Config.from_env(Env({"DATABASE_URL": clean_database, "REDIS_URL": redis_url}))
-    return lambda checks: create_app(config, checks)
+def required_environ(token_keys) -> dict[str, str]:
+    """What every deployment provides: auth's public keys and the service credential."""
+    return {"JWT_PUBLIC_KEYS_FILE": str(token_keys.jwks_file), "INTERNAL_TOKEN": INTERNAL_TOKEN}
+
+
+@pytest.fixture
+def config(clean_database, redis_url, required_environ) -> Config:
+    return Config.from_env(Env({"DATABASE_URL": clean_database, "REDIS_URL": redis_url,
+                                "PUBLIC_URL": "https://cotoami.test", **required_environ}))
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    key: str
+    body: dict | None
+    authorization: str | None
+
+
+class CotosDouble:
+    """A real HTTP server standing in for the cotos service's internal API.
+
+    It holds the cotonoma cotos it was asked for (key -> the last PUT body),
+    records every call, and answers each the next way in `answers`, then as
+    `mode` says: "ok" (does it; 200 or 204), "fail" (500, does nothing) or
+    "slow" (does it, then answers only after the client has given up). stop()
+    closes its port (down); start() opens the same port again (back).
+    """
+
+    def __init__(self):
+        self.cotos: dict[str, dict] = {}
+        self.calls: list[Call] = []
+        self.answers: list[str] = []
+        self.mode = "ok"
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._released = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _CotosHandler)
+        self._server.double = self
+        self.port = self._server.server_port
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def stopped(self) -> bool:
+        return self._server is None
+
+    def release_slow_answers(self) -> None:
+        self._released.set()
+
+    def reset_slow_answers(self) -> None:
+        self._released = threading.Event()
+
+    def next_answer(self) -> str:
+        return self.answers.pop(0) if self.answers else self.mode
+
+    def wait_as_slow(self) -> None:
+        self._released.wait(SLOW_ANSWER_SECONDS)
+
+
+class _CotosHandler(BaseHTTPRequestHandler):
+    def do_PUT(self):
+        self._answer()
+
+    def do_DELETE(self):
+        self._answer()
+
+    def _answer(self):
+        double: CotosDouble = self.server.double
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        match = re.fullmatch(r"/internal/cotonoma-cotos/([A-Za-z0-9_-]+)", self.path)
+        key = match[1] if match else ""
+        authorization = self.headers.get("Authorization")
+        double.calls.append(Call(self.command, key, body, authorization))
+        if authorization != f"Bearer {INTERNAL_TOKEN}" or not match:
+            return self._send(401 if match else 404, {"title": "Refused"})
+        answer = double.next_answer()
+        if answer == "fail":
+            return self._send(500, {"title": "Internal Server Error"})
+        if self.command == "PUT":
+            double.cotos[key] = body
+        else:
+            double.cotos.pop(key, None)
+        if answer == "slow":
+            double.wait_as_slow()
+        if self.command == "PUT":
+            self._send(200, {"coto": {"cotonoma_key": key, "content": body["name"]}})
+        else:
+            self._send(204, None)
+
+    def _send(self, status: int, payload: dict | None):
+        data = json.dumps(payload).encode() if payload is not None else b""
+        try:
+            self.send_response(status)
+            if payload is not None:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a slow answer nobody waits for any more
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def running_cotos_double():
+    double = CotosDouble()
+    double.start()
+    yield double
+    double.release_slow_answers()
+    double.stop()
+
+
+@pytest.fixture
+def cotos_double(running_cotos_double):
+    """The double, up, answering "ok" and holding nothing; one server for the
+    whole run, since starting and stopping one for each test costs more than the test."""
+    double = running_cotos_double
+    double.cotos.clear()
+    double.calls.clear()
+    double.answers.clear()
+    double.mode = "ok"
+    yield double
+    double.release_slow_answers()
+    if double.stopped:
+        double.start()
+    double.reset_slow_answers()
+
+
+@pytest.fixture
+def cotos_client(cotos_double) -> CotosClient:
+    return CotosClient(cotos_double.url, INTERNAL_TOKEN, timeout_seconds=COTOS_TIMEOUT_SECONDS)
+
+
+@pytest.fixture
+def store(pool) -> CotonomaStore:
+    return CotonomaStore(pool)
+
+
+@pytest.fixture
+def writes(store, cotos_client) -> CotonomaWrites:
+    """The writes as another process (its reconciler) would make them: same database, same cotos."""
+    return CotonomaWrites(store, cotos_client)
+
+
+@pytest.fixture
+def make_app(config, store, cotos_client, redis):
+    return lambda checks: create_app(config, store, cotos_client, redis, checks)
+
+
+@pytest.fixture
+def client(make_app) -> testing.TestClient:
+    return testing.TestClient(make_app({}))
+
+
+class Person:
+    """Requests made by one signed-in amishi."""
+
+    def __init__(self, client: testing.TestClient, amishi: Amishi, access_token: str):
+        self.client = client
+        self.amishi = amishi
+        self.access_token = access_token
+
+    def request(self, method: str, path: str, **kwargs) -> testing.Result:
+        headers = {"Cookie": f"access_token={self.access_token}", **kwargs.pop("headers", {})}
+        return self.client.simulate_request(method, path, headers=headers, **kwargs)
+
+    def create(self, name: str, parent_key: str | None = None) -> dict:
+        body = {"name": name} if parent_key is None else {"name": name, "parent_key": parent_key}
+        result = self.request("POST", "/api/cotonomas", json=body)
+        assert result.status_code == 201, result.text
+        return result.json["cotonoma"]
+
+    def add_member(self, key: str, email: str) -> dict:
+        result = self.request("POST", f"/api/cotonomas/{key}/members", json={"email": email})
+        assert result.status_code == 201, result.text
+        return result.json["member"]
+
+    def listed(self) -> list[str]:
+        result = self.request("GET", "/api/cotonomas")
+        assert result.status_code == 200, result.text
+        return [c["name"] for c in result.json["cotonomas"]]
+
+
+@pytest.fixture
+def sign_in(client, token_keys):
+    """A signed-in person: sign_in("bob@example.com") or sign_in(an_amishi)."""
+    from cotoami_common.testing import new_amishi  # here: pytest must import the plugin first, to rewrite its asserts
+
+    def person(who: str | Amishi) -> Person:
+        amishi = new_amishi(who) if isinstance(who, str) else who
+        return Person(client, amishi, token_keys.access_token(amishi))
+    return person
+
+
+@pytest.fixture
+def ann(sign_in) -> Person:
+    return sign_in("ann@example.com")
+
+
+@pytest.fixture
+def bob(sign_in) -> Person:
+    return sign_in("bob@example.com")
+
+
+@pytest.fixture
+def mail_jobs(redis):
+    """The mail jobs queued so far, oldest first."""
+    return lambda: [json.loads(fields["job"]) for _, fields in redis.xrange("mail")]
+
+
+@pytest.fixture
+def rows(db):
+    """The cotonomas table as (name, state) pairs, oldest first."""
+    return lambda: db.execute("SELECT name, state FROM cotonomas ORDER BY created_at, key").fetchall()

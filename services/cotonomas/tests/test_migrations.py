@@ -11,6 +11,13 @@ OWNER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 OTHER = uuid.UUID("00000000-0000-4000-8000-000000000002")
 NEW_COTONOMA = "INSERT INTO cotonomas (key, name, owner_id, parent_key) VALUES (%s, %s, %s, %s)"
 NEW_MEMBER = "INSERT INTO members (cotonoma_key, email, added_by) VALUES (%s, %s, %s)"
+NEW_AMISHI = "INSERT INTO amishis (id, email, display_name, avatar_url) VALUES (%s, %s, 'x', 'https://avatar.test/x')"
+
+
+@pytest.fixture(autouse=True)
+def amishis(db):
+    db.execute(NEW_AMISHI, (OWNER, "owner@example.com"))
+    db.execute(NEW_AMISHI, (OTHER, "other@example.com"))
 
 
 def test_an_owner_names_a_cotonoma_once_per_parent(db):
@@ -54,3 +61,14 @@ def test_members_are_known_by_normalized_email_once_and_go_with_their_cotonoma(d
     violates(db, "members_cotonoma_key_fkey", NEW_MEMBER, ("nowhere-1", "bob@example.com", OWNER))
     db.execute("DELETE FROM cotonomas WHERE key = 'shared-01'")
     assert db.execute("SELECT count(*) FROM members").fetchone()[0] == 0
+
+
+def test_owners_are_amishis_seen_before(db):
+    violates(db, "cotonomas_owner_id_fkey", NEW_COTONOMA, ("nobodys-1", "Ideas", uuid.uuid4(), None))
+
+
+def test_a_new_row_is_creating_until_marked_ready_and_has_no_other_state(db):
+    db.execute(NEW_COTONOMA, ("new-row-1", "Ideas", OWNER, None))
+    assert db.execute("SELECT state FROM cotonomas").fetchone()[0] == "creating"
+    db.execute("UPDATE cotonomas SET state = 'ready'")
+    violates(db, "cotonomas_state", "UPDATE cotonomas SET state = %s", ("gone",))

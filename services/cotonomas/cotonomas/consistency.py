@@ -1,0 +1,130 @@
+"""Writes that span this service's rows and the cotos service's coto for each
+cotonoma: exactly one coto per cotonoma, never an orphan on either side.
+
+Creation commits the row in 'creating' (invisible to everyone) before asking
+cotos for the coto, so a crash or a lost answer leaves a trace to undo; the
+row stays locked while the coto is being made, so the reconciler never undoes
+a creation that is still under way. A creation that could not be finished
+nor undone at once is undone later by the Reconciler: a thread in each
+gunicorn worker rather than work done by create requests, so that cleaning up
+neither waits for someone to create again nor slows down whoever does.
+"""
+
+import logging
+import threading
+from datetime import timedelta
+
+import psycopg
+import psycopg_pool
+
+from cotoami_common.tokens import Amishi
+from cotonomas.cotos_client import CotosClient, CotosUnavailable
+from cotonomas.store import CotonomaStore, PendingCreation
+
+log = logging.getLogger(__name__)
+
+# Far longer than a create request can take (the calls to cotos time out in ~2 s).
+STUCK_AFTER = timedelta(seconds=10)
+RECONCILE_EVERY_SECONDS = 5.0
+
+
+class CotonomaWrites:
+    def __init__(self, store: CotonomaStore, cotos: CotosClient):
+        self.store = store
+        self.cotos = cotos
+
+    def create(self, owner: Amishi, name: str, parent_key: str | None) -> dict:
+        """The new cotonoma with its coto made, or CotosUnavailable with nothing left
+        behind (at once, or by the reconciler). NoSuchCotonoma and NameTaken from the store."""
+        key = self.store.begin_creation(owner, name, parent_key)
+        with self.store.finishing_creation(key) as creation:
+            if creation is None:
+                raise CotosUnavailable("the creation took so long that it was undone", maybe_done=False)
+            try:
+                self.cotos.put_cotonoma_coto(key, name, parent_key, owner.public())
+                return creation.ready()
+            except CotosUnavailable as failure:
+                log.warning("creating a cotonoma's coto failed: %s", failure, extra={"fields": {"cotonoma": key}})
+                # If this raises too, the row stays 'creating' (the transaction rolls back) for the reconciler.
+                self._undo(creation, failure.maybe_done)
+                error = failure
+        raise error
+
+    def _undo(self, creation: PendingCreation, coto_maybe_made: bool) -> None:
+        if coto_maybe_made:
+            self.cotos.delete_cotonoma_coto(creation.key)
+        creation.discard()
+
+    def rename(self, owner: Amishi, key: str, name: str) -> dict:
+        """The renamed cotonoma, its coto renamed too; on CotosUnavailable neither is."""
+        try:
+            with self.store.renaming(key, owner, name) as cotonoma:
+                self.cotos.put_cotonoma_coto(key, name, cotonoma["parent_key"], owner.public())
+                return cotonoma
+        except CotosUnavailable as failure:
+            log.warning("renaming a cotonoma's coto failed: %s", failure, extra={"fields": {"cotonoma": key}})
+            if failure.maybe_done:
+                self._restore_coto_name(owner, key)
+            raise
+
+    def _restore_coto_name(self, owner: Amishi, key: str) -> None:
+        """The rename may have reached cotos although its answer did not come
+        back: put the name the row kept, so that the two agree again."""
+        current = self.store.name_and_parent(key)
+        if current is None:
+            return
+        try:
+            self.cotos.put_cotonoma_coto(key, current[0], current[1], owner.public())
+        except CotosUnavailable as failure:
+            log.warning("the cotonoma's coto may keep the name that was refused: %s", failure,
+                        extra={"fields": {"cotonoma": key}})
+
+    def undo_stuck_creations(self, older_than: timedelta = STUCK_AFTER) -> int:
+        """Undo each creation left unfinished for longer than `older_than`: delete
+        its coto (if any), then its row. Stops at the first failure, which is
+        the caller's to report; returns how many were undone."""
+        undone = 0
+        while True:
+            with self.store.oldest_stuck_creation(older_than) as creation:
+                if creation is None:
+                    return undone
+                self._undo(creation, coto_maybe_made=True)
+            log.info("undid an unfinished cotonoma creation", extra={"fields": {"cotonoma": creation.key}})
+            undone += 1
+
+
+class Reconciler:
+    """Runs undo_stuck_creations every few seconds in a daemon thread.
+
+    Every process runs one; row locks (SKIP LOCKED) keep them from undoing the
+    same creation twice or one still being finished."""
+
+    def __init__(self, writes: CotonomaWrites, every_seconds: float = RECONCILE_EVERY_SECONDS,
+                 stuck_after: timedelta = STUCK_AFTER):
+        self.writes = writes
+        self.every_seconds = every_seconds
+        self.stuck_after = stuck_after
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self.run, name="cotonoma-reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Finish the undo in hand (its calls time out in seconds), then return."""
+        self._stopping.set()
+        self._thread.join(timeout)
+
+    def check(self) -> None:
+        """For /readyz."""
+        if not self._thread.is_alive():
+            raise RuntimeError("the reconciler thread is not running")
+
+    def run(self) -> None:
+        while not self._stopping.wait(self.every_seconds):
+            try:
+                self.writes.undo_stuck_creations(self.stuck_after)
+            except (CotosUnavailable, psycopg.Error, psycopg_pool.PoolTimeout) as error:
+                log.warning("undoing unfinished cotonoma creations failed; retrying later: %s", error)
+            except Exception:  # a bug must not end the reconciling
+                log.exception("undoing unfinished cotonoma creations failed")

@@ -1,0 +1,242 @@
+"""HTTP resources of the cotonomas service. No SQL here.
+
+A cotonoma someone may not reach is 404 to them, exactly as an unknown key
+is: its existence is private. Owner-only actions are 403 to those who may
+reach it but do not own it.
+"""
+
+import re
+import unicodedata
+import uuid
+
+import falcon
+import redis
+
+from cotoami_common.mail import enqueue_mail
+from cotoami_common.web import json_object, limit_param, reject_unknown_fields, require_amishi
+from cotonomas.consistency import CotonomaWrites
+from cotonomas.cotos_client import CotosUnavailable
+from cotonomas.store import AlreadyMember, CotonomaStore, NameTaken, NoSuchCotonoma, Place, Viewer, parse_cursor
+
+MAX_NAME_CHARS = 50
+MAX_EMAIL_CHARS = 254
+# Control characters, lone surrogates and line or paragraph separators have no place in a one-line name.
+_NOT_IN_NAMES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# A plain ASCII address, lower-cased: what the mailer accepts (so no invitation
+# is ever refused there), with a dotted domain, and without "/": the gateway
+# refuses an encoded slash in a path, so such a member could not be removed.
+_ADDRESS = re.compile(
+    r"(?!\.)(?!.*\.\.)[a-z0-9!#$%&'*+=?^_`{|}~.-]{1,64}(?<!\.)"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
+
+
+def cotonoma_name(body: dict) -> str:
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise falcon.HTTPBadRequest(title="Invalid name", description="name must be a string.")
+    name = name.strip()
+    if not name:
+        raise falcon.HTTPBadRequest(title="Invalid name", description="name must not be blank.")
+    if len(name) > MAX_NAME_CHARS:
+        raise falcon.HTTPBadRequest(title="Invalid name",
+                                    description=f"name must be at most {MAX_NAME_CHARS} characters.")
+    if any(unicodedata.category(char) in _NOT_IN_NAMES for char in name):
+        raise falcon.HTTPBadRequest(title="Invalid name",
+                                    description="name must be one line of text without control characters.")
+    return name
+
+
+def parent_key_field(body: dict) -> str | None:
+    parent_key = body.get("parent_key")
+    if parent_key is not None and not isinstance(parent_key, str):
+        raise falcon.HTTPBadRequest(title="Invalid parent_key", description="parent_key must be a string or null.")
+    return parent_key
+
+
+def is_address(email: str) -> bool:
+    """Whether a lower-cased address is one a member may have."""
+    return len(email) <= MAX_EMAIL_CHARS and _ADDRESS.fullmatch(email) is not None
+
+
+def member_email(body: dict) -> str:
+    email = body.get("email")
+    if not isinstance(email, str):
+        raise falcon.HTTPBadRequest(title="Invalid email", description="email must be a string.")
+    email = email.strip().lower()
+    if not is_address(email):
+        raise falcon.HTTPBadRequest(title="Invalid email", description="That does not look like an email address.")
+    return email
+
+
+def cursor_param(req: falcon.Request):
+    raw = req.get_param("before")
+    if raw is None:
+        return None
+    cursor = parse_cursor(raw)
+    if cursor is None:
+        raise falcon.HTTPBadRequest(title="Invalid cursor", description="before must be a cursor from a previous page.")
+    return cursor
+
+
+def no_such_cotonoma() -> falcon.HTTPNotFound:
+    return falcon.HTTPNotFound(title="No such cotonoma", description="There is no cotonoma with this key.")
+
+
+def name_taken(error: NameTaken) -> falcon.HTTPError:
+    if error.pending:
+        return falcon.HTTPServiceUnavailable(
+            title="Name in use", retry_after=10,
+            description="A cotonoma of this name is still being created or undone here; try again shortly.",
+        )
+    return falcon.HTTPConflict(title="Name taken", description="You already have a cotonoma of this name here.")
+
+
+def cotos_unavailable() -> falcon.HTTPServiceUnavailable:
+    return falcon.HTTPServiceUnavailable(
+        title="Cotos unavailable", retry_after=5,
+        description="The cotos service is not answering, so nothing was changed; try again shortly.",
+    )
+
+
+class CotonomasResource:
+    """/api/cotonomas: mine and shared with me; create one."""
+
+    def __init__(self, store: CotonomaStore, writes: CotonomaWrites):
+        self.store = store
+        self.writes = writes
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        viewer = Viewer.of(require_amishi(req))
+        before = cursor_param(req)
+        limit = limit_param(req, default=200, maximum=200)
+        cotonomas, next_cursor = self.store.page(viewer, before, limit)
+        resp.media = {"cotonomas": cotonomas, "next": next_cursor}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        amishi = require_amishi(req)
+        body = json_object(req)
+        reject_unknown_fields(body, ("name", "parent_key"))
+        name, parent_key = cotonoma_name(body), parent_key_field(body)
+        try:
+            cotonoma = self.writes.create(amishi, name, parent_key)
+        except NoSuchCotonoma:
+            raise no_such_cotonoma() from None
+        except NameTaken as error:
+            raise name_taken(error) from None
+        except CotosUnavailable:
+            raise cotos_unavailable() from None
+        resp.status = falcon.HTTP_201
+        resp.location = f"/api/cotonomas/{cotonoma['key']}"
+        resp.media = {"cotonoma": cotonoma}
+
+
+def reachable(store: CotonomaStore, viewer: Viewer, key: str) -> Place:
+    place = store.reach(key, viewer)
+    if place is None:
+        raise no_such_cotonoma()
+    return place
+
+
+def owned(store: CotonomaStore, viewer: Viewer, key: str) -> Place:
+    place = reachable(store, viewer, key)
+    if not place.owned_by(viewer):
+        raise falcon.HTTPForbidden(title="Owner only", description="Only the owner of this cotonoma may do this.")
+    return place
+
+
+class CotonomaResource:
+    """/api/cotonomas/{key}: one cotonoma with its ancestors and children; rename it."""
+
+    def __init__(self, store: CotonomaStore, writes: CotonomaWrites):
+        self.store = store
+        self.writes = writes
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        place = reachable(self.store, Viewer.of(require_amishi(req)), key)
+        cotonoma, children = self.store.with_children(place.key)
+        resp.media = {"cotonoma": cotonoma, "ancestors": place.ancestors, "children": children}
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        amishi = require_amishi(req)
+        body = json_object(req)
+        reject_unknown_fields(body, ("name",))
+        name = cotonoma_name(body)
+        owned(self.store, Viewer.of(amishi), key)
+        try:
+            cotonoma = self.writes.rename(amishi, key, name)
+        except NoSuchCotonoma:
+            raise no_such_cotonoma() from None
+        except NameTaken as error:
+            raise name_taken(error) from None
+        except CotosUnavailable:
+            raise cotos_unavailable() from None
+        resp.media = {"cotonoma": cotonoma}
+
+
+class MembersResource:
+    """/api/cotonomas/{key}/members and .../members/{email}: the owner shares a cotonoma."""
+
+    def __init__(self, store: CotonomaStore, mail: redis.Redis, public_url: str):
+        self.store = store
+        self.mail = mail
+        self.public_url = public_url
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        place = owned(self.store, Viewer.of(require_amishi(req)), key)
+        resp.media = {"members": self.store.members(place.key)}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        amishi = require_amishi(req)
+        body = json_object(req)
+        reject_unknown_fields(body, ("email",))
+        email = member_email(body)
+        viewer = Viewer.of(amishi)
+        place = owned(self.store, viewer, key)
+        if email == viewer.email:
+            raise falcon.HTTPBadRequest(title="Invalid email", description="You own this cotonoma already.")
+        try:
+            # Queued before the member is committed: a failure leaves neither.
+            with self.store.adding_member(place.key, amishi, email) as member:
+                enqueue_mail(self.mail, "invitation", email, {
+                    "link": f"{self.public_url}/cotonomas/{place.key}",
+                    "cotonoma_name": place.name,
+                    "inviter_name": amishi.display_name,
+                    "inviter_email": amishi.email,
+                })
+        except AlreadyMember:
+            raise falcon.HTTPConflict(title="Already a member", description=f"{email} is a member already.") from None
+        resp.status = falcon.HTTP_201
+        resp.media = {"member": member}
+
+    def on_delete_item(self, req: falcon.Request, resp: falcon.Response, key: str, email: str) -> None:
+        amishi = require_amishi(req)
+        place = owned(self.store, Viewer.of(amishi), key)
+        email = email.strip().lower()
+        # Only addresses were ever added: anything else is no member (and not for the database to read).
+        if not is_address(email) or not self.store.remove_member(place.key, amishi, email):
+            raise falcon.HTTPNotFound(title="No such member", description="That address is not a member.")
+        resp.status = falcon.HTTP_204
+
+
+class AccessResource:
+    """GET /internal/cotonomas/{key}/access?amishi_id=&email=: whether that person
+    may read and post in the cotonoma (for the cotos service)."""
+
+    def __init__(self, store: CotonomaStore):
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        amishi_id = req.get_param("amishi_id", required=True)
+        email = req.get_param("email", required=True)
+        try:
+            amishi_id = str(uuid.UUID(amishi_id))
+        except ValueError:
+            raise falcon.HTTPBadRequest(title="Invalid amishi_id", description="amishi_id must be a UUID.") from None
+        # Not the strict rule of member_email: the token's address is whatever auth accepted.
+        if len(email) > MAX_EMAIL_CHARS or any(unicodedata.category(char) in ("Cc", "Cs") for char in email):
+            raise falcon.HTTPBadRequest(title="Invalid email", description="email must be an address.")
+        place = self.store.reach(key, Viewer(amishi_id, email.strip().lower()))
+        if place is None:
+            raise no_such_cotonoma()
+        resp.media = {"key": place.key, "name": place.name, "owner_id": place.owner_id}

@@ -1,0 +1,361 @@
+"""Storage of cotonomas, their members and the amishis seen (PostgreSQL). No Falcon here.
+
+Who may reach a cotonoma: its owner, the owner of any of its ancestors, and
+the members of it or of any of its ancestors, matched by the (lower-cased)
+address of their access token. Everyone else must not learn that it exists.
+A row still 'creating' exists for nobody.
+"""
+
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import psycopg_pool
+from psycopg.rows import dict_row
+
+from cotoami_common.tokens import Amishi
+
+KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_CURSOR = re.compile(r"(\d{1,18})\.([A-Za-z0-9_-]{8,64})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def new_key() -> str:
+    """96 random bits, URL-safe, 16 characters."""
+    return secrets.token_urlsafe(12)
+
+
+def iso_utc(moment: datetime) -> str:
+    """The one time format of the contract: ISO 8601 in UTC, milliseconds, Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class NoSuchCotonoma(Exception):
+    """Not a cotonoma this amishi may reach (whether or not it exists)."""
+
+
+class NameTaken(Exception):
+    """The owner already has a cotonoma of this name in this parent.
+
+    `pending` when that one is still being created (or undone), so the name
+    may well be free again shortly."""
+
+    def __init__(self, pending: bool):
+        super().__init__("pending" if pending else "taken")
+        self.pending = pending
+
+
+class AlreadyMember(Exception):
+    """The address is already a member of the cotonoma."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whom an access decision is for: an amishi id and their lower-cased address."""
+
+    id: str
+    email: str
+
+    @classmethod
+    def of(cls, amishi: Amishi) -> "Viewer":
+        return cls(amishi.id, amishi.email.strip().lower())
+
+
+@dataclass(frozen=True)
+class Place:
+    """A cotonoma as a viewer may reach it, with the ancestors they may see, root first."""
+
+    key: str
+    name: str
+    parent_key: str | None
+    owner_id: str
+    ancestors: list[dict]
+
+    def owned_by(self, viewer: Viewer) -> bool:
+        return self.owner_id == viewer.id
+
+
+# The cotonoma and its ancestors, each saying whether it grants the viewer
+# access. Parents are set once, at creation, to a cotonoma that already
+# exists, so the walk up always ends at a root.
+_CHAIN = """
+WITH RECURSIVE chain AS (
+    SELECT key, name, parent_key, owner_id, 0 AS depth FROM cotonomas WHERE key = %(key)s AND state = 'ready'
+    UNION ALL
+    SELECT c.key, c.name, c.parent_key, c.owner_id, chain.depth + 1
+      FROM cotonomas c JOIN chain ON c.key = chain.parent_key
+)
+SELECT key, name, parent_key, owner_id::text, depth,
+       owner_id = %(amishi_id)s
+       OR EXISTS (SELECT 1 FROM members m WHERE m.cotonoma_key = chain.key AND m.email = %(email)s) AS grants
+  FROM chain ORDER BY depth DESC
+"""
+
+
+def _with_owners_and_sharing(listed: str) -> str:
+    """The cotonomas the `listed` query selects (key, name, parent_key, owner_id,
+    created_at), newest first, each with its owner and whether it is shared:
+    whether anyone besides its owner may reach it (a member of it or of an
+    ancestor, or an ancestor's other owner)."""
+    return f"""
+WITH RECURSIVE listed AS ({listed}),
+lineage AS (
+    SELECT l.key AS listed_key, l.owner_id AS listed_owner, l.key, l.parent_key, l.owner_id FROM listed l
+    UNION ALL
+    SELECT up.listed_key, up.listed_owner, c.key, c.parent_key, c.owner_id
+      FROM lineage up JOIN cotonomas c ON c.key = up.parent_key
+),
+sharing AS (
+    SELECT listed_key, bool_or(owner_id <> listed_owner
+                               OR EXISTS (SELECT 1 FROM members m WHERE m.cotonoma_key = lineage.key)) AS shared
+      FROM lineage GROUP BY listed_key
+)
+SELECT l.key, l.name, l.parent_key, l.created_at, a.id::text AS owner_id, a.display_name, a.avatar_url, s.shared
+  FROM listed l JOIN amishis a ON a.id = l.owner_id JOIN sharing s ON s.listed_key = l.key
+ ORDER BY l.created_at DESC, l.key DESC
+"""
+
+
+# One cotonoma (%(key)s).
+_ONE = _with_owners_and_sharing(
+    "SELECT key, name, parent_key, owner_id, created_at FROM cotonomas WHERE key = %(key)s"
+)
+# One cotonoma (%(key)s) and its children.
+_WITH_CHILDREN = _with_owners_and_sharing(
+    "SELECT key, name, parent_key, owner_id, created_at FROM cotonomas"
+    " WHERE state = 'ready' AND (key = %(key)s OR parent_key = %(key)s)"
+)
+
+# A page of the cotonomas a viewer owns or is a member of, along an index for
+# each half: (owner_id, created_at, key) and members by email.
+_PAGE = _with_owners_and_sharing("""
+SELECT * FROM (
+    (SELECT key, name, parent_key, owner_id, created_at FROM cotonomas
+      WHERE owner_id = %(amishi_id)s AND state = 'ready'
+        AND (created_at, key) < (%(before_at)s::timestamptz, %(before_key)s)
+      ORDER BY created_at DESC, key DESC LIMIT %(limit)s)
+    UNION
+    (SELECT c.key, c.name, c.parent_key, c.owner_id, c.created_at
+       FROM members m JOIN cotonomas c ON c.key = m.cotonoma_key
+      WHERE m.email = %(email)s AND c.state = 'ready'
+        AND (c.created_at, c.key) < (%(before_at)s::timestamptz, %(before_key)s)
+      ORDER BY c.created_at DESC, c.key DESC LIMIT %(limit)s)
+) AS mine ORDER BY created_at DESC, key DESC LIMIT %(limit)s
+""")
+
+# Records an amishi as their latest token describes them, writing only when
+# something changed.
+_RECORD_AMISHI = """
+INSERT INTO amishis (id, email, display_name, avatar_url) VALUES (%(id)s, %(email)s, %(display_name)s, %(avatar_url)s)
+ON CONFLICT (id) DO UPDATE
+   SET email = EXCLUDED.email, display_name = EXCLUDED.display_name, avatar_url = EXCLUDED.avatar_url,
+       updated_at = now()
+ WHERE (amishis.email, amishis.display_name, amishis.avatar_url)
+       IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.display_name, EXCLUDED.avatar_url)
+"""
+
+
+def _cotonoma(row: dict) -> dict:
+    return {
+        "key": row["key"],
+        "name": row["name"],
+        "owner": {"id": row["owner_id"], "display_name": row["display_name"], "avatar_url": row["avatar_url"]},
+        "parent_key": row["parent_key"],
+        "shared": row["shared"],
+        "created_at": iso_utc(row["created_at"]),
+    }
+
+
+def _cursor(row: dict) -> str:
+    return f"{(row['created_at'] - _EPOCH) // timedelta(microseconds=1)}.{row['key']}"
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """The (created_at, key) a cursor from a previous page stands for, or None if it is not one."""
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
+        return None
+    try:
+        return _EPOCH + timedelta(microseconds=int(match[1])), match[2]
+    except OverflowError:
+        return None
+
+
+def _record_amishi(conn: psycopg.Connection, amishi: Amishi) -> None:
+    conn.execute(_RECORD_AMISHI, {**amishi.public(), "email": amishi.email})
+
+
+def _name_taken(conn: psycopg.Connection, owner_id: str, parent_key: str | None, name: str) -> NameTaken:
+    row = conn.execute(
+        "SELECT state FROM cotonomas WHERE owner_id = %s AND coalesce(parent_key, '') = coalesce(%s, '') AND name = %s",
+        (owner_id, parent_key, name),
+    ).fetchone()
+    # Gone already: it was being undone, so the name is free again.
+    return NameTaken(pending=row is None or row[0] != "ready")
+
+
+class PendingCreation:
+    """A cotonoma row in 'creating', locked in an open transaction: finish it or discard it."""
+
+    def __init__(self, conn: psycopg.Connection, key: str):
+        self.conn = conn
+        self.key = key
+
+    def ready(self) -> dict:
+        """Make it visible; the cotonoma as everyone will see it once committed."""
+        self.conn.execute("UPDATE cotonomas SET state = 'ready' WHERE key = %s", (self.key,))
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            return _cotonoma(cur.execute(_ONE, {"key": self.key}).fetchone())
+
+    def discard(self) -> None:
+        self.conn.execute("DELETE FROM cotonomas WHERE key = %s", (self.key,))
+
+
+class CotonomaStore:
+    def __init__(self, pool: psycopg_pool.ConnectionPool):
+        self.pool = pool
+
+    @contextmanager
+    def _writing(self, amishi: Amishi) -> Iterator[psycopg.Connection]:
+        """A transaction for a write by this amishi, who is recorded first in a
+        transaction of their own: a write may wait on another service, and the
+        amishi's row must not stay locked meanwhile."""
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                _record_amishi(conn, amishi)
+            with conn.transaction():
+                yield conn
+
+    @staticmethod
+    def _reach(conn: psycopg.Connection, key: str, viewer: Viewer) -> Place | None:
+        if not KEY.fullmatch(key):
+            return None
+        with conn.cursor(row_factory=dict_row) as cur:
+            chain = cur.execute(_CHAIN, {"key": key, "amishi_id": viewer.id, "email": viewer.email}).fetchall()
+        # Root first: everything from the first cotonoma that grants access down to this one may be seen.
+        granting = next((n for n, link in enumerate(chain) if link["grants"]), None)
+        if granting is None:
+            return None
+        this = chain[-1]
+        ancestors = [{"key": link["key"], "name": link["name"]} for link in chain[granting:-1]]
+        return Place(this["key"], this["name"], this["parent_key"], this["owner_id"], ancestors)
+
+    def reach(self, key: str, viewer: Viewer) -> Place | None:
+        """The cotonoma if the viewer may reach it, else None (unknown and forbidden alike)."""
+        with self.pool.connection() as conn:
+            return self._reach(conn, key, viewer)
+
+    def with_children(self, key: str) -> tuple[dict, list[dict]]:
+        """A cotonoma and its children, newest first (whoever may reach it may reach them)."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = [_cotonoma(row) for row in cur.execute(_WITH_CHILDREN, {"key": key}).fetchall()]
+        [cotonoma] = [c for c in rows if c["key"] == key]
+        return cotonoma, [c for c in rows if c["key"] != key]
+
+    def page(self, viewer: Viewer, before: tuple[datetime, str] | None, limit: int) -> tuple[list[dict], str | None]:
+        """The cotonomas the viewer owns or is a member of, newest first, and the cursor of the next page."""
+        before_at, before_key = before if before else ("infinity", "")
+        params = {"amishi_id": viewer.id, "email": viewer.email, "before_at": before_at, "before_key": before_key,
+                  "limit": limit + 1}
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(_PAGE, params).fetchall()
+        return [_cotonoma(row) for row in rows[:limit]], (_cursor(rows[limit - 1]) if len(rows) > limit else None)
+
+    def begin_creation(self, owner: Amishi, name: str, parent_key: str | None) -> str:
+        """Commit a new cotonoma in 'creating' and return its key."""
+        key = new_key()
+        with self._writing(owner) as conn:
+            if parent_key is not None and self._reach(conn, parent_key, Viewer.of(owner)) is None:
+                raise NoSuchCotonoma()
+            try:
+                with conn.transaction():
+                    conn.execute(
+                        "INSERT INTO cotonomas (key, name, owner_id, parent_key, state)"
+                        " VALUES (%s, %s, %s, %s, 'creating')",
+                        (key, name, owner.id, parent_key),
+                    )
+            except psycopg.errors.UniqueViolation:
+                raise _name_taken(conn, owner.id, parent_key, name) from None
+        return key
+
+    @contextmanager
+    def finishing_creation(self, key: str) -> Iterator[PendingCreation | None]:
+        """The creation of `key`, locked so the reconciler leaves it alone; None if
+        the reconciler has undone it already."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT key FROM cotonomas WHERE key = %s AND state = 'creating' FOR UPDATE", (key,)
+            ).fetchone()
+            yield PendingCreation(conn, key) if row else None
+
+    @contextmanager
+    def oldest_stuck_creation(self, older_than: timedelta) -> Iterator[PendingCreation | None]:
+        """The oldest creation left unfinished for longer than `older_than`, locked;
+        one that another process holds (finishing or undoing it) is skipped."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT key FROM cotonomas WHERE state = 'creating' AND created_at < now() - %s"
+                " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (older_than,),
+            ).fetchone()
+            yield PendingCreation(conn, row[0]) if row else None
+
+    @contextmanager
+    def renaming(self, key: str, owner: Amishi, name: str) -> Iterator[dict]:
+        """Rename the owner's cotonoma; committed when the block ends, undone if
+        it raises. Yields the cotonoma as it will be once committed."""
+        with self._writing(owner) as conn:
+            row = conn.execute(
+                "SELECT parent_key FROM cotonomas WHERE key = %s AND owner_id = %s AND state = 'ready' FOR UPDATE",
+                (key, owner.id),
+            ).fetchone()
+            if row is None:
+                raise NoSuchCotonoma()
+            try:
+                with conn.transaction():
+                    conn.execute("UPDATE cotonomas SET name = %s, updated_at = now() WHERE key = %s", (name, key))
+            except psycopg.errors.UniqueViolation:
+                raise _name_taken(conn, owner.id, row[0], name) from None
+            with conn.cursor(row_factory=dict_row) as cur:
+                cotonoma = _cotonoma(cur.execute(_ONE, {"key": key}).fetchone())
+            yield cotonoma
+
+    def name_and_parent(self, key: str) -> tuple[str, str | None] | None:
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "SELECT name, parent_key FROM cotonomas WHERE key = %s AND state = 'ready'", (key,)
+            ).fetchone()
+
+    def members(self, key: str) -> list[dict]:
+        """The members of a cotonoma, the most recently added first."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT email, added_at FROM members WHERE cotonoma_key = %s ORDER BY added_at DESC, email", (key,)
+            ).fetchall()
+        return [{"email": email, "added_at": iso_utc(added_at)} for email, added_at in rows]
+
+    @contextmanager
+    def adding_member(self, key: str, owner: Amishi, email: str) -> Iterator[dict]:
+        """Add a member; committed when the block ends, undone if it raises."""
+        with self._writing(owner) as conn:
+            try:
+                with conn.transaction():
+                    email, added_at = conn.execute(
+                        "INSERT INTO members (cotonoma_key, email, added_by) VALUES (%s, %s, %s)"
+                        " RETURNING email, added_at",
+                        (key, email, owner.id),
+                    ).fetchone()
+            except psycopg.errors.UniqueViolation:
+                raise AlreadyMember() from None
+            yield {"email": email, "added_at": iso_utc(added_at)}
+
+    def remove_member(self, key: str, owner: Amishi, email: str) -> bool:
+        """Whether the address was a member (and is no longer)."""
+        with self._writing(owner) as conn:
+            return conn.execute(
+                "DELETE FROM members WHERE cotonoma_key = %s AND email = %s", (key, email)
+            ).rowcount == 1

@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 PYTEST := $(PYTHON) -m pytest -p no:cacheprovider --timeout=300
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs test test-common test-e2e $(addprefix test-,$(SERVICES))
+.PHONY: help install up down restart status logs test test-common test-e2e $(addprefix test-,$(SERVICES))
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/: .*## /\t/' | expand -t 18
@@ -17,6 +17,9 @@ up: install ## start everything on this machine; web at http://127.0.0.1:8000
 
 down: ## stop everything `make up` started
 	@if [ -x $(PYTHON) ]; then $(PYTHON) tools/stack.py down; fi
+
+restart: ## run changed service code: migrate, then restart the services
+	@$(PYTHON) tools/stack.py restart
 
 status: ## what runs and whether it is ready
 	@$(PYTHON) tools/stack.py status

@@ -1,7 +1,7 @@
 """The local stack: every service, the gateway and maildev on this machine,
 under supervisord, as Kubernetes would run them (see DESIGN.md "Local stack").
 
-    python tools/stack.py up|down|status|logs|backing [--profile dev|e2e] [--fresh]
+    python tools/stack.py up|down|restart|status|logs|backing [--profile dev|e2e] [--fresh]
 
 `dev` is what `make up` runs (gateway on :8000). `e2e` is the stack the
 end-to-end tests start, on other ports and databases, so the two never meet.
@@ -490,6 +490,16 @@ def down(profile: Profile) -> None:
         stop_private_backing_services()
 
 
+def restart(profile: Profile) -> None:
+    """New code in every service: migrate, then restart each (up starts only what is stopped)."""
+    if supervisord_pid(profile) is None:
+        raise StackError("the stack is not running: run 'make up'")
+    migrate(profile)
+    supervisorctl(profile, "restart", *SERVICES)
+    wait_ready(profile)
+    print(f"Restarted {', '.join(SERVICES)} ({profile.name}).")
+
+
 def status(profile: Profile) -> int:
     if supervisord_pid(profile) is None:
         print(f"Cotoami ({profile.name}) is not running.")
@@ -512,7 +522,7 @@ def logs(profile: Profile) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("up", "down", "status", "logs", "backing"))
+    parser.add_argument("command", choices=("up", "down", "restart", "status", "logs", "backing"))
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
     parser.add_argument("--fresh", action="store_true", help="e2e only: empty databases before starting")
     args = parser.parse_args()
@@ -522,6 +532,8 @@ def main() -> int:
             up(profile, args.fresh)
         elif args.command == "down":
             down(profile)
+        elif args.command == "restart":
+            restart(profile)
         elif args.command == "status":
             return status(profile)
         elif args.command == "backing":

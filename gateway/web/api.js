@@ -189,18 +189,22 @@ export function signOut() {
 
 // ---------------------------------------------------------------- cotos
 
-/** The home timeline, newest first: {cotos, next}. */
-export function listCotos(before = null, limit = null) {
+/**
+ * A timeline, newest first: {cotos, next}. Home (everything I posted,
+ * wherever) without `cotonomaKey`; that cotonoma's timeline with it.
+ */
+export function listCotos(before = null, limit = null, cotonomaKey = null) {
   const params = new URLSearchParams();
+  if (cotonomaKey) params.set('cotonoma', cotonomaKey);
   if (before) params.set('before', before);
   if (limit) params.set('limit', String(limit));
   const query = params.toString();
   return request('GET', `/api/cotos${query ? `?${query}` : ''}`);
 }
 
-/** Posts a coto; resolves to the coto. */
-export async function postCoto(content) {
-  const body = await request('POST', '/api/cotos', { content });
+/** Posts a coto, at home or into a cotonoma; resolves to the coto. */
+export async function postCoto(content, cotonomaKey = null) {
+  const body = await request('POST', '/api/cotos', cotonomaKey ? { content, cotonoma_key: cotonomaKey } : { content });
   return body.coto;
 }
 
@@ -212,4 +216,49 @@ export async function updateCoto(id, content) {
 
 export function deleteCoto(id) {
   return request('DELETE', `/api/cotos/${encodeURIComponent(id)}`);
+}
+
+// ------------------------------------------------------------ cotonomas
+
+export const MAX_COTONOMA_NAME_CHARS = 50;
+
+const cotonomaPath = (key) => `/api/cotonomas/${encodeURIComponent(key)}`;
+
+/** The cotonomas I own (any depth) and those shared with me, newest first. */
+export async function listCotonomas() {
+  const body = await request('GET', '/api/cotonomas');
+  return Array.isArray(body?.cotonomas) ? body.cotonomas : [];
+}
+
+/** Creates a cotonoma at home (parentKey null) or inside one; resolves to the cotonoma. */
+export async function createCotonoma(name, parentKey = null) {
+  const body = await request('POST', '/api/cotonomas', parentKey ? { name, parent_key: parentKey } : { name });
+  return body.cotonoma;
+}
+
+/** One cotonoma: {cotonoma, ancestors: [{key, name}] root first, children: [cotonoma]}. */
+export function getCotonoma(key) {
+  return request('GET', cotonomaPath(key));
+}
+
+/** Renames a cotonoma (its owner only); resolves to the cotonoma. */
+export async function renameCotonoma(key, name) {
+  const body = await request('PATCH', cotonomaPath(key), { name });
+  return body.cotonoma;
+}
+
+/** The people a cotonoma is shared with (its owner only): [{email, added_at}]. */
+export async function listMembers(key) {
+  const body = await request('GET', `${cotonomaPath(key)}/members`);
+  return Array.isArray(body?.members) ? body.members : [];
+}
+
+/** Shares a cotonoma with an email address, which gets an invitation; resolves to the member. */
+export async function addMember(key, email) {
+  const body = await request('POST', `${cotonomaPath(key)}/members`, { email });
+  return body.member;
+}
+
+export function removeMember(key, email) {
+  return request('DELETE', `${cotonomaPath(key)}/members/${encodeURIComponent(email)}`);
 }

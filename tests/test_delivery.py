@@ -126,14 +126,22 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def checkov_runs(rendered) -> dict[str, subprocess.Popen]:
-    """checkov over every overlay at once (it takes seconds each); each test waits for its own."""
+def monitoring(tmp_path_factory) -> Path:
+    """k8s/monitoring rendered with `kubectl kustomize`, in a directory of its own (for checkov)."""
+    path = tmp_path_factory.mktemp("monitoring") / "monitoring.yaml"
+    path.write_text(kustomize("k8s/monitoring"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkov_runs(rendered, monitoring) -> dict[str, subprocess.Popen]:
+    """checkov over every overlay and the monitoring at once (it takes seconds each); each test waits for its own."""
     runs = {
         overlay: subprocess.Popen(
             [str(TOOLS / "checkov"), "--framework", "kubernetes", "--skip-download", "--compact", "--quiet",
              "--config-file", str(ROOT / "k8s" / ".checkov.yaml"), "-d", str(path.parent)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for overlay, path in rendered.items()
+        for overlay, path in {**rendered, "monitoring": monitoring}.items()
     }
     yield runs
     for run in runs.values():
@@ -156,7 +164,7 @@ def test_every_overlay_is_valid_kubernetes(rendered, overlay, version):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", (*OVERLAYS, "monitoring"))
 def test_every_overlay_passes_checkov(checkov_runs, overlay):
     output, _ = checkov_runs[overlay].communicate(timeout=120)
     assert checkov_runs[overlay].returncode == 0, output
@@ -470,3 +478,212 @@ def test_deploy_stops_when_the_migration_job_cannot_be_rendered(fake_kubectl):
     result = make("deploy-auth", "TAG=1.2.3", f"KUBECTL={script}", "OVERLAY=no-such-overlay")
     assert result.returncode != 0
     assert "set" not in {call["args"][2] for call in map(json.loads, log.read_text().splitlines())}
+
+
+# --- monitoring (k8s/monitoring, and /metrics in every service) ----------------------------
+
+MONITORING_IMAGES = {"prometheus": "prom/prometheus", "node-exporter": "prom/node-exporter", "grafana": "grafana/grafana"}
+# The one workload allowed the host's namespaces and filesystem (k8s/.checkov.yaml says why).
+HOST_WORKLOAD = ("DaemonSet", "node-exporter")
+
+
+def _workloads(docs: list[dict]) -> list[tuple[dict, dict]]:
+    return [(doc, doc["spec"]["template"]["spec"]) for doc in docs
+            if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
+
+
+def _uses_the_host(spec: dict) -> set[str]:
+    used = {field for field in ("hostNetwork", "hostPID", "hostIPC") if spec.get(field)}
+    if any("hostPath" in volume for volume in spec.get("volumes", [])):
+        used.add("hostPath")
+    return used
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_monitoring_is_valid_kubernetes(monitoring, version):
+    result = subprocess.run([str(TOOLS / "kubernetes-validate"), "--strict", "--quiet", "-k", version,
+                             str(monitoring)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_monitoring_runs_prometheus_node_exporter_and_grafana_in_its_namespace(monitoring):
+    docs = _docs(monitoring)
+    workloads = {(doc["kind"], doc["metadata"]["name"]) for doc, _ in _workloads(docs)}
+    assert workloads == {("Deployment", "prometheus"), ("DaemonSet", "node-exporter"), ("Deployment", "grafana")}
+    assert _one(docs, "Namespace", "monitoring")
+    elsewhere = {(doc["kind"], doc["metadata"]["name"], doc["metadata"]["namespace"]) for doc in docs
+                 if doc["kind"] != "Namespace" and doc["metadata"]["namespace"] != "monitoring"}
+    # Only what lets Prometheus list the pods it scrapes lives in the app's namespace.
+    assert elsewhere == {("Role", "prometheus-discovery", "cotoami"), ("RoleBinding", "prometheus-discovery", "cotoami")}
+
+
+def test_monitoring_containers_are_locked_down_with_probes_and_resources(monitoring):
+    for owner, spec in _workloads(_docs(monitoring)):
+        name = owner["metadata"]["name"]
+        where = f"monitoring: {owner['kind']}/{name}"
+        pod = spec["securityContext"]
+        assert spec["automountServiceAccountToken"] is False, where
+        assert pod["seccompProfile"]["type"] == "RuntimeDefault" and pod["runAsNonRoot"] is True, where
+        assert pod["runAsUser"] >= 10000 and pod["runAsGroup"] >= 10000, where
+        expected_host = {"hostNetwork", "hostPID", "hostPath"} if (owner["kind"], name) == HOST_WORKLOAD else set()
+        assert _uses_the_host(spec) == expected_host, where
+        for container in spec["containers"]:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, where
+            assert security["readOnlyRootFilesystem"] is True, where
+            assert security["capabilities"]["drop"] == ["ALL"] and "add" not in security["capabilities"], where
+            assert "privileged" not in security, where
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), where
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), where
+            assert {"readinessProbe", "livenessProbe", "startupProbe"} <= set(container), where
+            assert re.fullmatch(rf"{MONITORING_IMAGES[name]}:v?\d+\.\d+\.\d+", container["image"]), where
+            assert container["imagePullPolicy"] == "Always", where
+            for mount in container.get("volumeMounts", []):
+                host = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+                if "hostPath" in host:
+                    assert mount["readOnly"] is True, f"{where}: {mount['mountPath']} is read-only"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_app_workload_uses_the_host(rendered, overlay):
+    # k8s/.checkov.yaml skips the host namespace checks for node-exporter's sake; this keeps them for the app.
+    for owner, spec in _workloads(_docs(rendered[overlay])):
+        assert not _uses_the_host(spec), f"{overlay}: {owner['kind']}/{owner['metadata']['name']}"
+
+
+def _prometheus_config(docs: list[dict]) -> dict:
+    import yaml
+
+    config_map = next(doc for doc in docs
+                      if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("prometheus-config"))
+    return yaml.safe_load(config_map["data"]["prometheus.yml"])
+
+
+def test_prometheus_scrapes_exactly_the_four_services_where_they_serve_metrics(monitoring, base):
+    config = _prometheus_config(_docs(monitoring))
+    job = next(job for job in config["scrape_configs"] if job["job_name"] == "cotoami")
+    (discovery,) = job["kubernetes_sd_configs"]
+    assert discovery["role"] == "pod" and discovery["namespaces"]["names"] == ["cotoami"]
+    keep_apps = next(rule for rule in job["relabel_configs"]
+                     if rule["source_labels"] == ["__meta_kubernetes_pod_label_app"] and rule.get("action") == "keep")
+    assert set(keep_apps["regex"].split("|")) == set(SERVICES)
+    assert {"service", "pod", "namespace"} <= {rule.get("target_label") for rule in job["relabel_configs"]}
+    assert any(j["job_name"] == "node-exporter" for j in config["scrape_configs"])
+    # Each service's pods are annotated for it, on the port their container serves.
+    docs = _docs(base)
+    for service in SERVICES:
+        template = _one(docs, "Deployment", service)["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        (container,) = template["spec"]["containers"]
+        port = next(p for p in container["ports"] if p["name"] == "http")
+        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port["containerPort"]),
+                               "prometheus.io/path": "/metrics"}, service
+        # ...and their NetworkPolicy admits the monitoring namespace on it.
+        policy = _one(docs, "NetworkPolicy", service)
+        assert any({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in rule["from"]
+                   and {"port": port["containerPort"]} in rule["ports"] for rule in policy["spec"]["ingress"]), service
+    assert "annotations" not in _one(docs, "Deployment", "gateway")["spec"]["template"]["metadata"]
+
+
+def test_prometheus_may_only_read_pods_with_a_short_lived_token(monitoring):
+    docs = _docs(monitoring)
+    assert not [doc for doc in docs if doc["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    for role in (doc for doc in docs if doc["kind"] == "Role"):
+        assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+    for binding in (doc for doc in docs if doc["kind"] == "RoleBinding"):
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]
+    spec = _one(docs, "Deployment", "prometheus")["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == "prometheus"
+    (token,) = [source["serviceAccountToken"] for volume in spec["volumes"]
+                for source in volume.get("projected", {}).get("sources", []) if "serviceAccountToken" in source]
+    assert token["expirationSeconds"] <= 3600
+
+
+def test_metrics_are_never_routed_from_outside(base, rendered):
+    # Only /api/ paths go to a service; everything else (/metrics too) falls to the gateway,
+    # whose nginx serves files and answers 404 for what it does not have.
+    assert all(path.startswith("/api/") or path == "/api" for path, _ in _gateway_routes())
+    for overlay in OVERLAYS:
+        docs = _docs(rendered[overlay])
+        for ingress in (doc for doc in docs if doc["kind"] == "Ingress"):
+            for rule in ingress["spec"]["rules"]:
+                for path in rule["http"]["paths"]:
+                    assert path["path"].startswith("/api") or path["backend"]["service"]["name"] == "gateway", path
+        for route in (doc for doc in docs if doc["kind"] == "HTTPRoute"):
+            for rule in route["spec"]["rules"]:
+                for match in rule["matches"]:
+                    assert match["path"]["value"].startswith("/api") or \
+                        [ref["name"] for ref in rule["backendRefs"]] == ["gateway"], match
+    template = (ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()
+    assert not re.search(r"location[^{]*metrics", template), "the gateway has no location for /metrics"
+
+
+EXPORTED = """
+import json, sys
+sys.path[:0] = sys.argv[1:]
+from cotoami_common.metrics import REQUESTS, REQUEST_DURATION, sample_names
+import auth.metrics, cotos.metrics, cotonomas.metrics, mailer.metrics
+collectors = [REQUESTS, REQUEST_DURATION, mailer.metrics.MailQueueCollector(None, "mail")]
+for service in (auth, cotos, cotonomas, mailer):
+    collectors += service.metrics.METRICS
+print(json.dumps(sorted(sample_names(collectors))))
+"""
+PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+
+
+def _exported_metric_names() -> set[str]:
+    paths = [str(ROOT / "services" / name) for name in ("common", *SERVICES)]
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", EXPORTED, *paths],
+                            capture_output=True, text=True, check=True)
+    return set(json.loads(result.stdout))
+
+
+def _queried_metric_names(expr: str) -> set[str]:
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # label values
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)  # matchers and ranges
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)  # label lists
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", expr):
+        if expr[match.end():].lstrip().startswith("(") or match.group().lower() in PROMQL_KEYWORDS:
+            continue  # a function or an aggregation
+        names.add(match.group())
+    return names
+
+
+def test_the_dashboard_queries_only_metrics_the_services_export(monitoring):
+    path = ROOT / "k8s" / "monitoring" / "dashboards" / "cotoami.json"
+    dashboard = json.loads(path.read_text())
+    docs = _docs(monitoring)
+    config_map = next(doc for doc in docs
+                      if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("grafana-dashboards"))
+    assert json.loads(config_map["data"]["cotoami.json"]) == dashboard
+    exported = _exported_metric_names()
+    assert {"cotoami_http_requests_total", "cotoami_http_request_duration_seconds_bucket",
+            "cotoami_mail_queue_depth"} <= exported
+    panels = [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+    queried = set()
+    for panel in panels:
+        assert panel["datasource"]["uid"] == "prometheus", panel["title"]
+        for target in panel["targets"]:
+            names = _queried_metric_names(target["expr"])
+            assert names, (panel["title"], target["expr"])
+            assert names <= exported, (panel["title"], names - exported)
+            queried |= names
+    for variable in dashboard["templating"]["list"]:
+        assert re.search(r"label_values\((\w+)", variable["definition"])[1] in exported
+    # What the dashboard is for: requests, errors and latency per service and route, and the domain.
+    assert queried >= {
+        "cotoami_http_requests_total", "cotoami_http_request_duration_seconds_bucket",
+        "cotoami_cotos_posted_total", "cotoami_signin_links_requested_total", "cotoami_sessions_started_total",
+        "cotoami_mails_sent_total", "cotoami_mails_failed_total", "cotoami_mail_queue_depth",
+    }
+    exprs = " ".join(target["expr"] for panel in panels for target in panel["targets"])
+    for quantile in ("0.5", "0.99"):
+        assert f"histogram_quantile({quantile}, sum by (service, route, le)" in exprs
+    # Grafana's data source is the one the panels name.
+    import yaml
+
+    provisioning = next(doc for doc in docs
+                        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("grafana-provisioning"))
+    (source,) = yaml.safe_load(provisioning["data"]["datasources.yaml"])["datasources"]
+    assert source["uid"] == "prometheus" and source["url"] == "http://prometheus:9090"

@@ -10,6 +10,7 @@ import requests
 
 from auth.config import Config
 from auth.cotos_client import CotosClient
+from auth.metrics import SESSIONS_STARTED, SIGNIN_LINKS_REQUESTED
 from auth.profiles import Profiles
 from auth.store import AccountStore, AmishiRecord, LinkRefused, RateLimiter, SessionEnded
 from cotoami_common.mail import enqueue_mail
@@ -158,6 +159,7 @@ class SigninResource:
             "requested_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "requested_from": client,
         })
+        SIGNIN_LINKS_REQUESTED.inc()
         # The same answer whoever the address belongs to: nothing to learn from it.
         resp.status = falcon.HTTP_202
         resp.media = {
@@ -220,6 +222,7 @@ class SessionResource:
         amishi = self.cookies.amishi(record)
         self.cookies.issue(req, resp, amishi, signin.refresh_token)
         self.claims.deliver(amishi)
+        SESSIONS_STARTED.labels("new" if signin.created else "returning").inc()
         log.info("signed in", extra={"fields": {"amishi_id": amishi.id, "new_amishi": signin.created}})
         resp.media = {"amishi": amishi.own()}
 

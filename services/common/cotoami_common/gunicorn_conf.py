@@ -4,6 +4,9 @@ Every Dockerfile's CMD and `make up` run `gunicorn -c python:cotoami_common.guni
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.logs import logging_config
@@ -31,3 +34,43 @@ keepalive = 5
 control_socket_disable = True
 accesslog = None  # each service logs its requests itself, with the request id
 proc_name = os.environ.get("SERVICE_NAME", "cotoami")
+
+
+# --- Prometheus metrics in multiprocess mode (cotoami_common.metrics) --------------------
+# Each worker writes its metrics to files in one directory that /metrics adds
+# up. The master makes it before any worker forks (the variable must be set
+# before a worker first imports prometheus_client): a fresh one under the temp
+# directory (/tmp, an emptyDir in Kubernetes), unless PROMETHEUS_MULTIPROC_DIR
+# names one, which is then emptied, since files left by an earlier run would
+# be counted again.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Names the directory the master made, to remove at exit (in the environment,
+# which outlives a reload of this module on SIGHUP).
+MADE_METRICS_DIR_ENV = "COTOAMI_MADE_METRICS_DIR"
+
+
+def on_starting(server) -> None:
+    given = os.environ.get(METRICS_DIR_ENV, "").strip()
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = Path(tempfile.mkdtemp(prefix=f"cotoami-metrics-{proc_name}-"))
+        os.environ[MADE_METRICS_DIR_ENV] = str(directory)
+    os.environ[METRICS_DIR_ENV] = str(directory)
+    server.log.info("metrics directory %s", directory)
+
+
+def child_exit(server, worker) -> None:
+    # Its counters and histograms still count; its live gauges stop counting.
+    from prometheus_client import multiprocess  # only now: the master records nothing itself
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    made = os.environ.get(MADE_METRICS_DIR_ENV)
+    if made and made == os.environ.get(METRICS_DIR_ENV):
+        shutil.rmtree(made, ignore_errors=True)

@@ -5,15 +5,21 @@ every service keeps (health, readiness, JSON errors, request ids, config errors)
 A service's conftest.py enables the fixtures with
 `pytest_plugins = ["cotoami_common.testing"]` and provides `migrations_dir`,
 `config_class` and `make_app(checks)`; its test_app.py subclasses ServiceContract.
+
+Metrics are kept in prometheus-client's multiprocess mode, as under gunicorn
+(see cotoami_common.testing_env, which a conftest.py imports before its app).
 """
 
 import json
 import os
 import secrets
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from cotoami_common import testing_env  # first: it sets the metrics directory
 
 import psycopg
 import pytest
@@ -26,6 +32,31 @@ from cotoami_common.config import ConfigError, Env
 from cotoami_common.health import postgres_check, redis_check
 from cotoami_common.migrate import apply_migrations, create_database
 from cotoami_common.tokens import AccessTokenSigner, Amishi, generate_keys
+
+
+@pytest.fixture(scope="session", autouse=True)
+def metrics_dir() -> Path:
+    """Where this test run's processes keep their metrics (PROMETHEUS_MULTIPROC_DIR)."""
+    yield Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if testing_env.MADE_METRICS_DIR:
+        shutil.rmtree(testing_env.MADE_METRICS_DIR, ignore_errors=True)
+
+
+def scrape(client: testing.TestClient) -> dict[tuple[str, frozenset], float]:
+    """GET /metrics: every sample, keyed by its name and labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    result = client.simulate_get("/metrics")
+    assert result.status_code == 200, result.text
+    assert result.headers["Content-Type"].startswith("text/plain; version=0.0.4"), result.headers
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(result.text) for sample in family.samples}
+
+
+def sample(client: testing.TestClient, name: str, **labels: str) -> float:
+    """The value /metrics gives one sample now (0 when it has none yet)."""
+    return scrape(client).get((name, frozenset(labels.items())), 0.0)
+
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -186,6 +217,21 @@ class ServiceContract:
         assert client.simulate_get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
         made = client.simulate_get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers["X-Request-ID"]
         assert len(made) == 32 and made != "bad id\n"
+
+    def test_metrics_count_and_time_requests_by_route(self, make_app):
+        client = testing.TestClient(make_app({}))
+        key = ("/healthz", "GET", "200")
+        before = scrape(client)
+        client.simulate_get("/healthz")
+        client.simulate_get("/api/no/such/thing/here")
+        after = scrape(client)
+        labels = frozenset(zip(("route", "method", "status"), key))
+        assert after[("cotoami_http_requests_total", labels)] == before.get(("cotoami_http_requests_total", labels), 0) + 1
+        count = ("cotoami_http_request_duration_seconds_count", labels)
+        assert after[count] == before.get(count, 0) + 1
+        unmatched = frozenset({"route": "(unmatched)", "method": "GET", "status": "404"}.items())
+        assert after[("cotoami_http_requests_total", unmatched)] >= 1
+        assert not any("/no/such" in dict(labels).get("route", "") for _, labels in after)
 
     def test_config_defaults_serve_local_use(self, config_class, required_environ):
         config = config_class.from_env(Env(required_environ))

@@ -1,5 +1,6 @@
-"""The Falcon app every service starts from: request ids, access logs, body
-limits, cross-site write refusal and JSON errors that never leak a trace."""
+"""The Falcon app every service starts from: request ids, access logs, request
+metrics and /metrics, body limits, cross-site write refusal and JSON errors
+that never leak a trace."""
 
 import hmac
 import logging
@@ -13,8 +14,10 @@ import falcon
 import psycopg
 import psycopg_pool
 import redis
+from prometheus_client.registry import Collector
 
 from cotoami_common.logs import request_id
+from cotoami_common.metrics import METRICS_PATH, RequestMetrics, add_metrics_route
 from cotoami_common.tokens import AccessTokenVerifier, Amishi, ExpiredToken, InvalidToken
 
 log = logging.getLogger("cotoami.http")
@@ -36,7 +39,7 @@ class RequestContext:
 
     def process_response(self, req, resp, resource, req_succeeded) -> None:
         elapsed_ms = (time.perf_counter() - req.context.started) * 1000
-        if req.path not in ("/healthz", "/readyz") or resp.status_code >= 400:
+        if req.path not in ("/healthz", "/readyz", METRICS_PATH) or resp.status_code >= 400:
             log.info(
                 "%s %s %s",
                 req.method,
@@ -169,12 +172,16 @@ def new_app(
     allowed_origins: Iterable[str],
     verifier: AccessTokenVerifier | None = None,
     internal_token: str | None = None,
+    metrics_collectors: Iterable[Collector] = (),
 ) -> falcon.App:
-    middleware = [RequestContext(), BodyLimit(max_body_bytes), CrossSiteWriteGuard(allowed_origins),
-                  InternalCredential(internal_token)]
+    """metrics_collectors: what /metrics computes at each scrape besides the counters."""
+    router = falcon.routing.CompiledRouter()
+    middleware = [RequestMetrics(router), RequestContext(), BodyLimit(max_body_bytes),
+                  CrossSiteWriteGuard(allowed_origins), InternalCredential(internal_token)]
     if verifier is not None:
         middleware.append(Authentication(verifier))
-    app = falcon.App(middleware=middleware, cors_enable=False)
+    app = falcon.App(middleware=middleware, router=router, cors_enable=False)
+    add_metrics_route(app, metrics_collectors)
     # Registered in this order so the more specific handlers win.
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(

@@ -16,6 +16,7 @@ from cotoami_common.mail import enqueue_mail
 from cotoami_common.web import json_object, limit_param, reject_unknown_fields, require_amishi
 from cotonomas.consistency import CotonomaWrites
 from cotonomas.cotos_client import CotosUnavailable
+from cotonomas.metrics import COTONOMAS_CREATED
 from cotonomas.store import AlreadyMember, CotonomaStore, NameTaken, NoSuchCotonoma, Place, Viewer, parse_cursor
 
 MAX_NAME_CHARS = 50
@@ -126,6 +127,7 @@ class CotonomasResource:
             raise name_taken(error) from None
         except CotosUnavailable:
             raise cotos_unavailable() from None
+        COTONOMAS_CREATED.labels("top" if parent_key is None else "nested").inc()
         resp.status = falcon.HTTP_201
         resp.location = f"/api/cotonomas/{cotonoma['key']}"
         resp.media = {"cotonoma": cotonoma}

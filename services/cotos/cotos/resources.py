@@ -9,6 +9,7 @@ import falcon
 from cotoami_common.tokens import Amishi
 from cotoami_common.web import json_object, limit_param, reject_unknown_fields, set_cookie
 from cotos.cotonoma_access import COTONOMA_KEY, CotonomaAccess
+from cotos.metrics import COTOS_POSTED
 from cotos.store import AnonymousCotoStore, CotoStore, StandsForCotonoma
 
 ANONYMOUS_COOKIE = "anonymous_id"
@@ -155,6 +156,7 @@ class CotosResource:
             anonymous_id = self._anonymous_id(req) or secrets.token_hex(16)
             coto = self.anonymous_cotos.post(anonymous_id, content)
             self._keep_cookie(req, resp, anonymous_id)
+        COTOS_POSTED.labels("signed_in" if amishi is not None else "anonymous").inc()
         resp.status = falcon.HTTP_201
         resp.location = f"/api/cotos/{coto['id']}"
         resp.media = {"coto": coto}

@@ -1,3 +1,7 @@
+# First of all: metrics are kept in multiprocess mode, as under gunicorn, only if
+# PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
+import cotoami_common.testing_env  # noqa: F401,I001
+
 import json
 import re
 import secrets

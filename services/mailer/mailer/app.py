@@ -4,17 +4,20 @@ import atexit
 import os
 
 import falcon
+import redis
 
 from cotoami_common.backing import Backing
 from cotoami_common.config import load_config
 from cotoami_common.health import Check, add_health_routes
 from cotoami_common.web import new_app
 from mailer.config import Config
+from mailer.metrics import MailQueueCollector
 from mailer.worker import MailWorker
 
 
-def create_app(config: Config, checks: dict[str, Check]) -> falcon.App:
-    app = new_app(config.max_body_bytes, config.allowed_origins)
+def create_app(config: Config, redis_client: redis.Redis, checks: dict[str, Check]) -> falcon.App:
+    app = new_app(config.max_body_bytes, config.allowed_origins,
+                  metrics_collectors=[MailQueueCollector(redis_client, config.mail_stream)])
     add_health_routes(app, checks)
     return app
 
@@ -29,4 +32,4 @@ def get_app() -> falcon.App:
     # gunicorn's SIGTERM ends the process with sys.exit() once requests have
     # drained; the worker then finishes or leaves its job before Python exits.
     atexit.register(worker.stop)
-    return create_app(config, checks={**backing.checks, "worker": worker.check})
+    return create_app(config, backing.redis, checks={**backing.checks, "worker": worker.check})

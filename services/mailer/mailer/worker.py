@@ -24,6 +24,7 @@ import redis
 
 from mailer.config import Config
 from mailer.jobs import MailJob, MalformedJob, claimed_labels, parse_job
+from mailer.metrics import MAILS_DEAD, MAILS_FAILED, MAILS_SENT, UNKNOWN_KIND, start_counting
 from mailer.smtp import SmtpEndpoint, SmtpSender, compose, is_permanent
 from mailer.store import DeliveryLog, Entry, MailQueue, Outcome
 from mailer.templates import MailTemplates, RenderedMail
@@ -78,6 +79,7 @@ class MailWorker:
         # Jobs this worker holds and will look at again: entry id -> (monotonic time due, entry).
         self._waiting: dict[str, tuple[float, Entry]] = {}
         self._group_ready = False
+        start_counting(templates.kinds)
 
     @classmethod
     def from_config(
@@ -176,6 +178,7 @@ class MailWorker:
             kind, recipient = claimed_labels(entry.fields)
             self.deliveries.record_malformed(entry.id, kind, recipient, str(error))
             self.queue.dead_letter(entry, str(error))
+            MAILS_DEAD.labels(kind if kind in self.templates.kinds else UNKNOWN_KIND).inc()
             log.warning(
                 "malformed mail job moved to the dead-letter stream",
                 extra={"fields": {"entry_id": entry.id, "kind": kind, "error": str(error)}},
@@ -190,6 +193,7 @@ class MailWorker:
             log.info("mail job was delivered before; acknowledged", extra={"fields": fields})
         elif claim.outcome is Outcome.DEAD:
             self.queue.dead_letter(entry, claim.error)
+            MAILS_DEAD.labels(job.kind).inc()
             log.error("mail job given up on", extra={"fields": {**fields, "error": claim.error}})
         else:
             self._wait(entry, claim.retry_in)
@@ -202,8 +206,10 @@ class MailWorker:
             reason = f"{type(error).__name__}: {error}"
             dead = is_permanent(error) or attempt >= self.max_attempts
             self.deliveries.record_failure(job.id, attempt, reason, dead=dead)
+            MAILS_FAILED.labels(job.kind).inc()
             if dead:
                 self.queue.dead_letter(entry, reason)
+                MAILS_DEAD.labels(job.kind).inc()
                 log.error("mail job given up on", extra={"fields": {**fields, "error": reason}})
             else:
                 delay = self.backoff.delay(attempt)
@@ -213,5 +219,6 @@ class MailWorker:
         # Recorded before the ack: if this worker dies in between, whoever
         # reclaims the job finds it sent and only acknowledges it.
         self.deliveries.record_sent(job.id)
+        MAILS_SENT.labels(job.kind).inc()
         self.queue.ack(entry.id)
         log.info("mail sent", extra={"fields": fields})

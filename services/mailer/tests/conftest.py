@@ -1,3 +1,7 @@
+# First of all: metrics are kept in multiprocess mode, as under gunicorn, only if
+# PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
+import cotoami_common.testing_env  # noqa: F401,I001
+
 import json
 import random
 import socket
@@ -161,9 +165,9 @@ def config_for(clean_database, redis_url, maildev) -> Callable[..., Config]:
 
 
 @pytest.fixture
-def make_app(config_for):
+def make_app(config_for, redis):
     config = config_for()
-    return lambda checks: create_app(config, checks)
+    return lambda checks: create_app(config, redis, checks)
 
 
 # Quick retries, so that a test sees several attempts in a fraction of a second.

@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -205,6 +206,31 @@ def reject_unknown_fields(body: dict, allowed: Iterable[str]) -> None:
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise falcon.HTTPBadRequest(title="Invalid body", description=f"Unknown field(s): {', '.join(unknown)}.")
+
+
+# Never in what people write: control characters (but tab and newlines in
+# multi-line text) and lone surrogates; in one-line text no line separators either.
+_NOT_IN_TEXT = frozenset({"Cc", "Cs"})
+_NOT_IN_ONE_LINE = _NOT_IN_TEXT | {"Zl", "Zp"}
+
+
+def text_field(body: dict, field: str, max_chars: int, one_line: bool) -> str:
+    """body[field] trimmed: 1 to max_chars characters of text, or a 400 saying what is wrong."""
+    value = body.get(field)
+    title = f"Invalid {field}"
+    if not isinstance(value, str):
+        raise falcon.HTTPBadRequest(title=title, description=f"{field} must be a string.")
+    value = value.strip()
+    if not value:
+        raise falcon.HTTPBadRequest(title=title, description=f"{field} must not be blank.")
+    if len(value) > max_chars:
+        raise falcon.HTTPBadRequest(title=title, description=f"{field} must be at most {max_chars} characters.")
+    refused = _NOT_IN_ONE_LINE if one_line else _NOT_IN_TEXT
+    allowed = "" if one_line else "\t\n\r"
+    if any(char not in allowed and unicodedata.category(char) in refused for char in value):
+        lines = "one line of text" if one_line else "text"
+        raise falcon.HTTPBadRequest(title=title, description=f"{field} must be {lines} without control characters.")
+    return value
 
 
 def limit_param(req: falcon.Request, default: int, maximum: int) -> int:

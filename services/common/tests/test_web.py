@@ -1,7 +1,8 @@
+import falcon
 import pytest
 from falcon import testing
 
-from cotoami_common.web import json_object, new_app
+from cotoami_common.web import json_object, new_app, text_field
 
 
 class Echo:
@@ -63,3 +64,22 @@ def test_json_object_requires_json(client):
 def test_falcon_errors_keep_their_status_and_json_shape(client):
     result = client.simulate_delete("/echo")
     assert result.status_code == 405 and "title" in result.json
+
+
+@pytest.mark.parametrize("value,one_line,ok", [
+    ("  a note  ", False, "a note"),
+    ("two\nlines\tand a tab", False, "two\nlines\tand a tab"),
+    ("two\nlines", True, None),
+    ("line\u2028separator", True, None),
+    ("bell\x07", False, None),
+    ("lone \ud800 surrogate", False, None),
+    ("   ", False, None),
+    ("x" * 31, False, None),
+    (5, False, None),
+])
+def test_text_fields(value, one_line, ok):
+    if ok is not None:
+        assert text_field({"f": value}, "f", 30, one_line) == ok
+    else:
+        with pytest.raises(falcon.HTTPBadRequest):
+            text_field({"f": value}, "f", 30, one_line)

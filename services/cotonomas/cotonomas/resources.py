@@ -13,7 +13,7 @@ import falcon
 import redis
 
 from cotoami_common.mail import enqueue_mail
-from cotoami_common.web import json_object, limit_param, reject_unknown_fields, require_amishi
+from cotoami_common.web import json_object, limit_param, reject_unknown_fields, require_amishi, text_field
 from cotonomas.consistency import CotonomaWrites
 from cotonomas.cotos_client import CotosUnavailable
 from cotonomas.metrics import COTONOMAS_CREATED
@@ -21,8 +21,6 @@ from cotonomas.store import AlreadyMember, CotonomaStore, NameTaken, NoSuchCoton
 
 MAX_NAME_CHARS = 50
 MAX_EMAIL_CHARS = 254
-# Control characters, lone surrogates and line or paragraph separators have no place in a one-line name.
-_NOT_IN_NAMES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 # A plain ASCII address, lower-cased: what the mailer accepts (so no invitation
 # is ever refused there), with a dotted domain, and without "/": the gateway
 # refuses an encoded slash in a path, so such a member could not be removed.
@@ -33,19 +31,7 @@ _ADDRESS = re.compile(
 
 
 def cotonoma_name(body: dict) -> str:
-    name = body.get("name")
-    if not isinstance(name, str):
-        raise falcon.HTTPBadRequest(title="Invalid name", description="name must be a string.")
-    name = name.strip()
-    if not name:
-        raise falcon.HTTPBadRequest(title="Invalid name", description="name must not be blank.")
-    if len(name) > MAX_NAME_CHARS:
-        raise falcon.HTTPBadRequest(title="Invalid name",
-                                    description=f"name must be at most {MAX_NAME_CHARS} characters.")
-    if any(unicodedata.category(char) in _NOT_IN_NAMES for char in name):
-        raise falcon.HTTPBadRequest(title="Invalid name",
-                                    description="name must be one line of text without control characters.")
-    return name
+    return text_field(body, "name", MAX_NAME_CHARS, one_line=True)
 
 
 def parent_key_field(body: dict) -> str | None:

@@ -7,7 +7,7 @@ import uuid
 import falcon
 
 from cotoami_common.tokens import Amishi
-from cotoami_common.web import json_object, limit_param, reject_unknown_fields, set_cookie
+from cotoami_common.web import json_object, limit_param, reject_unknown_fields, set_cookie, text_field
 from cotos.cotonoma_access import COTONOMA_KEY, CotonomaAccess
 from cotos.metrics import COTOS_POSTED
 from cotos.store import AnonymousCotoStore, CotoStore, StandsForCotonoma
@@ -16,30 +16,10 @@ ANONYMOUS_COOKIE = "anonymous_id"
 MAX_CONTENT_CHARS = 10_000  # the README documents it; the web client enforces it too
 MAX_COTONOMA_NAME_CHARS = 50  # as cotonomas enforces it
 _ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
-# Control characters other than tab and newlines have no place in a note.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Nor any control character in a name.
-_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def coto_content(body: dict) -> str:
-    content = body.get("content")
-    if not isinstance(content, str):
-        raise falcon.HTTPBadRequest(title="Invalid content", description="content must be a string.")
-    content = content.strip()
-    if not content:
-        raise falcon.HTTPBadRequest(title="Invalid content", description="content must not be blank.")
-    if len(content) > MAX_CONTENT_CHARS:
-        raise falcon.HTTPBadRequest(
-            title="Invalid content", description=f"content must be at most {MAX_CONTENT_CHARS} characters."
-        )
-    if _CONTROL.search(content):
-        raise falcon.HTTPBadRequest(title="Invalid content", description="content must not contain control characters.")
-    try:
-        content.encode("utf-8")
-    except UnicodeEncodeError:
-        raise falcon.HTTPBadRequest(title="Invalid content", description="content must be valid Unicode text.") from None
-    return content
+    return text_field(body, "content", MAX_CONTENT_CHARS, one_line=False)
 
 
 def cursor_param(req: falcon.Request) -> str | None:
@@ -261,21 +241,7 @@ def _cotonoma_key(key: object, what: str) -> str:
 
 
 def _cotonoma_name(body: dict) -> str:
-    name = body.get("name")
-    if not isinstance(name, str):
-        raise falcon.HTTPBadRequest(title="Invalid name", description="name must be a string.")
-    name = name.strip()
-    if not 1 <= len(name) <= MAX_COTONOMA_NAME_CHARS:
-        raise falcon.HTTPBadRequest(
-            title="Invalid name", description=f"name must be 1 to {MAX_COTONOMA_NAME_CHARS} characters."
-        )
-    if _NAME_CONTROL.search(name):
-        raise falcon.HTTPBadRequest(title="Invalid name", description="name must not contain control characters.")
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise falcon.HTTPBadRequest(title="Invalid name", description="name must be valid Unicode text.") from None
-    return name
+    return text_field(body, "name", MAX_COTONOMA_NAME_CHARS, one_line=True)
 
 
 class CotonomaCotosResource:

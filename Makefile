@@ -4,7 +4,11 @@ PYTHON := .venv/bin/python
 PYTEST := $(PYTHON) -m pytest -p no:cacheprovider --timeout=300
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down restart status logs test test-common test-e2e $(addprefix test-,$(SERVICES))
+# `make up REPLICAS=2`: instances of each service (default: as running, else 1).
+REPLICAS ?=
+
+.PHONY: help install up down restart status logs test test-common test-e2e $(addprefix test-,$(SERVICES)) \
+	$(addprefix rollout-,$(SERVICES))
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/: .*## /\t/' | expand -t 18
@@ -12,14 +16,17 @@ help: ## list the targets
 install: ## install what the stack needs (venv, nginx, maildev), skipping what is there
 	@tools/install.sh
 
-up: install ## start everything on this machine; web at http://127.0.0.1:8000
-	@$(PYTHON) tools/stack.py up
+up: install ## start everything on this machine; web at http://127.0.0.1:8000 (REPLICAS=2: two of each service)
+	@$(PYTHON) tools/stack.py up $(if $(REPLICAS),--replicas $(REPLICAS))
 
 down: ## stop everything `make up` started
 	@if [ -x $(PYTHON) ]; then $(PYTHON) tools/stack.py down; fi
 
-restart: ## run changed service code: migrate, then restart the services
+restart: ## run changed service code: migrate, then restart the services (all at once)
 	@$(PYTHON) tools/stack.py restart
+
+rollout-auth rollout-cotos rollout-cotonomas rollout-mailer: rollout-%: ## replace one service's processes with new code, one instance at a time, no request lost
+	@$(PYTHON) tools/stack.py rollout $*
 
 status: ## what runs and whether it is ready
 	@$(PYTHON) tools/stack.py status

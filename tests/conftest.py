@@ -19,7 +19,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from stack import PROFILES, SERVICES  # noqa: E402
+from stack import PROFILES, SERVICES, instance_name, running_replicas  # noqa: E402
 
 PROFILE = PROFILES["e2e"]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -40,11 +40,32 @@ class Stack:
             capture_output=True, text=True, timeout=60,
         ).stdout.strip()
 
+    def replicas(self) -> int:
+        """Instances of each service (supervisord programs SVC-1..SVC-N in the group SVC)."""
+        return running_replicas(PROFILE) or 0
+
+    def instances(self, service: str) -> list[str]:
+        """The supervisord names of a service's instances: cotos:cotos-1, cotos:cotos-2..."""
+        return [f"{service}:{instance_name(service, k)}" for k in range(1, self.replicas() + 1)]
+
     def pid(self, program: str) -> int:
+        """The pid of a program; a service's name means its first instance, `cotos-2` cotos:cotos-2."""
+        if program in SERVICES:
+            program = self.instances(program)[0]
+        elif program.rsplit("-", 1)[0] in SERVICES:
+            program = f"{program.rsplit('-', 1)[0]}:{program}"
         return int(self.supervisorctl("pid", program))
 
+    def pids(self) -> dict[str, int]:
+        """Every program's pid (0: not running), by supervisord name (`status` shows none while STARTING)."""
+        names = [line.split()[0] for line in self.supervisorctl("status").splitlines()]
+        return {name: int(self.supervisorctl("pid", name) or 0) for name in names}
+
     def log_lines(self, program: str) -> list[dict]:
-        lines = (PROFILE.run_dir / "logs" / f"{program}.log").read_text().splitlines()
+        """A program's JSON log lines; a service's name means all of its instances' logs."""
+        logs = PROFILE.run_dir / "logs"
+        files = sorted(logs.glob(f"{program}-*.log")) if program in SERVICES else [logs / f"{program}.log"]
+        lines = [line for file in files for line in file.read_text().splitlines()]
         return [json.loads(line) for line in lines if line.startswith("{")]
 
     def raw(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -145,12 +166,14 @@ def browser(stack):
 
 @pytest.fixture
 def paused(stack):
-    """Freeze a service's processes (it accepts connections but never answers)."""
+    """Freeze a service's processes, every instance's (it accepts connections but never answers)."""
     frozen = []
 
     def pause(program: str) -> None:
-        pids = [stack.pid(program)]
-        pids += [int(p) for p in subprocess.run(["pgrep", "-P", str(pids[0])], capture_output=True, text=True).stdout.split()]
+        masters = [stack.pid(name) for name in (stack.instances(program) if program in SERVICES else [program])]
+        pids = list(masters)
+        for master in masters:
+            pids += [int(p) for p in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()]
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
         frozen.extend(pids)
@@ -162,15 +185,16 @@ def paused(stack):
 
 @pytest.fixture
 def stopped(stack):
-    """Stop a service for one test; it is started again afterwards."""
+    """Stop a service (all its instances) for one test; it is started again afterwards."""
     names = []
 
     def stop(program: str) -> None:
-        stack.supervisorctl("stop", program)
+        stack.supervisorctl("stop", f"{program}:*" if program in SERVICES else program)
         names.append(program)
 
     yield stop
     for name in names:
-        stack.supervisorctl("start", name)
-    stack.wait_until(lambda: all(requests.get(f"http://127.0.0.1:{PROFILE.service_port(s)}/readyz", timeout=2).ok
-                                 for s in SERVICES if s in names), 20, "restarted services ready")
+        stack.supervisorctl("start", f"{name}:*" if name in SERVICES else name)
+    ports = [PROFILE.instance_port(s, k) for s in SERVICES if s in names for k in range(1, stack.replicas() + 1)]
+    stack.wait_until(lambda: all(requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).ok for port in ports),
+                     20, "restarted services ready")

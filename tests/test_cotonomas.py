@@ -188,7 +188,7 @@ def test_creation_with_cotos_down_is_503_and_leaves_no_orphan(stack, owner, stop
     stopped("cotos")
     response = owner.call("POST", "/api/cotonomas", json={"name": "While cotos sleeps"})
     assert response.status_code == 503 and "title" in response.json()
-    stack.supervisorctl("start", "cotos")
+    stack.supervisorctl("start", "cotos:*")
     stack.wait_until(lambda: requests.get(f"http://127.0.0.1:{PROFILE.service_port('cotos')}/readyz", timeout=2).ok,
                      20, "cotos back")
 

@@ -1,12 +1,21 @@
 """The local stack: every service, the gateway and maildev on this machine,
 under supervisord, as Kubernetes would run them (see DESIGN.md "Local stack").
 
-    python tools/stack.py up|down|restart|status|logs|backing [--profile dev|e2e] [--fresh]
+    python tools/stack.py up|down|restart|status|logs|backing [--profile dev|e2e] [--fresh] [--replicas N]
+    python tools/stack.py rollout SERVICE [--profile dev|e2e]
 
 `dev` is what `make up` runs (gateway on :8000). `e2e` is the stack the
 end-to-end tests start, on other ports and databases, so the two never meet.
 `backing` only makes sure PostgreSQL and Redis answer (the services' own tests need them).
 Each service runs the exact command of its Dockerfile's CMD.
+
+Replicas: each service runs N instances (supervisord programs SVC-1..SVC-N in
+the group SVC, so `supervisorctl stop cotos:*` stops them all). Every instance
+binds two ports: the service's port (shared by all its instances through
+SO_REUSEPORT: what the other services call, as they would call a ClusterIP
+Service) and a port of its own, which the gateway balances over and the route
+cookie sticks to. `rollout SERVICE` replaces one service's processes with new
+ones (new code) while the gateway keeps serving; see rollout() below.
 """
 
 import argparse
@@ -20,6 +29,7 @@ import string
 import subprocess
 import sys
 import time
+import zlib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +42,8 @@ SERVICES = ("auth", "cotos", "cotonomas", "mailer")
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 READY_TIMEOUT = 90
+MAX_REPLICAS = 8
+SURGE = 9  # the instance number of the extra process a rollout starts (its port's last digit)
 
 
 @dataclass(frozen=True)
@@ -47,13 +59,20 @@ class Profile:
     avatar_url: str  # where avatars come from; tests must not reach outside hosts
     auth_limit_per_client: int  # sign-in requests and link uses per client address per 15 minutes
     mail_reclaim_idle_ms: int  # how long a crashed mailer's job waits before another takes it
+    default_replicas: int  # instances of each service when `up` is not told otherwise
 
     @property
     def run_dir(self) -> Path:
         return ROOT / ".run" / self.name
 
     def service_port(self, service: str) -> int:
+        """The port every instance of the service shares (SO_REUSEPORT): what other services call."""
         return self.first_service_port + SERVICES.index(service)
+
+    def instance_port(self, service: str, instance: int) -> int:
+        """One instance's own port (instance SURGE: a rollout's extra process): what the gateway balances over.
+        dev: auth 8101.., cotos 8111.., cotonomas 8121.., mailer 8131..; e2e the same from 18100."""
+        return self.gateway_port + 100 + 10 * SERVICES.index(service) + instance
 
     def database_url(self, service: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{POSTGRES_PORT}/{self.database_prefix}{service}"
@@ -80,15 +99,19 @@ PROFILES = {
         name="dev", gateway_port=8000, first_service_port=8001, smtp_port=1025, inbox_port=1080,
         database_prefix="cotoami_", own_redis_port=None, upstream_timeout="30s",
         avatar_url="https://www.gravatar.com/avatar/", auth_limit_per_client=100, mail_reclaim_idle_ms=30_000,
+        default_replicas=1,
     ),
     # Its own Redis, which tests may restart; a short gateway timeout, so tests
     # see a 504 without waiting long; avatars from the gateway itself (a 404 the
     # web client falls back from), never an outside host; room for the many
     # sign-ins tests make from one address; a crashed mailer's jobs retaken soon.
+    # Two instances of each service, as in Kubernetes, so every end-to-end test
+    # runs against balanced replicas (8 gunicorns start in about 10 s on 2 cores).
     "e2e": Profile(
         name="e2e", gateway_port=18000, first_service_port=18001, smtp_port=11025, inbox_port=11080,
         database_prefix="cotoami_e2e_", own_redis_port=16379, upstream_timeout="3s",
         avatar_url="http://127.0.0.1:18000/avatars/", auth_limit_per_client=10_000, mail_reclaim_idle_ms=3_000,
+        default_replicas=2,
     ),
 }
 
@@ -251,7 +274,7 @@ def stop_private_backing_services() -> None:
 # --- databases
 
 
-def migrate(profile: Profile) -> None:
+def migrate(profile: Profile, services: tuple[str, ...] = SERVICES) -> None:
     """Run each service's migrations as its Kubernetes Job would, all at once."""
     jobs = {
         service: subprocess.Popen(
@@ -260,7 +283,7 @@ def migrate(profile: Profile) -> None:
             env={**os.environ, "DATABASE_URL": profile.database_url(service)},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        for service in SERVICES
+        for service in services
     }
     for service, job in jobs.items():
         output, _ = job.communicate()
@@ -283,25 +306,95 @@ def reset(profile: Profile) -> None:
 
 # --- the processes
 
+ROUTED = ("auth", "cotos", "cotonomas")  # the services the gateway routes to (the mailer has no public API)
+UPSTREAMS_BEGIN = "# --- upstreams"
+UPSTREAMS_END = "# --- end of upstreams"
+
 
 def origin_of(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def render_configs(profile: Profile) -> Path:
+def nginx_binary() -> str:
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def route_values(replicas: int) -> list[str]:
+    """The `route` cookie's value for each instance position: a value nginx's
+    `hash` balancer sends to that position. Its hash is Cache::Memcached's,
+    ((crc32(KEY) >> 16) & 0x7fff) modulo the number of servers (all of weight 1)."""
+    values = []
+    for position in range(replicas):
+        n = 0
+        while True:
+            value = f"i{position + 1}" + (f"x{n}" if n else "")
+            if ((zlib.crc32(value.encode()) >> 16) & 0x7FFF) % replicas == position:
+                break
+            n += 1
+        values.append(value)
+    return values
+
+
+def gateway_upstreams(profile: Profile, replicas: int, standing_in: dict[str, int]) -> str:
+    """The local gateway's upstreams: one server per instance, balanced, with the
+    Ingress's cookie affinity emulated (nginx open source has no sticky cookie).
+
+    Without a valid `route` cookie the hash key is the request id, so requests
+    spread at random over the instances; with one, the key is the cookie, which
+    hashes to its instance. A server that is down or failing is skipped (nginx
+    rehashes), so a client stuck to it falls back to a live one. The cookie is
+    set, on the API's 2xx/3xx answers, whenever the client has none or was
+    served by another instance than its cookie names. `standing_in` maps a
+    service to the instance whose position a rollout's extra process holds for
+    now: positions never move, so cookies keep their meaning during a rollout."""
+    values = route_values(replicas)
+
+    def ports(service: str) -> list[int]:
+        return [profile.instance_port(service, SURGE if standing_in.get(service) == k else k)
+                for k in range(1, replicas + 1)]
+
+    at_position = ["|".join(str(ports(service)[k]) for service in ROUTED) for k in range(replicas)]
+    lines = [
+        f"# Generated by tools/stack.py ({replicas} instance(s) of each service).",
+        "map $cookie_route $cotoami_route_key {",
+        "    default $request_id;",
+        *(f"    {value} {value};" for value in values),
+        "}",
+        'map "$cookie_route|$upstream_addr" $cotoami_route_cookie {',
+        '    default "";',
+        # The last address is the one that answered (earlier ones failed).
+        *(f'    "~^{value}\\|(.*, )?127\\.0\\.0\\.1:({found})$" "";' for value, found in zip(values, at_position)),
+        *(f'    "~\\|(.*, )?127\\.0\\.0\\.1:({found})$" "route={value}; Path=/; HttpOnly; SameSite=Lax";'
+          for value, found in zip(values, at_position)),
+        "}",
+    ]
+    for service in ROUTED:
+        servers = " ".join(f"server 127.0.0.1:{port} max_fails=0;" for port in ports(service))
+        lines.append(f"upstream {service} {{ hash $cotoami_route_key; {servers} keepalive 16; keepalive_timeout 4s; }}")
+    return "\n".join(lines) + "\n"
+
+
+def render_gateway(profile: Profile, replicas: int, standing_in: dict[str, int] | None = None) -> None:
     run = profile.run_dir
     for sub in ("logs", "nginx/temp"):
         (run / sub).mkdir(parents=True, exist_ok=True)
 
-    gateway = string.Template((ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()).safe_substitute(
+    template = (ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()
+    before, found, rest = template.partition(UPSTREAMS_BEGIN)
+    _, end, after = rest.partition(UPSTREAMS_END)
+    if not found or not end:
+        raise StackError(f"gateway/nginx/cotoami.conf.template lost its '{UPSTREAMS_BEGIN}' ... '{UPSTREAMS_END}' lines")
+    after = after.split("\n", 1)[1]  # the rest of the end marker's line
+    placeholder = "@@COTOAMI_UPSTREAMS@@"
+    gateway = string.Template(before + placeholder + after).safe_substitute(
         LISTEN_PORT=f"127.0.0.1:{profile.gateway_port}",
         WEB_ROOT=str(ROOT / "gateway" / "web"),
         UPSTREAM_TIMEOUT=profile.upstream_timeout,
         AVATAR_ORIGIN=origin_of(profile.avatar_url),
-        **{f"{s.upper()}_UPSTREAM": f"127.0.0.1:{profile.service_port(s)}" for s in SERVICES},
     )
-    (run / "nginx" / "cotoami.conf").write_text(gateway)
+    upstreams = gateway_upstreams(profile, replicas, standing_in or {})
+    (run / "nginx" / "cotoami.conf").write_text(gateway.replace(placeholder, upstreams))
     temp = run / "nginx" / "temp"
     # Workers run as the user who ran `make up`: root in CI, where nobody else
     # could read a checkout under /root. The gateway only listens on loopback.
@@ -318,17 +411,38 @@ def render_configs(profile: Profile) -> Path:
         "}\n"
     )
 
-    programs = {
-        service: {
-            "command": image_command(service),
-            "directory": ROOT / "services" / service,
-            "environment": service_environment(profile, service),
-            "stopwaitsecs": 25,  # longer than gunicorn's graceful timeout
-        }
-        for service in SERVICES
+
+def instance_name(service: str, instance: int) -> str:
+    return f"{service}-surge" if instance == SURGE else f"{service}-{instance}"
+
+
+def service_program(profile: Profile, service: str, instance: int) -> dict:
+    environment = service_environment(profile, service)
+    # Overrides the configuration file's single bind (gunicorn reads this
+    # variable after it): the port shared by all instances, and this one's own.
+    environment["GUNICORN_CMD_ARGS"] = (f"--bind 127.0.0.1:{profile.service_port(service)} "
+                                        f"--bind 127.0.0.1:{profile.instance_port(service, instance)}")
+    return {
+        "command": image_command(service),
+        "directory": ROOT / "services" / service,
+        "environment": environment,
+        "stopwaitsecs": 25,  # longer than gunicorn's graceful timeout
     }
+
+
+def render_supervisor(profile: Profile, replicas: int, surge: str | None = None) -> Path:
+    """supervisord's configuration: `replicas` instances of each service, and
+    while `surge` names a service, the rollout's extra process of it."""
+    run = profile.run_dir
+    groups = {service: [instance_name(service, k) for k in range(1, replicas + 1)] for service in SERVICES}
+    programs = {
+        instance_name(service, k): service_program(profile, service, k)
+        for service in SERVICES for k in range(1, replicas + 1)
+    }
+    if surge:
+        programs[instance_name(surge, SURGE)] = service_program(profile, surge, SURGE)
     if profile.own_redis_port:
-        (run / "redis").mkdir(exist_ok=True)
+        (run / "redis").mkdir(parents=True, exist_ok=True)
         programs["redis"] = {
             "command": [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1",
                         "--port", str(profile.own_redis_port), "--dir", str(run / "redis"),
@@ -341,8 +455,7 @@ def render_configs(profile: Profile) -> Path:
         "directory": ROOT, "environment": {}, "stopwaitsecs": 5,
     }
     programs["gateway"] = {
-        "command": [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(run / "nginx" / "nginx.conf"),
-                    "-p", str(run / "nginx")],
+        "command": [nginx_binary(), "-c", str(run / "nginx" / "nginx.conf"), "-p", str(run / "nginx")],
         "directory": ROOT, "environment": {}, "stopwaitsecs": 10,
     }
 
@@ -362,6 +475,8 @@ def render_configs(profile: Profile) -> Path:
         f"serverurl=unix://{run / 'supervisor.sock'}",
         "",
     ]
+    for group, members in groups.items():
+        lines += [f"[group:{group}]", f"programs={','.join(members)}", ""]
     for name, program in programs.items():
         environment = ",".join(f'{key}="{value}"' for key, value in program["environment"].items())
         lines += [
@@ -387,6 +502,11 @@ def render_configs(profile: Profile) -> Path:
     return conf
 
 
+def render_configs(profile: Profile, replicas: int) -> Path:
+    render_gateway(profile, replicas)
+    return render_supervisor(profile, replicas)
+
+
 def _quote(arg: str) -> str:
     # supervisord splits commands with shlex; %% escapes its own expansion.
     return "'" + arg.replace("%", "%%").replace("'", "'\\''") + "'"
@@ -409,15 +529,28 @@ def supervisord_pid(profile: Profile) -> int | None:
         return None
 
 
-def endpoints(profile: Profile) -> dict[str, str]:
-    found = {s: f"http://127.0.0.1:{profile.service_port(s)}/readyz" for s in SERVICES}
+def running_replicas(profile: Profile) -> int | None:
+    """How many instances of each service the running stack has (None: not running)."""
+    if supervisord_pid(profile) is None:
+        return None
+    try:
+        return int((profile.run_dir / "replicas").read_text())
+    except (FileNotFoundError, ValueError):
+        return 1  # started before replicas existed
+
+
+def endpoints(profile: Profile, replicas: int) -> dict[str, str]:
+    found = {}
+    for service in SERVICES:
+        found[service] = f"http://127.0.0.1:{profile.service_port(service)}/readyz"
+        for k in range(1, replicas + 1):
+            found[instance_name(service, k)] = f"http://127.0.0.1:{profile.instance_port(service, k)}/readyz"
     found["maildev"] = f"http://127.0.0.1:{profile.inbox_port}/email"
     found["gateway"] = f"{profile.public_url}/"
     return found
 
 
-def wait_ready(profile: Profile) -> None:
-    waiting = endpoints(profile)
+def wait_ready(profile: Profile, waiting: dict[str, str]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while waiting:
         waiting = {name: url for name, url in waiting.items() if not http_ok(url)}
@@ -428,7 +561,32 @@ def wait_ready(profile: Profile) -> None:
             raise StackError(
                 f"not ready after {READY_TIMEOUT}s: {', '.join(waiting)}; see {logs.relative_to(ROOT)}/NAME.log"
             )
-        time.sleep(0.25)
+        time.sleep(0.1)
+
+
+def reload_gateway(profile: Profile) -> None:
+    """Make the gateway use its rewritten configuration, and return once no
+    worker with the old one is left: from then on no request, in flight or
+    kept-alive, reaches a server the new configuration dropped. (nginx's HUP:
+    new workers take the listening socket, old ones finish what they are doing
+    and close their idle connections, then exit.)"""
+    run = profile.run_dir / "nginx"
+    tested = subprocess.run([nginx_binary(), "-t", "-q", "-c", str(run / "nginx.conf"), "-p", str(run)],
+                            capture_output=True, text=True)
+    if tested.returncode != 0:
+        raise StackError(f"the gateway's new configuration is invalid:\n{tested.stderr}")
+    master = int(supervisorctl(profile, "pid", "gateway").stdout)
+
+    def workers() -> set[str]:
+        return set(subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split())
+
+    old = workers()
+    os.kill(master, signal.SIGHUP)
+    deadline = time.monotonic() + 35  # longer than any upstream timeout
+    while not ((now := workers()) and not now & old):
+        if time.monotonic() > deadline:
+            raise StackError(f"the gateway's old workers {sorted(old & now)} did not finish within 35s")
+        time.sleep(0.05)
 
 
 def check_prerequisites() -> None:
@@ -450,28 +608,35 @@ def check_prerequisites() -> None:
 # --- commands
 
 
-def up(profile: Profile, fresh: bool) -> None:
+def up(profile: Profile, fresh: bool, replicas: int | None) -> None:
     check_prerequisites()
     ensure_backing_services()
     if fresh:
         down(profile)
         reset(profile)
+    # Asked for, else what runs now, else the profile's.
+    replicas = replicas or running_replicas(profile) or profile.default_replicas
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise StackError(f"REPLICAS must be 1 to {MAX_REPLICAS}")
     migrate(profile)
     ensure_secrets(profile)
-    conf = render_configs(profile)
+    conf = render_configs(profile, replicas)
+    (profile.run_dir / "replicas").write_text(f"{replicas}\n")
     if supervisord_pid(profile) is None:
         subprocess.run([str(VENV_BIN / "supervisord"), "-c", str(conf)], check=True)
     else:
-        # Already running: pick up changed configuration, start anything stopped.
+        # Already running: pick up changed configuration (another REPLICAS, an
+        # interrupted rollout's extra process), start anything stopped.
         supervisorctl(profile, "update")
         supervisorctl(profile, "start", "all", check=False)
         supervisorctl(profile, "signal", "HUP", "gateway", check=False)
-    wait_ready(profile)
-    print(f"Cotoami is up ({profile.name}):")
+    wait_ready(profile, endpoints(profile, replicas))
+    print(f"Cotoami is up ({profile.name}, {replicas} instance(s) of each service):")
     print(f"  web          {profile.public_url}")
     print(f"  mail inbox   http://127.0.0.1:{profile.inbox_port}  (SMTP on 127.0.0.1:{profile.smtp_port})")
     for service in SERVICES:
-        print(f"  {service:<12} http://127.0.0.1:{profile.service_port(service)}")
+        own = ", ".join(str(profile.instance_port(service, k)) for k in range(1, replicas + 1))
+        print(f"  {service:<12} http://127.0.0.1:{profile.service_port(service)}  (instances on {own})")
     print(f"  logs         make logs   ({profile.run_dir.relative_to(ROOT)}/logs)")
 
 
@@ -486,30 +651,88 @@ def down(profile: Profile) -> None:
                 break
             time.sleep(0.2)
         print(f"Cotoami is down ({profile.name}).")
+    (profile.run_dir / "replicas").unlink(missing_ok=True)
     if profile.name == "dev":
         stop_private_backing_services()
 
 
 def restart(profile: Profile) -> None:
-    """New code in every service: migrate, then restart each (up starts only what is stopped)."""
-    if supervisord_pid(profile) is None:
+    """New code in every service: migrate, then restart each (up starts only what is stopped).
+    All at once, so the services are unavailable for a few seconds: `rollout` is the gentle way."""
+    replicas = running_replicas(profile)
+    if replicas is None:
         raise StackError("the stack is not running: run 'make up'")
     migrate(profile)
-    supervisorctl(profile, "restart", *SERVICES)
-    wait_ready(profile)
+    supervisorctl(profile, "restart", *(f"{service}:*" for service in SERVICES))
+    wait_ready(profile, endpoints(profile, replicas))
     print(f"Restarted {', '.join(SERVICES)} ({profile.name}).")
 
 
+def rollout(profile: Profile, service: str) -> None:
+    """Replace every process of one service with a new one (new code), one
+    instance at a time, with no request lost: Kubernetes' RollingUpdate with
+    maxSurge 1 and maxUnavailable 0.
+
+    1. Migrate the service's database (as `make deploy-SVC` runs its Job).
+    2. Start an extra process, SVC-surge, with the new code; wait for its /readyz.
+    3. For each instance: the gateway puts the extra process in its place and
+       reloads; once no gateway worker with the old configuration is left, no
+       request can reach the instance (it is what Kubernetes' endpoint removal
+       plus the preStop pause achieve). Then restart it (SIGTERM: gunicorn
+       finishes what it is doing within GRACEFUL_TIMEOUT; a new process with
+       the new code starts) and wait for its /readyz.
+    4. The gateway takes the instances back; the extra process is stopped.
+
+    Why not gunicorn's own upgrade (USR2, then WINCH and QUIT to the old
+    master)? The new master is the old one's child: once the old one exits,
+    supervisord sees its program end and starts yet another gunicorn, while the
+    orphaned new one keeps running unsupervised. And why not only SO_REUSEPORT
+    on the same port (start the new process beside the old one, then SIGTERM
+    the old)? Linux keeps handing new connections to a draining process's
+    listening socket until it closes, then resets those still queued: a POST
+    on one fails, and nginx must not retry a POST. So the gateway is told
+    first, and the shared port serves only service-to-service calls (which
+    reach the extra process or another instance while one restarts)."""
+    replicas = running_replicas(profile)
+    if replicas is None:
+        raise StackError("the stack is not running: run 'make up'")
+    started = time.monotonic()
+    migrate(profile, (service,))
+    surge = instance_name(service, SURGE)
+
+    render_supervisor(profile, replicas, surge=service)
+    supervisorctl(profile, "update")  # adds and starts the extra process
+    wait_ready(profile, {surge: f"http://127.0.0.1:{profile.instance_port(service, SURGE)}/readyz"})
+    for k in range(1, replicas + 1):
+        name = instance_name(service, k)
+        if service in ROUTED:
+            render_gateway(profile, replicas, standing_in={service: k})
+            reload_gateway(profile)
+        restarted = supervisorctl(profile, "restart", f"{service}:{name}", check=False)
+        if restarted.returncode != 0 or "ERROR" in restarted.stdout:
+            raise StackError(f"{name} did not restart ({restarted.stdout.strip()}); {surge} stands in for it: "
+                             f"see {(profile.run_dir / 'logs').relative_to(ROOT)}/{name}.log, then 'make up'")
+        wait_ready(profile, {name: f"http://127.0.0.1:{profile.instance_port(service, k)}/readyz"})
+        print(f"  {name} replaced")
+    if service in ROUTED:
+        render_gateway(profile, replicas)
+        reload_gateway(profile)
+    render_supervisor(profile, replicas)
+    supervisorctl(profile, "update")  # stops (gracefully) and removes the extra process
+    print(f"Rolled out {service} ({profile.name}, {replicas} instance(s)) in {time.monotonic() - started:.0f}s.")
+
+
 def status(profile: Profile) -> int:
-    if supervisord_pid(profile) is None:
+    replicas = running_replicas(profile)
+    if replicas is None:
         print(f"Cotoami ({profile.name}) is not running.")
         return 3
     print(supervisorctl(profile, "status", check=False).stdout, end="")
     ready = True
-    for name, url in endpoints(profile).items():
+    for name, url in endpoints(profile, replicas).items():
         state = "ready" if http_ok(url) else "NOT READY"
         ready = ready and state == "ready"
-        print(f"{name:<10} {state:<10} {url}")
+        print(f"{name:<12} {state:<10} {url}")
     return 0 if ready else 1
 
 
@@ -522,18 +745,25 @@ def logs(profile: Profile) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("up", "down", "restart", "status", "logs", "backing"))
+    parser.add_argument("command", choices=("up", "down", "restart", "rollout", "status", "logs", "backing"))
+    parser.add_argument("service", nargs="?", choices=SERVICES, help="rollout: the service to roll out")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
     parser.add_argument("--fresh", action="store_true", help="e2e only: empty databases before starting")
+    parser.add_argument("--replicas", type=int, help="up: instances of each service (default: as running, else "
+                                                     "the profile's: dev 1, e2e 2)")
     args = parser.parse_args()
     profile = PROFILES[args.profile]
+    if (args.command == "rollout") != (args.service is not None):
+        parser.error("rollout takes a service, and only rollout does")
     try:
         if args.command == "up":
-            up(profile, args.fresh)
+            up(profile, args.fresh, args.replicas)
         elif args.command == "down":
             down(profile)
         elif args.command == "restart":
             restart(profile)
+        elif args.command == "rollout":
+            rollout(profile, args.service)
         elif args.command == "status":
             return status(profile)
         elif args.command == "backing":

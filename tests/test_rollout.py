@@ -1,0 +1,191 @@
+"""Replicas and zero-downtime rollouts on the local stack (issue 5, items 6 and 7).
+
+The e2e stack runs two instances of each service (tools/stack.py, profile
+e2e). Which instance served a request is read from the instances' JSON logs
+(.run/e2e/logs/SVC-N.log), by the X-Request-ID the gateway gave it."""
+
+import subprocess
+import threading
+import time
+from collections import Counter
+
+import pytest
+import requests
+
+from conftest import PROFILE, PYTHON, ROOT, SERVICES, unique_address
+
+
+def served_by(stack, service: str, request_ids: list[str]) -> dict[str, int]:
+    """The instance number that logged each request id (waiting briefly for the logs)."""
+    found: dict[str, int] = {}
+
+    def all_found() -> bool:
+        for k in range(1, stack.replicas() + 1):
+            for line in stack.log_lines(f"{service}-{k}"):
+                if line.get("request_id") in request_ids:
+                    found[line["request_id"]] = k
+        return set(found) >= set(request_ids)
+
+    stack.wait_until(all_found, 5, f"every request in the logs of {service}'s instances")
+    return found
+
+
+@pytest.fixture(scope="module")
+def replicated(stack):
+    assert stack.replicas() == 2, "the e2e stack runs two instances of each service"
+    return stack
+
+
+def get(stack, path: str, session=None, **kwargs) -> requests.Response:
+    response = (session or requests).get(stack.url + path, timeout=5, **kwargs)
+    assert response.status_code < 500, response.text
+    return response
+
+
+def test_requests_without_a_cookie_are_balanced_over_both_instances(replicated):
+    stack = replicated
+    for service, path in (("cotos", "/api/cotos"), ("auth", "/api/auth/session"), ("cotonomas", "/api/cotonomas")):
+        ids = [get(stack, path).headers["X-Request-ID"] for _ in range(20)]
+        counts = Counter(served_by(stack, service, ids).values())
+        assert set(counts) == {1, 2}, f"{service}: {counts}"
+
+
+def test_a_route_cookie_keeps_a_browser_on_one_instance_of_every_service(replicated):
+    stack = replicated
+    instance_of = {}  # cookie value -> instance of cotos
+    for _ in range(40):
+        browser = requests.Session()
+        first = get(stack, "/api/cotos", browser)
+        cookie = browser.cookies.get("route")
+        assert cookie, first.headers
+        assert "HttpOnly" in first.headers["Set-Cookie"] and "SameSite=Lax" in first.headers["Set-Cookie"]
+        # The other security headers are all still there beside it.
+        assert first.headers["X-Content-Type-Options"] == "nosniff" and "Content-Security-Policy" in first.headers
+        if cookie in instance_of:
+            continue
+        ids = {service: [get(stack, path, browser).headers["X-Request-ID"] for _ in range(8)]
+               for service, path in (("cotos", "/api/cotos"), ("auth", "/api/auth/session"))}
+        assert browser.cookies.get("route") == cookie, "the cookie is not reset while it holds"
+        ids["cotos"].append(first.headers["X-Request-ID"])
+        where = {service: set(served_by(stack, service, rids).values()) for service, rids in ids.items()}
+        assert where["cotos"] == where["auth"] and len(where["cotos"]) == 1, where
+        instance_of[cookie] = where["cotos"].pop()
+        if len(instance_of) == 2:
+            break
+    assert sorted(instance_of.values()) == [1, 2], instance_of
+    # Static files get no cookie.
+    assert "Set-Cookie" not in requests.get(stack.url + "/", timeout=5).headers
+
+
+def test_a_client_stuck_to_a_stopped_instance_falls_back_to_the_other(replicated):
+    stack = replicated
+    browser = requests.Session()
+    for _ in range(40):  # a cookie for instance 1
+        browser.cookies.clear()
+        first = get(stack, "/api/cotos", browser)
+        if served_by(stack, "cotos", [first.headers["X-Request-ID"]]) == {first.headers["X-Request-ID"]: 1}:
+            break
+    stack.supervisorctl("stop", "cotos:cotos-1")
+    try:
+        ids = []
+        for n in range(6):
+            posted = browser.post(stack.url + "/api/cotos", json={"content": f"fallback {n}"},
+                                  headers={"Origin": stack.url}, timeout=5)
+            assert posted.status_code == 201, posted.text
+            ids.append(get(stack, "/api/cotos", browser).headers["X-Request-ID"])
+        assert set(served_by(stack, "cotos", ids).values()) == {2}
+    finally:
+        stack.supervisorctl("start", "cotos:cotos-1")
+    stack.wait_until(lambda: requests.get(f"http://127.0.0.1:{PROFILE.instance_port('cotos', 1)}/readyz",
+                                          timeout=2).ok, 20, "cotos-1 back")
+
+
+def processes(stack, service: str) -> set[int]:
+    """Every gunicorn process (masters and workers) of the service's instances."""
+    masters = [stack.pid(name) for name in stack.instances(service)]
+    workers = [int(p) for m in masters
+               for p in subprocess.run(["pgrep", "-P", str(m)], capture_output=True, text=True).stdout.split()]
+    return {*masters, *workers}
+
+
+# What each client thread keeps asking during a service's rollout: (method, path, body maker).
+# An answer below 500 counts as served (anonymous GET /api/cotonomas is a 401).
+def _coto(n: int) -> dict:
+    return {"content": f"written during a rollout, {n}"}
+
+
+def _signin(n: int) -> dict:
+    return {"email": unique_address(f"rollout{n}")}
+
+
+LOAD = {
+    "cotos": [("GET", "/api/cotos", None), ("POST", "/api/cotos", _coto)],
+    "auth": [("GET", "/api/auth/session", None), ("POST", "/api/auth/signin", _signin)],
+    "cotonomas": [("GET", "/api/cotonomas", None)],
+    "mailer": [("POST", "/api/auth/signin", _signin)],
+}
+CLIENTS_PER_KIND = 2
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailbox, service):
+    stack = replicated
+    before = processes(stack, service)
+    failures: list[str] = []
+    answered = Counter()
+    mailed: list[str] = []
+    rolling = threading.Event()
+
+    def client(method: str, path: str, body) -> None:
+        n = 0
+        while rolling.is_set():
+            n += 1
+            payload = body(n) if body else None
+            try:
+                # A new connection each time: a gateway reload closes idle kept-alive client
+                # connections, which a browser retries on its own and a bare client would not.
+                response = requests.request(method, stack.url + path, json=payload, timeout=10,
+                                            headers={"Origin": stack.url, "Connection": "close"})
+            except requests.RequestException as error:
+                failures.append(f"{method} {path}: {error!r}")
+                continue
+            if response.status_code >= 500:
+                failures.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+            elif path == "/api/auth/signin":
+                if response.status_code != 202:
+                    failures.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+                mailed.append(payload["email"])
+            answered[(method, path)] += 1
+            time.sleep(0.1 if path == "/api/auth/signin" else 0.02)  # each sign-in is a mail to wait for
+
+    rolling.set()
+    clients = [threading.Thread(target=client, args=load) for load in LOAD[service] for _ in range(CLIENTS_PER_KIND)]
+    for thread in clients:
+        thread.start()
+    try:
+        time.sleep(0.5)  # the stream is flowing before the rollout starts
+        rollout = subprocess.run([PYTHON, str(ROOT / "tools" / "stack.py"), "rollout", service, "--profile", "e2e"],
+                                 capture_output=True, text=True, timeout=120)
+        time.sleep(0.5)
+    finally:
+        rolling.clear()
+        for thread in clients:
+            thread.join(15)
+    assert rollout.returncode == 0, rollout.stdout + rollout.stderr
+
+    assert failures == [], f"{len(failures)} of {sum(answered.values()) + len(failures)} failed: {failures[:5]}"
+    assert all(answered[(method, path)] >= 20 for method, path, _ in LOAD[service]), answered
+    after = processes(stack, service)
+    assert len(after) == len(before) and not after & before, "every process of the service is new"
+    assert not any(name.endswith("-surge") for name in stack.pids()), "the rollout's extra process is gone"
+
+    if mailed:  # every requested sign-in mail arrives, exactly once
+        def delivered() -> Counter:
+            return Counter(to["address"] for mail in requests.get(f"{stack.inbox_url}/email", timeout=5).json()
+                           for to in mail["to"] if to["address"] in wanted)
+
+        wanted = set(mailed)
+        stack.wait_until(lambda: set(delivered()) == wanted, 30, f"{len(wanted)} mails delivered")
+        if service == "mailer":
+            time.sleep(PROFILE.mail_reclaim_idle_ms / 1000 + 1)  # a doubled job would be retaken by now
+        assert len(mailed) == len(wanted) and delivered() == Counter(wanted), "each mail exactly once"

@@ -10,15 +10,17 @@ import requests
 from conftest import PROFILE, sign_in, unique_address
 
 
-def kill_hard(stack, program: str) -> None:
-    """SIGKILL a service's gunicorn master and its workers, as a crash would."""
+def kill(stack, program: str, how: signal.Signals) -> int:
+    """Signal a service's gunicorn master and its workers; the number of workers hit."""
     master = stack.pid(program)
-    workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
-    for pid in (master, *map(int, workers)):
-        os.kill(pid, signal.SIGKILL)
+    workers = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()]
+    for pid in (master, *workers):
+        os.kill(pid, how)
+    return len(workers)
 
 
-def test_every_address_gets_exactly_one_mail_across_a_mailer_crash(stack, mailbox):
+def burst_of_signins_across(stack, mailbox, how: signal.Signals) -> tuple[dict[str, int], int]:
+    """50 sign-ins, the mailer killed halfway; how many mails each address got."""
     addresses = [unique_address(f"burst{n}") for n in range(50)]
 
     def ask(address):
@@ -26,12 +28,25 @@ def test_every_address_gets_exactly_one_mail_across_a_mailer_crash(stack, mailbo
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         first = list(pool.map(ask, addresses[:25]))
-        kill_hard(stack, "mailer")
+        killed = kill(stack, "mailer", how)
         second = list(pool.map(ask, addresses[25:]))
     assert first + second == [202] * 50, "sign-in does not wait on the mailer"
     stack.wait_until(lambda: all(len(mailbox.mails_to(a)) >= 1 for a in addresses), 60, "every mail delivered")
-    counts = {address: len(mailbox.mails_to(address)) for address in addresses}
-    assert counts == {address: 1 for address in addresses}
+    return {address: len(mailbox.mails_to(address)) for address in addresses}, killed
+
+
+def test_a_killed_and_restarted_mailer_delivers_every_mail_exactly_once(stack, mailbox):
+    counts, _ = burst_of_signins_across(stack, mailbox, signal.SIGTERM)
+    assert counts == {address: 1 for address in counts}
+
+
+def test_a_crashed_mailer_loses_no_mail(stack, mailbox):
+    # SIGKILL mid-conversation leaves the one mail in flight per worker undecided:
+    # the SMTP server may have taken it just before the crash. It is sent again
+    # (a duplicate of the same link) rather than risk losing a sign-in.
+    counts, killed = burst_of_signins_across(stack, mailbox, signal.SIGKILL)
+    assert all(count >= 1 for count in counts.values())
+    assert sum(count - 1 for count in counts.values()) <= killed
 
 
 def test_a_redis_restart_loses_no_account_coto_or_session(stack, mailbox):

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -687,3 +688,27 @@ def test_the_dashboard_queries_only_metrics_the_services_export(monitoring):
                         if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("grafana-provisioning"))
     (source,) = yaml.safe_load(provisioning["data"]["datasources.yaml"])["datasources"]
     assert source["uid"] == "prometheus" and source["url"] == "http://prometheus:9090"
+
+
+def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
+    """The template as the image renders it (one upstream server per Service) passes `nginx -t`."""
+    import string
+
+    rendered = string.Template((ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()).safe_substitute(
+        LISTEN_PORT="18999", WEB_ROOT=str(ROOT / "gateway" / "web"), UPSTREAM_TIMEOUT="30s",
+        AVATAR_ORIGIN="https://www.gravatar.com", AUTH_UPSTREAM="127.0.0.1:8001",
+        COTOS_UPSTREAM="127.0.0.1:8002", COTONOMAS_UPSTREAM="127.0.0.1:8003",
+    )
+    (tmp_path / "cotoami.conf").write_text(rendered)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
+        f"http {{ include /etc/nginx/mime.types; client_body_temp_path {temp}; proxy_temp_path {temp};"
+        f" fastcgi_temp_path {temp}; uwsgi_temp_path {temp}; scgi_temp_path {temp};"
+        f" include {tmp_path}/cotoami.conf; }}\n"
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -18,6 +18,9 @@ try:
     threads = _env.int("WEB_THREADS", 4, minimum=1, maximum=64)
     # Kubernetes' grace period is set longer than this, so in-flight requests finish.
     graceful_timeout = _env.int("GRACEFUL_TIMEOUT", 20, minimum=1, maximum=300)
+    # Longer than the proxy in front keeps idle connections (the local gateway 4 s,
+    # ingress-nginx 60 s), so the proxy never sends on a connection being closed.
+    keepalive = _env.int("KEEPALIVE_SECONDS", 5, minimum=1, maximum=600)
     logconfig_dict = logging_config(_env.str("LOG_LEVEL", "INFO", pattern="DEBUG|INFO|WARNING|ERROR"))
 except ConfigError as error:
     raise SystemExit(f"configuration error: {error}") from None
@@ -29,7 +32,6 @@ reuse_port = True
 timeout = 30
 # The gateway's own limits are lower, so it answers over-long requests first.
 limit_request_line = 8190
-keepalive = 5
 # Its default path is shared by every gunicorn of the user and needs a writable home.
 control_socket_disable = True
 accesslog = None  # each service logs its requests itself, with the request id

@@ -519,6 +519,18 @@ def supervisorctl(profile: Profile, *args: str, check: bool = True) -> subproces
     )
 
 
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone in all but name: nothing of it runs.
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def supervisord_pid(profile: Profile) -> int | None:
     pid_file = profile.run_dir / "supervisord.pid"
     try:
@@ -644,8 +656,9 @@ def down(profile: Profile) -> None:
     pid = supervisord_pid(profile)
     if pid is not None:
         supervisorctl(profile, "shutdown", check=False)
+        # supervisord removes its pid file before it exits: wait for the process itself.
         deadline = time.monotonic() + 40
-        while supervisord_pid(profile) is not None:
+        while process_alive(pid):
             if time.monotonic() > deadline:
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
                 break

@@ -13,7 +13,13 @@ from cotoami_common.web import new_app
 from cotonomas.config import Config
 from cotonomas.consistency import CotonomaWrites, Reconciler
 from cotonomas.cotos_client import CotosClient
-from cotonomas.resources import AccessResource, CotonomaResource, CotonomasResource, MembersResource
+from cotonomas.resources import (
+    AccessResource,
+    CotonomaResource,
+    CotonomasResource,
+    MembersResource,
+    add_domain_error_handlers,
+)
 from cotonomas.store import CotonomaStore
 
 
@@ -22,6 +28,7 @@ def create_app(config: Config, store: CotonomaStore, cotos: CotosClient, redis_c
     app = new_app(config.max_body_bytes, config.allowed_origins, verifier=config.tokens.verifier(),
                   internal_token=config.internal_token)
     add_health_routes(app, checks)
+    add_domain_error_handlers(app)
     writes = CotonomaWrites(store, cotos)
     members = MembersResource(store, redis_client, config.public_url)
     app.add_route("/api/cotonomas", CotonomasResource(store, writes))

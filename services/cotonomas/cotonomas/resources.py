@@ -86,6 +86,25 @@ def cotos_unavailable() -> falcon.HTTPServiceUnavailable:
     )
 
 
+# What the writes may raise, as the answer each one means; create_app registers them.
+DOMAIN_ERRORS = {
+    NoSuchCotonoma: lambda error: no_such_cotonoma(),
+    NameTaken: name_taken,
+    CotosUnavailable: lambda error: cotos_unavailable(),
+}
+
+
+def add_domain_error_handlers(app: falcon.App) -> None:
+    for error_class, to_http in DOMAIN_ERRORS.items():
+        app.add_error_handler(error_class, _answering_with(to_http))
+
+
+def _answering_with(to_http):
+    def handle(req, resp, error, params):
+        raise to_http(error)
+    return handle
+
+
 class CotonomasResource:
     """/api/cotonomas: mine and shared with me; create one."""
 
@@ -105,14 +124,7 @@ class CotonomasResource:
         body = json_object(req)
         reject_unknown_fields(body, ("name", "parent_key"))
         name, parent_key = cotonoma_name(body), parent_key_field(body)
-        try:
-            cotonoma = self.writes.create(amishi, name, parent_key)
-        except NoSuchCotonoma:
-            raise no_such_cotonoma() from None
-        except NameTaken as error:
-            raise name_taken(error) from None
-        except CotosUnavailable:
-            raise cotos_unavailable() from None
+        cotonoma = self.writes.create(amishi, name, parent_key)
         COTONOMAS_CREATED.labels("top" if parent_key is None else "nested").inc()
         resp.status = falcon.HTTP_201
         resp.location = f"/api/cotonomas/{cotonoma['key']}"
@@ -151,14 +163,7 @@ class CotonomaResource:
         reject_unknown_fields(body, ("name",))
         name = cotonoma_name(body)
         owned(self.store, Viewer.of(amishi), key)
-        try:
-            cotonoma = self.writes.rename(amishi, key, name)
-        except NoSuchCotonoma:
-            raise no_such_cotonoma() from None
-        except NameTaken as error:
-            raise name_taken(error) from None
-        except CotosUnavailable:
-            raise cotos_unavailable() from None
+        cotonoma = self.writes.rename(amishi, key, name)
         resp.media = {"cotonoma": cotonoma}
 
 

@@ -1,4 +1,6 @@
-"""/healthz says the process is alive; /readyz says its own backing services answer."""
+"""/healthz says the process is alive (its own threads run); /readyz says it can
+serve (those threads run and its backing services answer). A backing service
+that is down makes a pod unready, never restarted: restarting cannot fix it."""
 
 import logging
 from collections.abc import Callable, Mapping
@@ -12,9 +14,26 @@ log = logging.getLogger(__name__)
 Check = Callable[[], None]
 
 
+def run_checks(checks: Mapping[str, Check]) -> tuple[bool, dict[str, str]]:
+    results = {}
+    for name, check in checks.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as error:  # any failure counts, whatever its kind
+            log.warning("check %s failed: %s", name, error)
+            results[name] = "failing"
+    return all(state == "ok" for state in results.values()), results
+
+
 class HealthResource:
+    def __init__(self, liveness: Mapping[str, Check]):
+        self.liveness = liveness
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"status": "ok"}
+        alive, results = run_checks(self.liveness)
+        resp.status = falcon.HTTP_200 if alive else falcon.HTTP_503
+        resp.media = {"status": "ok" if alive else "failing", **({"checks": results} if results else {})}
 
 
 class ReadinessResource:
@@ -22,15 +41,7 @@ class ReadinessResource:
         self.checks = checks
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        results = {}
-        for name, check in self.checks.items():
-            try:
-                check()
-                results[name] = "ok"
-            except Exception as error:  # any failure means not ready, whatever its kind
-                log.warning("readiness check %s failed: %s", name, error)
-                results[name] = "failing"
-        ready = all(state == "ok" for state in results.values())
+        ready, results = run_checks(self.checks)
         resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
         resp.media = {"status": "ready" if ready else "not ready", "checks": results}
 
@@ -48,6 +59,8 @@ def redis_check(client: redis.Redis) -> Check:
     return check
 
 
-def add_health_routes(app: falcon.App, checks: Mapping[str, Check]) -> None:
-    app.add_route("/healthz", HealthResource())
-    app.add_route("/readyz", ReadinessResource(checks))
+def add_health_routes(app: falcon.App, checks: Mapping[str, Check], liveness: Mapping[str, Check] | None = None) -> None:
+    """checks: the backing services; liveness: the process's own threads, part of readiness too."""
+    liveness = liveness or {}
+    app.add_route("/healthz", HealthResource(liveness))
+    app.add_route("/readyz", ReadinessResource({**checks, **liveness}))

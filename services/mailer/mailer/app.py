@@ -15,10 +15,11 @@ from mailer.metrics import MailQueueCollector
 from mailer.worker import MailWorker
 
 
-def create_app(config: Config, redis_client: redis.Redis, checks: dict[str, Check]) -> falcon.App:
+def create_app(config: Config, redis_client: redis.Redis, checks: dict[str, Check],
+               liveness: dict[str, Check] | None = None) -> falcon.App:
     app = new_app(config.max_body_bytes, config.allowed_origins,
                   metrics_collectors=[MailQueueCollector(redis_client, config.mail_stream)])
-    add_health_routes(app, checks)
+    add_health_routes(app, checks, liveness)
     return app
 
 
@@ -32,4 +33,4 @@ def get_app() -> falcon.App:
     # gunicorn's SIGTERM ends the process with sys.exit() once requests have
     # drained; the worker then finishes or leaves its job before Python exits.
     atexit.register(worker.stop)
-    return create_app(config, backing.redis, checks={**backing.checks, "worker": worker.check})
+    return create_app(config, backing.redis, checks=backing.checks, liveness={"worker": worker.check})

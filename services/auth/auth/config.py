@@ -1,4 +1,4 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import UnsupportedAlgorithm
 
@@ -10,7 +10,7 @@ from cotoami_common.tokens import AccessTokenSigner
 class Config(ServiceConfig):
     tokens: TokenConfig
     signer: AccessTokenSigner
-    internal_token: str
+    internal_token: str = field(repr=False)  # never in a log
     public_url: str
     cotos_internal_url: str
     refresh_token_days: int

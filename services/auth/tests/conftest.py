@@ -3,11 +3,12 @@
 import cotoami_common.testing_env  # noqa: F401,I001
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+pytest.register_assert_rewrite("cotoami_common.testing")  # imported below, before pytest_plugins loads it
 from falcon import testing
 
 from auth.app import create_app
@@ -15,6 +16,7 @@ from auth.config import Config
 from auth.cotos_client import CotosClient
 from auth.store import AccountStore
 from cotoami_common.config import Env
+from cotoami_common.testing import serving
 
 pytest_plugins = ["cotoami_common.testing"]
 
@@ -70,11 +72,8 @@ class CotosDouble(BaseHTTPRequestHandler):
 def cotos_double():
     server = ThreadingHTTPServer(("127.0.0.1", 0), CotosDouble)
     server.claims, server.answer = [], 200
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 import hashlib
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from auth.profiles import Profiles
+from cotoami_common.testing import serving
 
 DIGEST = hashlib.sha256(b"ann@example.com").hexdigest()
 
@@ -32,10 +32,8 @@ class ProfileServer(BaseHTTPRequestHandler):
 def profile_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), ProfileServer)
     server.requests, server.delay = [], 0
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server
 
 
 def profiles(server, redis, timeout=1.0) -> Profiles:

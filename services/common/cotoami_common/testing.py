@@ -13,9 +13,12 @@ Metrics are kept in prometheus-client's multiprocess mode, as under gunicorn
 import json
 import os
 import secrets
+import threading
 import shutil
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -253,3 +256,35 @@ class ServiceContract:
     def test_malformed_config_names_the_variable(self, config_class, required_environ, environ, named):
         with pytest.raises(ConfigError, match=named):
             config_class.from_env(Env({**required_environ, **environ}))
+
+
+class TokenAndCredentialContract:
+    """For services that verify access tokens and take part in /internal/ calls:
+    both are required, and the credential comes from a mounted file and never
+    shows in the Config's repr (so never in a log). Subclass it beside ServiceContract."""
+
+    @pytest.mark.parametrize("missing", ["JWT_PUBLIC_KEYS_FILE", "INTERNAL_TOKEN"])
+    def test_the_token_keys_and_the_service_credential_are_required(self, config_class, required_environ, missing):
+        environ = {name: value for name, value in required_environ.items() if name != missing}
+        with pytest.raises(ConfigError, match=missing):
+            config_class.from_env(Env(environ))
+
+    def test_the_service_credential_is_read_from_a_file_and_never_shown(self, config_class, required_environ,
+                                                                         tmp_path):
+        secret = tmp_path / "internal-token"
+        secret.write_text("from-a-mounted-secret\n")
+        environ = {**required_environ, "INTERNAL_TOKEN": "", "INTERNAL_TOKEN_FILE": str(secret)}
+        config = config_class.from_env(Env(environ))
+        assert config.internal_token == "from-a-mounted-secret"
+        assert "from-a-mounted-secret" not in repr(config)
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer):
+    """A real HTTP server standing in for another service, answering from a thread until the block ends."""
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

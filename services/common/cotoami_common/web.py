@@ -9,7 +9,6 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 import falcon
 import psycopg

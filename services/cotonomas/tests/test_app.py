@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import INTERNAL_TOKEN
-from cotoami_common.testing import ServiceContract
+from cotoami_common.testing import ServiceContract, TokenAndCredentialContract
 
 PUBLIC_ROUTES = [
     ("GET", "/api/cotonomas", None),
@@ -16,6 +16,10 @@ PUBLIC_ROUTES = [
 
 class TestServiceContract(ServiceContract):
     """Health, readiness, JSON errors, request ids and config errors, as every service."""
+
+
+class TestTokenAndCredentialContract(TokenAndCredentialContract):
+    """The access-token keys and the service credential, as every service that uses them."""
 
 
 @pytest.mark.parametrize("method,path,body", PUBLIC_ROUTES)

@@ -6,17 +6,19 @@ import json
 import re
 import secrets
 import socket
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+pytest.register_assert_rewrite("cotoami_common.testing")  # imported below, before pytest_plugins loads it
 from falcon import testing
 
 from cotoami_common.backing import redis_client
 from cotoami_common.config import Env
+from cotoami_common.testing import serving
 from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotos.app import create_app
 from cotos.config import Config
@@ -154,11 +156,8 @@ class CotonomasDouble:
 @pytest.fixture(scope="session")
 def cotonomas_server():
     double = CotonomasDouble()
-    thread = threading.Thread(target=double.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield double
-    double.server.shutdown()
-    double.server.server_close()
+    with serving(double.server):
+        yield double
 
 
 @pytest.fixture

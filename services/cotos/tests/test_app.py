@@ -8,7 +8,7 @@ from falcon import testing
 
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.logs import logging_config
-from cotoami_common.testing import ServiceContract, new_amishi
+from cotoami_common.testing import ServiceContract, TokenAndCredentialContract, new_amishi
 from cotos.app import create_app
 from cotos.config import Config
 from cotos.store import AnonymousCotoStore, CotoStore
@@ -16,6 +16,10 @@ from cotos.store import AnonymousCotoStore, CotoStore
 
 class TestServiceContract(ServiceContract):
     """Health, readiness, JSON errors, request ids and config errors, as every service."""
+
+
+class TestTokenAndCredentialContract(TokenAndCredentialContract):
+    """The access-token keys and the service credential, as every service that uses them."""
 
 
 def test_logs_are_json_lines_with_the_request_id(client, capsys):
@@ -65,19 +69,3 @@ def test_cotonomas_is_found_on_the_local_stack_by_default_or_where_configured(re
     assert Config.from_env(Env(required_environ)).cotonomas_internal_url == "http://127.0.0.1:8003"
     configured = Config.from_env(Env({**required_environ, "COTONOMAS_INTERNAL_URL": "http://cotonomas:8000/"}))
     assert configured.cotonomas_internal_url == "http://cotonomas:8000"
-
-
-@pytest.mark.parametrize("missing", ["JWT_PUBLIC_KEYS_FILE", "INTERNAL_TOKEN"])
-def test_the_token_keys_and_the_service_credential_are_required(required_environ, missing):
-    environ = {name: value for name, value in required_environ.items() if name != missing}
-    with pytest.raises(ConfigError, match=missing):
-        Config.from_env(Env(environ))
-
-
-def test_the_service_credential_is_read_from_a_file_and_never_shown(required_environ, tmp_path):
-    secret = tmp_path / "internal-token"
-    secret.write_text("from-a-mounted-secret\n")
-    environ = {**required_environ, "INTERNAL_TOKEN": "", "INTERNAL_TOKEN_FILE": str(secret)}
-    config = Config.from_env(Env(environ))
-    assert config.internal_token == "from-a-mounted-secret"
-    assert "from-a-mounted-secret" not in repr(config)

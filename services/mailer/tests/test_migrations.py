@@ -1,6 +1,5 @@
 """The schema holds what the mailer relies on, whatever its code does."""
 
-import psycopg
 import pytest
 
 from cotoami_common.testing import violates

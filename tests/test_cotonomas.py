@@ -175,11 +175,10 @@ def test_clashes_foreign_parents_and_bad_members(owner, stranger):
 
 
 def _cotonoma_consistency() -> tuple[set, set, int]:
-    base = "postgresql://postgres@127.0.0.1:5432/" + PROFILE.database_prefix
-    with psycopg.connect(base + "cotonomas") as conn:
+    with psycopg.connect(PROFILE.database_url("cotonomas")) as conn:
         ready = {r[0] for r in conn.execute("SELECT key FROM cotonomas WHERE state = 'ready'")}
         creating = conn.execute("SELECT count(*) FROM cotonomas WHERE state <> 'ready'").fetchone()[0]
-    with psycopg.connect(base + "cotos") as conn:
+    with psycopg.connect(PROFILE.database_url("cotos")) as conn:
         cotos = {r[0] for r in conn.execute("SELECT cotonoma_key FROM cotos WHERE cotonoma_key IS NOT NULL")}
     return ready, cotos, creating
 

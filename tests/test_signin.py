@@ -30,7 +30,7 @@ def test_request_mail_confirm_and_sign_out(stack, mailbox, browser):
     amishi = browser.get(stack.url + "/api/auth/session", timeout=5).json()["amishi"]
     assert amishi["email"] == address and amishi["display_name"] == address.split("@")[0]
     digest = hashlib.sha256(address.encode()).hexdigest()
-    assert amishi["avatar_url"].startswith("http://127.0.0.1:18000/avatars/" + digest)
+    assert amishi["avatar_url"].startswith(f"{stack.url}/avatars/" + digest)
 
     again = requests.post(stack.url + "/api/auth/session", json={"token": token}, timeout=5)
     assert again.status_code == 410, "a link works once"

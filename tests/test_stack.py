@@ -39,7 +39,7 @@ def test_up_again_is_harmless(stack):
     assert {"gateway", "maildev", "redis", *(i for s in SERVICES for i in stack.instances(s))} <= set(before)
     again = stack.stack_command("up")
     assert again.returncode == 0, again.stderr
-    assert "http://127.0.0.1:18000" in again.stdout
+    assert stack.url in again.stdout
     assert stack.pids() == before, "nothing was restarted"
 
 
@@ -53,7 +53,7 @@ def test_status_reports_every_process_ready(stack):
 
 def our_processes() -> list[str]:
     """Command lines of live processes that belong to the e2e stack."""
-    marks = (str(PROFILE.run_dir), f"--smtp {PROFILE.smtp_port}")
+    marks = (f"{PROFILE.run_dir}/", f"--smtp {PROFILE.smtp_port}")
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -70,7 +70,7 @@ def our_processes() -> list[str]:
 
 def test_down_leaves_no_process_and_up_brings_everything_back(stack, browser):
     coto = browser.post(stack.url + "/api/cotos", json={"content": "kept across down and up"}, timeout=5).json()["coto"]
-    ports = [PROFILE.gateway_port, PROFILE.smtp_port, PROFILE.inbox_port, PROFILE.redis_port,
+    ports = [PROFILE.gateway_port, PROFILE.smtp_port, PROFILE.inbox_port, PROFILE.redis_port, PROFILE.postgres_port,
              *map(PROFILE.service_port, SERVICES),
              *(PROFILE.instance_port(s, k) for s in SERVICES for k in range(1, stack.replicas() + 1))]
     assert stack.stack_command("down").returncode == 0

@@ -55,6 +55,7 @@ class Profile:
     inbox_port: int
     database_prefix: str
     own_redis_port: int | None  # a Redis of the stack's own (tests restart it), else the shared one on 6379
+    own_postgres_port: int | None  # a PostgreSQL of the stack's own (tests stop it), else the shared one on 5432
     upstream_timeout: str  # how long the gateway waits for a service's answer
     avatar_url: str  # where avatars come from; tests must not reach outside hosts
     auth_limit_per_client: int  # sign-in requests and link uses per client address per 15 minutes
@@ -74,8 +75,12 @@ class Profile:
         dev: auth 8101.., cotos 8111.., cotonomas 8121.., mailer 8131..; e2e the same from 18100."""
         return self.gateway_port + 100 + 10 * SERVICES.index(service) + instance
 
+    @property
+    def postgres_port(self) -> int:
+        return self.own_postgres_port or POSTGRES_PORT
+
     def database_url(self, service: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{POSTGRES_PORT}/{self.database_prefix}{service}"
+        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{self.database_prefix}{service}"
 
     @property
     def redis_port(self) -> int:
@@ -94,25 +99,35 @@ class Profile:
         return self.run_dir / "secrets"
 
 
+def e2e_profile(slot: int) -> Profile:
+    """The stack the end-to-end tests start. Its own Redis and PostgreSQL,
+    which tests restart and stop; a short gateway timeout, so tests see a 504
+    without waiting long; avatars from the gateway itself (a 404 the web client
+    falls back from), never an outside host; room for the many sign-ins tests
+    make from one address; a crashed mailer's jobs retaken soon. Two instances
+    of each service, as in Kubernetes, so every end-to-end test runs against
+    balanced replicas (8 gunicorns start in about 10 s on 2 cores).
+    Slot N (COTOAMI_E2E_SLOT) moves every port up by N * 1000 and uses
+    .run/e2e-N, so several test runs can share one machine."""
+    shift = 1000 * slot
+    gateway_port = 18000 + shift
+    return Profile(
+        name="e2e" if slot == 0 else f"e2e-{slot}", gateway_port=gateway_port, first_service_port=gateway_port + 1,
+        smtp_port=11025 + shift, inbox_port=11080 + shift, database_prefix="cotoami_e2e_",
+        own_redis_port=16379 + shift, own_postgres_port=15432 + shift, upstream_timeout="3s",
+        avatar_url=f"http://127.0.0.1:{gateway_port}/avatars/", auth_limit_per_client=10_000,
+        mail_reclaim_idle_ms=3_000, default_replicas=2,
+    )
+
+
 PROFILES = {
     "dev": Profile(
         name="dev", gateway_port=8000, first_service_port=8001, smtp_port=1025, inbox_port=1080,
-        database_prefix="cotoami_", own_redis_port=None, upstream_timeout="30s",
+        database_prefix="cotoami_", own_redis_port=None, own_postgres_port=None, upstream_timeout="30s",
         avatar_url="https://www.gravatar.com/avatar/", auth_limit_per_client=100, mail_reclaim_idle_ms=30_000,
         default_replicas=1,
     ),
-    # Its own Redis, which tests may restart; a short gateway timeout, so tests
-    # see a 504 without waiting long; avatars from the gateway itself (a 404 the
-    # web client falls back from), never an outside host; room for the many
-    # sign-ins tests make from one address; a crashed mailer's jobs retaken soon.
-    # Two instances of each service, as in Kubernetes, so every end-to-end test
-    # runs against balanced replicas (8 gunicorns start in about 10 s on 2 cores).
-    "e2e": Profile(
-        name="e2e", gateway_port=18000, first_service_port=18001, smtp_port=11025, inbox_port=11080,
-        database_prefix="cotoami_e2e_", own_redis_port=16379, upstream_timeout="3s",
-        avatar_url="http://127.0.0.1:18000/avatars/", auth_limit_per_client=10_000, mail_reclaim_idle_ms=3_000,
-        default_replicas=2,
-    ),
+    "e2e": e2e_profile(int(os.environ.get("COTOAMI_E2E_SLOT") or 0)),
 }
 
 
@@ -195,7 +210,7 @@ def ensure_secrets(profile: Profile) -> None:
 def ensure_backing_services() -> None:
     private = ROOT / ".run" / "backing"
     if not port_open(POSTGRES_PORT):
-        start_private_postgres(private / "postgres")
+        start_postgres(private / "postgres", POSTGRES_PORT)
     if not port_open(REDIS_PORT):
         start_private_redis(private / "redis")
 
@@ -205,31 +220,42 @@ def _as_postgres_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
-def start_private_postgres(data: Path) -> None:
+def pg_ctl() -> str:
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    pg_ctl = str(candidates[-1]) if candidates else shutil.which("pg_ctl")
-    if not pg_ctl:
-        raise StackError(
-            f"PostgreSQL is not listening on 127.0.0.1:{POSTGRES_PORT} and is not installed: "
-            "start it, or install it with 'apt-get install -y postgresql'"
-        )
-    bin_dir = Path(pg_ctl).parent
+    found = str(candidates[-1]) if candidates else shutil.which("pg_ctl")
+    if not found:
+        raise StackError("PostgreSQL's server is not installed: install it with 'apt-get install -y postgresql'")
+    return found
+
+
+def start_postgres(data: Path, port: int) -> None:
+    """A PostgreSQL server of our own in `data` (made on first use), on `port`."""
+    if port_open(port):
+        return
+    program = pg_ctl()
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(data, "postgres", "postgres")
         subprocess.run(
-            _as_postgres_user([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]),
+            _as_postgres_user([str(Path(program).parent / "initdb"), "-D", str(data), "-U", "postgres",
+                               "--auth=trust", "--no-sync"]),
             check=True, stdout=subprocess.DEVNULL,
         )
-    print(f"starting a private PostgreSQL in {data.relative_to(ROOT)}")
     subprocess.run(
         _as_postgres_user([
-            pg_ctl, "-D", str(data), "-l", str(data / "server.log"), "-w", "start",
-            "-o", f"-c listen_addresses=127.0.0.1 -p {POSTGRES_PORT} -k {data}",
+            program, "-D", str(data), "-l", str(data / "server.log"), "-w", "start",
+            "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {data}",
         ]),
         check=True, stdout=subprocess.DEVNULL,
     )
+
+
+def stop_postgres(data: Path) -> None:
+    """Stop a PostgreSQL started by start_postgres (fast: open sessions are ended)."""
+    if (data / "postmaster.pid").exists():
+        subprocess.run(_as_postgres_user([pg_ctl(), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def start_private_redis(data: Path) -> None:
@@ -263,12 +289,7 @@ def stop_private_backing_services() -> None:
         except (ProcessLookupError, ValueError):
             pass
         pid_file.unlink(missing_ok=True)
-    data = private / "postgres"
-    if (data / "postmaster.pid").exists():
-        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-        pg_ctl = str(candidates[-1]) if candidates else "pg_ctl"
-        subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       stdout=subprocess.DEVNULL)
+    stop_postgres(private / "postgres")
 
 
 # --- databases
@@ -298,8 +319,8 @@ def reset(profile: Profile) -> None:
     names = ", ".join(f'"{profile.database_prefix}{service}"' for service in SERVICES)
     statements = [f'DROP DATABASE IF EXISTS "{profile.database_prefix}{s}" WITH (FORCE)' for s in SERVICES]
     for statement in statements:
-        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", statement],
-                       check=True)
+        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-p", str(profile.postgres_port), "-U", "postgres",
+                        "-d", "postgres", "-c", statement], check=True)
     shutil.rmtree(profile.run_dir / "redis", ignore_errors=True)
     print(f"reset {names} and the stack's Redis")
 
@@ -625,6 +646,9 @@ def up(profile: Profile, fresh: bool, replicas: int | None) -> None:
     ensure_backing_services()
     if fresh:
         down(profile)
+    if profile.own_postgres_port:
+        start_postgres(profile.run_dir / "postgres", profile.own_postgres_port)
+    if fresh:
         reset(profile)
     # Asked for, else what runs now, else the profile's.
     replicas = replicas or running_replicas(profile) or profile.default_replicas
@@ -665,6 +689,8 @@ def down(profile: Profile) -> None:
             time.sleep(0.2)
         print(f"Cotoami is down ({profile.name}).")
     (profile.run_dir / "replicas").unlink(missing_ok=True)
+    if profile.own_postgres_port:
+        stop_postgres(profile.run_dir / "postgres")
     if profile.name == "dev":
         stop_private_backing_services()
 

@@ -155,6 +155,52 @@ def sign_in(stack, mailbox: Mailbox, session: requests.Session, address: str, sa
     return confirmed.json()["amishi"]
 
 
+class Person:
+    """A signed-in person's browser, talking to the gateway."""
+
+    def __init__(self, stack, mailbox, name: str):
+        self.stack = stack
+        self.address = unique_address(name)
+        self.session = requests.Session()
+        self.session.headers["Origin"] = stack.url
+        self.amishi = sign_in(stack, mailbox, self.session, self.address)
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.stack.url + path, timeout=10, **kwargs)
+
+    def create(self, name: str, parent_key: str | None = None) -> dict:
+        body = {"name": name} | ({"parent_key": parent_key} if parent_key else {})
+        response = self.call("POST", "/api/cotonomas", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["cotonoma"]
+
+    def post(self, content: str, cotonoma_key: str | None = None) -> dict:
+        body = {"content": content} | ({"cotonoma_key": cotonoma_key} if cotonoma_key else {})
+        response = self.call("POST", "/api/cotos", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["coto"]
+
+    def timeline(self, cotonoma_key: str | None = None) -> list[dict]:
+        response = self.call("GET", "/api/cotos", params={"cotonoma": cotonoma_key} if cotonoma_key else {})
+        assert response.status_code == 200, response.text
+        return response.json()["cotos"]
+
+
+@pytest.fixture
+def owner(stack, mailbox):
+    return Person(stack, mailbox, "owner")
+
+
+@pytest.fixture
+def member(stack, mailbox):
+    return Person(stack, mailbox, "member")
+
+
+@pytest.fixture
+def stranger(stack, mailbox):
+    return Person(stack, mailbox, "stranger")
+
+
 @pytest.fixture
 def browser(stack):
     """One browser's cookie jar, talking to the gateway as the web client does."""
@@ -164,23 +210,35 @@ def browser(stack):
     session.close()
 
 
-@pytest.fixture
-def paused(stack):
-    """Freeze a service's processes, every instance's (it accepts connections but never answers)."""
-    frozen = []
+class Freezer:
+    """Freezes a service's processes, every instance's (it accepts connections
+    but never answers), until resume()."""
 
-    def pause(program: str) -> None:
+    def __init__(self, stack):
+        self.stack = stack
+        self.frozen: list[int] = []
+
+    def __call__(self, program: str) -> None:
+        stack = self.stack
         masters = [stack.pid(name) for name in (stack.instances(program) if program in SERVICES else [program])]
         pids = list(masters)
         for master in masters:
             pids += [int(p) for p in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()]
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
-        frozen.extend(pids)
+        self.frozen.extend(pids)
 
-    yield pause
-    for pid in frozen:
-        os.kill(pid, signal.SIGCONT)
+    def resume(self) -> None:
+        for pid in self.frozen:
+            os.kill(pid, signal.SIGCONT)
+        self.frozen.clear()
+
+
+@pytest.fixture
+def paused(stack):
+    freezer = Freezer(stack)
+    yield freezer
+    freezer.resume()
 
 
 @pytest.fixture
@@ -196,5 +254,11 @@ def stopped(stack):
     for name in names:
         stack.supervisorctl("start", f"{name}:*" if name in SERVICES else name)
     ports = [PROFILE.instance_port(s, k) for s in SERVICES if s in names for k in range(1, stack.replicas() + 1)]
-    stack.wait_until(lambda: all(requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).ok for port in ports),
-                     20, "restarted services ready")
+
+    def ready() -> bool:
+        try:
+            return all(requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).ok for port in ports)
+        except requests.RequestException:  # still starting
+            return False
+
+    stack.wait_until(ready, 30, "restarted services ready")

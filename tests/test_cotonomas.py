@@ -6,53 +6,7 @@ import psycopg
 import pytest
 import requests
 
-from conftest import PROFILE, sign_in, unique_address
-
-
-class Person:
-    """A signed-in person's browser, talking to the gateway."""
-
-    def __init__(self, stack, mailbox, name: str):
-        self.stack = stack
-        self.address = unique_address(name)
-        self.session = requests.Session()
-        self.session.headers["Origin"] = stack.url
-        self.amishi = sign_in(stack, mailbox, self.session, self.address)
-
-    def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, self.stack.url + path, timeout=10, **kwargs)
-
-    def create(self, name: str, parent_key: str | None = None) -> dict:
-        body = {"name": name} | ({"parent_key": parent_key} if parent_key else {})
-        response = self.call("POST", "/api/cotonomas", json=body)
-        assert response.status_code == 201, response.text
-        return response.json()["cotonoma"]
-
-    def post(self, content: str, cotonoma_key: str | None = None) -> dict:
-        body = {"content": content} | ({"cotonoma_key": cotonoma_key} if cotonoma_key else {})
-        response = self.call("POST", "/api/cotos", json=body)
-        assert response.status_code == 201, response.text
-        return response.json()["coto"]
-
-    def timeline(self, cotonoma_key: str | None = None) -> list[dict]:
-        response = self.call("GET", "/api/cotos", params={"cotonoma": cotonoma_key} if cotonoma_key else {})
-        assert response.status_code == 200, response.text
-        return response.json()["cotos"]
-
-
-@pytest.fixture
-def owner(stack, mailbox):
-    return Person(stack, mailbox, "owner")
-
-
-@pytest.fixture
-def member(stack, mailbox):
-    return Person(stack, mailbox, "member")
-
-
-@pytest.fixture
-def stranger(stack, mailbox):
-    return Person(stack, mailbox, "stranger")
+from conftest import PROFILE
 
 
 def test_create_at_home_and_nested_post_inside_and_see_it_all_at_home(owner):

@@ -1,11 +1,12 @@
 """The local stack: every service, the gateway and maildev on this machine,
 under supervisord, as Kubernetes would run them (see DESIGN.md "Local stack").
 
-    python tools/stack.py up|down|restart|status|logs|backing [--profile dev|e2e] [--fresh] [--replicas N]
-    python tools/stack.py rollout SERVICE [--profile dev|e2e]
+    python tools/stack.py up|down|restart|status|logs|backing [--profile dev|e2e|bench] [--fresh] [--replicas N]
+    python tools/stack.py rollout SERVICE [--profile dev|e2e|bench]
 
 `dev` is what `make up` runs (gateway on :8000). `e2e` is the stack the
 end-to-end tests start, on other ports and databases, so the two never meet.
+`bench` is the one `make bench` seeds and loads (gateway on :28000; see bench/).
 `backing` only makes sure PostgreSQL and Redis answer (the services' own tests need them).
 Each service runs the exact command of its Dockerfile's CMD.
 
@@ -61,6 +62,7 @@ class Profile:
     auth_limit_per_client: int  # sign-in requests and link uses per client address per 15 minutes
     mail_reclaim_idle_ms: int  # how long a crashed mailer's job waits before another takes it
     default_replicas: int  # instances of each service when `up` is not told otherwise
+    anonymous_writes_per_client: int = 300  # per 15 minutes, as in production; tests and load write more
 
     @property
     def run_dir(self) -> Path:
@@ -116,7 +118,7 @@ def e2e_profile(slot: int) -> Profile:
         smtp_port=11025 + shift, inbox_port=11080 + shift, database_prefix="cotoami_e2e_",
         own_redis_port=16379 + shift, own_postgres_port=15432 + shift, upstream_timeout="3s",
         avatar_url=f"http://127.0.0.1:{gateway_port}/avatars/", auth_limit_per_client=10_000,
-        mail_reclaim_idle_ms=3_000, default_replicas=2,
+        mail_reclaim_idle_ms=3_000, default_replicas=2, anonymous_writes_per_client=100_000,
     )
 
 
@@ -128,6 +130,16 @@ PROFILES = {
         default_replicas=1,
     ),
     "e2e": e2e_profile(int(os.environ.get("COTOAMI_E2E_SLOT") or 0)),
+    # What `make bench` starts, seeds and stops: dev's settings on ports and
+    # databases of its own, so its million cotos never reach what you wrote;
+    # its own Redis, so anonymous pads stay apart; avatars from its own gateway
+    # and no sign-in limit that load from one address would hit.
+    "bench": Profile(
+        name="bench", gateway_port=28000, first_service_port=28001, smtp_port=21025, inbox_port=21080,
+        database_prefix="cotoami_bench_", own_redis_port=26379, own_postgres_port=None, upstream_timeout="30s",
+        avatar_url="http://127.0.0.1:28000/avatars/", auth_limit_per_client=1_000_000, mail_reclaim_idle_ms=30_000,
+        default_replicas=1, anonymous_writes_per_client=1_000_000,
+    ),
 }
 
 
@@ -181,7 +193,10 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
             "SIGNIN_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
             "SESSION_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
         },
-        "cotos": {"COTONOMAS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotonomas')}"},
+        "cotos": {
+            "COTONOMAS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotonomas')}",
+            "ANONYMOUS_WRITES_PER_CLIENT": str(profile.anonymous_writes_per_client),
+        },
         "cotonomas": {"COTOS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotos')}"},
         "mailer": {
             "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",
@@ -251,10 +266,11 @@ def start_postgres(data: Path, port: int) -> None:
     )
 
 
-def stop_postgres(data: Path) -> None:
-    """Stop a PostgreSQL started by start_postgres (fast: open sessions are ended)."""
+def stop_postgres(data: Path, mode: str = "fast") -> None:
+    """Stop a PostgreSQL started by start_postgres: "fast" ends open sessions,
+    "immediate" is a crash (tests use it; the next start recovers)."""
     if (data / "postmaster.pid").exists():
-        subprocess.run(_as_postgres_user([pg_ctl(), "-D", str(data), "-m", "fast", "-w", "stop"]),
+        subprocess.run(_as_postgres_user([pg_ctl(), "-D", str(data), "-m", mode, "-w", "stop"]),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -787,7 +803,7 @@ def main() -> int:
     parser.add_argument("command", choices=("up", "down", "restart", "rollout", "status", "logs", "backing"))
     parser.add_argument("service", nargs="?", choices=SERVICES, help="rollout: the service to roll out")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
-    parser.add_argument("--fresh", action="store_true", help="e2e only: empty databases before starting")
+    parser.add_argument("--fresh", action="store_true", help="not dev: empty databases before starting")
     parser.add_argument("--replicas", type=int, help="up: instances of each service (default: as running, else "
                                                      "the profile's: dev 1, e2e 2)")
     args = parser.parse_args()

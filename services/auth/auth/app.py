@@ -16,10 +16,11 @@ from auth.resources import (
     SessionResource,
     SigninResource,
 )
-from auth.store import AccountStore, RateLimiter
+from auth.store import AccountStore
 from cotoami_common.backing import Backing
 from cotoami_common.config import load_config
 from cotoami_common.health import Check, add_health_routes
+from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.web import new_app
 
 

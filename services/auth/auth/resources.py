@@ -12,8 +12,9 @@ from auth.config import Config
 from auth.cotos_client import CotosClient
 from auth.metrics import SESSIONS_STARTED, SIGNIN_LINKS_REQUESTED
 from auth.profiles import Profiles
-from auth.store import AccountStore, AmishiRecord, LinkRefused, RateLimiter, SessionEnded
+from auth.store import AccountStore, AmishiRecord, LinkRefused, SessionEnded
 from cotoami_common.mail import enqueue_mail
+from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.tokens import Amishi
 from cotoami_common.web import (
     ACCESS_COOKIE,

@@ -1,5 +1,4 @@
-"""Storage of accounts, sign-in links and sessions (PostgreSQL), and rate-limit
-counters (Redis). No Falcon here."""
+"""Storage of accounts, sign-in links and sessions (PostgreSQL). No Falcon here."""
 
 import hashlib
 import secrets
@@ -8,7 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import psycopg_pool
-import redis
 from psycopg.rows import dict_row
 
 # A rotated refresh token still works this long: two tabs refreshing at once
@@ -175,20 +173,3 @@ class AccountStore:
     def claim_done(self, anonymous_id: str) -> None:
         with self.pool.connection() as conn:
             conn.execute("UPDATE anonymous_claims SET done_at = now() WHERE anonymous_id = %s", (anonymous_id,))
-
-
-class RateLimiter:
-    """Fixed-window counters in Redis: at most `limit` hits per key per window."""
-
-    def __init__(self, client: redis.Redis, window_seconds: int):
-        self.client = client
-        self.window_seconds = window_seconds
-
-    def hit(self, key: str, limit: int) -> int | None:
-        """Count a hit; None if allowed, else the seconds until the window ends."""
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(f"ratelimit:{key}")
-            pipe.expire(f"ratelimit:{key}", self.window_seconds, nx=True)
-            pipe.ttl(f"ratelimit:{key}")
-            count, _, ttl = pipe.execute()
-        return None if count <= limit else max(int(ttl), 1)

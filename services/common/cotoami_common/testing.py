@@ -4,7 +4,8 @@ every service keeps (health, readiness, JSON errors, request ids, config errors)
 
 A service's conftest.py enables the fixtures with
 `pytest_plugins = ["cotoami_common.testing"]` and provides `migrations_dir`,
-`config_class` and `make_app(checks)`; its test_app.py subclasses ServiceContract.
+`config_class` and `make_app(checks)`; its test_app.py subclasses ServiceContract,
+its test_openapi.py OpenApiContract.
 
 Metrics are kept in prometheus-client's multiprocess mode, as under gunicorn
 (see cotoami_common.testing_env, which a conftest.py imports before its app).
@@ -12,10 +13,12 @@ Metrics are kept in prometheus-client's multiprocess mode, as under gunicorn
 
 import json
 import os
+import re
 import secrets
 import threading
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
@@ -24,15 +27,19 @@ from urllib.parse import urlsplit
 
 from cotoami_common import testing_env  # first: it sets the metrics directory
 
+import falcon
 import psycopg
 import pytest
 import redis
+import yaml
 from falcon import testing
+from openapi_spec_validator import validate as validate_openapi
 from psycopg import sql
 
 from cotoami_common.backing import postgres_pool, redis_client
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.health import postgres_check, redis_check
+from cotoami_common.metrics import route_label
 from cotoami_common.migrate import apply_migrations, create_database
 from cotoami_common.tokens import AccessTokenSigner, Amishi, generate_keys
 
@@ -180,6 +187,51 @@ def required_environ() -> dict[str, str]:
     return {}
 
 
+def schema_of(url: str) -> list[tuple]:
+    """Tables, columns, constraints and indexes of a database, comparably."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default, NULL"
+            "  FROM information_schema.columns WHERE table_schema = 'public'"
+            " UNION ALL SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), NULL, NULL, NULL"
+            "  FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+            " UNION ALL SELECT tablename, indexname, indexdef, NULL, NULL, NULL FROM pg_indexes WHERE schemaname = 'public'"
+            " ORDER BY 1, 2"
+        ).fetchall()
+
+
+# What a migration must not do to a table that exists while old code serves
+# (a statement in one line, upper-cased): (pattern, why).
+_LOCKING = [
+    (r"ALTER COLUMN \S+ (SET DATA )?TYPE", "changes a column's type, rewriting the table under an exclusive lock"),
+    (r"\bRENAME\b", "renames what the running code still uses: add the new, copy, drop the old later"),
+    (r"ADD COLUMN (?!.*\bDEFAULT\b).*\bNOT NULL\b", "adds a NOT NULL column without a default: old code's inserts fail"),
+    (r"ADD COLUMN .*\bDEFAULT (GEN_RANDOM_UUID|RANDOM|CLOCK_TIMESTAMP|TIMEOFDAY)\(",
+     "adds a column with a volatile default, rewriting the table"),
+    (r"ALTER COLUMN \S+ SET NOT NULL", "scans the table under an exclusive lock: add a CHECK NOT VALID, then VALIDATE"),
+    (r"ADD (CONSTRAINT \S+ )?(CHECK|FOREIGN KEY)(?!.*\bNOT VALID\b)",
+     "checks every row under the table lock: add it NOT VALID, then VALIDATE it in a later migration"),
+    (r"ADD (CONSTRAINT \S+ )?(UNIQUE|PRIMARY KEY)", "builds an index while writes wait"),
+]
+_ALWAYS_LOCKING = r"^(VACUUM FULL|CLUSTER|LOCK TABLE)\b"
+
+
+def locking_problem(statement: str, existing_tables: set[str]) -> str | None:
+    """Why the statement would stop a rolling deploy, or None."""
+    upper = statement.upper()
+    if re.match(_ALWAYS_LOCKING, upper):
+        return "locks or rewrites a whole table"
+    index = re.match(r"CREATE (UNIQUE )?INDEX (?!CONCURRENTLY)(IF NOT EXISTS )?\S* ?ON (ONLY )?(\w+)", upper)
+    if index and index.group(4).lower() in existing_tables:
+        return "builds an index while writes wait: create it CONCURRENTLY"
+    altered = re.match(r"ALTER TABLE (IF EXISTS )?(ONLY )?(\w+)", upper)
+    if altered and altered.group(3).lower() in existing_tables:
+        for pattern, why in _LOCKING:
+            if re.search(pattern, upper):
+                return why
+    return None
+
+
 class ServiceContract:
     """Tests every service passes the same way; subclass it as TestServiceContract."""
 
@@ -236,6 +288,30 @@ class ServiceContract:
         assert after[("cotoami_http_requests_total", unmatched)] >= 1
         assert not any("/no/such" in dict(labels).get("route", "") for _, labels in after)
 
+    def test_migrations_apply_concurrently_then_again_as_no_op(self, migrations_dir, empty_database_url):
+        # A rollout may start a second migration Job while the first runs, and
+        # every later rollout runs them all again.
+        create_database(empty_database_url)
+        names = sorted(path.stem for path in migrations_dir.glob("*.sql"))
+        with ThreadPoolExecutor(max_workers=3) as runs:
+            applied = list(runs.map(lambda _: apply_migrations(empty_database_url, migrations_dir), range(3)))
+        assert sorted(sum(applied, [])) == names, "each migration applied exactly once"
+        schema = schema_of(empty_database_url)
+        assert apply_migrations(empty_database_url, migrations_dir) == []
+        assert schema_of(empty_database_url) == schema
+
+    def test_migrations_take_no_lock_that_stops_a_rollout(self, migrations_dir):
+        """Old pods keep serving while a migration runs: no table rewrite or
+        long lock on a table that an earlier migration made (README, "Migrations")."""
+        made_earlier: set[str] = set()
+        for path in sorted(migrations_dir.glob("*.sql")):
+            text = re.sub(r"--[^\n]*", "", path.read_text())
+            statements = [" ".join(s.split()) for s in text.split(";") if s.strip()]
+            for statement in statements:
+                problem = locking_problem(statement, made_earlier)
+                assert problem is None, f"{path.name}: {problem}: {statement[:120]}"
+            made_earlier |= {m.lower() for m in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", text, re.I)}
+
     def test_config_defaults_serve_local_use(self, config_class, required_environ):
         config = config_class.from_env(Env(required_environ))
         assert config.database_url.startswith("postgresql://postgres@127.0.0.1:5432/cotoami_")
@@ -277,6 +353,78 @@ class TokenAndCredentialContract:
         config = config_class.from_env(Env(environ))
         assert config.internal_token == "from-a-mounted-secret"
         assert "from-a-mounted-secret" not in repr(config)
+
+
+_OPENAPI_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def served_operations(app: falcon.App) -> set[tuple[str, str]]:
+    """Every (route template, method) the app answers with a responder of its own
+    resource, as `("/api/cotos/{coto_id}", "get")`. Falcon's own responders (405
+    for the methods a resource lacks, OPTIONS listing those it has) answer the
+    same way on every route, so they are no route's contract."""
+    operations = set()
+    nodes = list(app._router._roots)
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.children)
+        if node.resource is None:
+            continue
+        for method, responder in node.method_map.items():
+            if getattr(responder, "__self__", None) is node.resource:
+                operations.add((route_label(node.uri_template), method.lower()))
+    return operations
+
+
+def _resolved(document: dict, item: dict) -> dict:
+    """A path item, following its local $ref (#/components/pathItems/...)."""
+    while "$ref" in item:
+        target = document
+        for part in item["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        item = target
+    return item
+
+
+def documented_operations(document: dict) -> set[tuple[str, str]]:
+    """Every (path, method) an OpenAPI document lists."""
+    return {(path, method) for path, item in document["paths"].items()
+            for method in _resolved(document, item) if method in _OPENAPI_METHODS}
+
+
+class OpenApiContract:
+    """A service's openapi.yaml documents exactly the routes its app serves and
+    is a valid OpenAPI document. Subclass it as TestOpenApiContract, setting
+    `document_path`; the conftest's make_app builds the app."""
+
+    document_path: Path
+
+    @pytest.fixture
+    def document(self) -> dict:
+        return yaml.safe_load(self.document_path.read_text())
+
+    def test_the_document_is_valid_openapi(self, document):
+        validate_openapi(document)
+
+    def test_every_route_served_is_documented(self, make_app, document):
+        undocumented = served_operations(make_app({})) - documented_operations(document)
+        assert not undocumented, f"served but not in {self.document_path.name}: {sorted(undocumented)}"
+
+    def test_every_documented_operation_is_served(self, make_app, document):
+        unserved = documented_operations(document) - served_operations(make_app({}))
+        assert not unserved, f"in {self.document_path.name} but not served: {sorted(unserved)}"
+
+    def test_internal_operations_require_the_service_credential(self, document):
+        schemes = document.get("components", {}).get("securitySchemes", {})
+        for path, item in document["paths"].items():
+            if not path.startswith("/internal/"):
+                continue
+            for method, operation in _resolved(document, item).items():
+                if method not in _OPENAPI_METHODS:
+                    continue
+                security = operation.get("security", document.get("security", []))
+                required = [[schemes.get(name, {}).get("scheme") for name in alternative] for alternative in security]
+                assert required == [["bearer"]], f"{method.upper()} {path} must require the bearer credential alone"
 
 
 @contextmanager

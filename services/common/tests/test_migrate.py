@@ -4,6 +4,7 @@ import psycopg
 import pytest
 
 from cotoami_common.migrate import apply_migrations, create_database, main, migration_files
+from cotoami_common.testing import locking_problem
 
 
 @pytest.fixture
@@ -86,3 +87,37 @@ def test_cli_reads_the_url_from_a_mounted_file(monkeypatch, empty_database_url, 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("DATABASE_URL_FILE", str(tmp_path / "url"))
     assert main(["--create-database", str(migrations)]) == 0
+
+
+EXISTING = {"notes"}
+
+
+@pytest.mark.parametrize("statement", [
+    "ALTER TABLE notes ALTER COLUMN text TYPE varchar(10)",
+    "ALTER TABLE notes RENAME COLUMN text TO body",
+    "ALTER TABLE notes ADD COLUMN body text NOT NULL",
+    "ALTER TABLE notes ADD COLUMN ref uuid DEFAULT gen_random_uuid()",
+    "ALTER TABLE notes ALTER COLUMN text SET NOT NULL",
+    "ALTER TABLE notes ADD CONSTRAINT notes_short CHECK (length(text) < 10)",
+    "ALTER TABLE notes ADD CONSTRAINT notes_text UNIQUE (text)",
+    "CREATE INDEX notes_by_text ON notes (text)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS notes_by_text ON notes (text)",
+    "VACUUM FULL notes",
+    "LOCK TABLE notes",
+])
+def test_statements_that_would_stop_a_rollout_are_named(statement):
+    assert locking_problem(statement, EXISTING) is not None
+
+
+@pytest.mark.parametrize("statement", [
+    "ALTER TABLE notes ADD COLUMN body text",
+    "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false",
+    "ALTER TABLE notes ADD CONSTRAINT notes_short CHECK (length(text) < 10) NOT VALID",
+    "ALTER TABLE notes VALIDATE CONSTRAINT notes_short",
+    "CREATE INDEX CONCURRENTLY notes_by_text ON notes (text)",
+    "CREATE TABLE tags (id int PRIMARY KEY)",
+    "CREATE INDEX tags_by_id ON tags (id)",  # a table no running code uses yet
+    "ALTER TABLE tags RENAME COLUMN id TO key",
+])
+def test_statements_safe_during_a_rollout_pass(statement):
+    assert locking_problem(statement, EXISTING) is None

@@ -6,6 +6,9 @@ from cotoami_common.config import Env, ServiceConfig, TokenConfig
 @dataclass(frozen=True)
 class Config(ServiceConfig):
     anonymous_ttl_days: int
+    anonymous_pad_max_cotos: int
+    anonymous_writes_per_client: int
+    rate_limit_window_seconds: int
     tokens: TokenConfig
     # The service credential: auth and cotonomas present it on our /internal/ paths, and we on
     # cotonomas'. Kept out of repr so it never reaches a log.
@@ -22,6 +25,9 @@ class Config(ServiceConfig):
         return cls(
             **ServiceConfig.common_settings(env, "cotos"),
             anonymous_ttl_days=env.int("ANONYMOUS_TTL_DAYS", 30, minimum=1, maximum=3650),
+            anonymous_pad_max_cotos=env.int("ANONYMOUS_PAD_MAX_COTOS", 1000, minimum=1, maximum=100_000),
+            anonymous_writes_per_client=env.int("ANONYMOUS_WRITES_PER_CLIENT", 300, minimum=1, maximum=1_000_000),
+            rate_limit_window_seconds=env.int("RATE_LIMIT_WINDOW_SECONDS", 900, minimum=1, maximum=86400),
             tokens=TokenConfig.from_env(env),
             internal_token=env.secret("INTERNAL_TOKEN"),
             cotonomas_internal_url=env.url("COTONOMAS_INTERNAL_URL", "http://127.0.0.1:8003").rstrip("/"),

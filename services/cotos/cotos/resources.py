@@ -6,16 +6,26 @@ import uuid
 
 import falcon
 
+from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.tokens import Amishi
-from cotoami_common.web import json_object, limit_param, reject_unknown_fields, set_cookie, text_field
+from cotoami_common.web import (
+    client_address,
+    json_object,
+    limit_param,
+    reject_unknown_fields,
+    set_cookie,
+    text_field,
+)
 from cotos.cotonoma_access import COTONOMA_KEY, CotonomaAccess
 from cotos.metrics import COTOS_POSTED
-from cotos.store import AnonymousCotoStore, CotoStore, StandsForCotonoma
+from cotos.store import AnonymousCotoStore, CotoStore, IdempotencyKeyReused, PadFull, Posted, StandsForCotonoma
 
 ANONYMOUS_COOKIE = "anonymous_id"
 MAX_CONTENT_CHARS = 10_000  # the README documents it; the web client enforces it too
 MAX_COTONOMA_NAME_CHARS = 50  # as cotonomas enforces it
 _ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
+# Visible ASCII, as the IETF Idempotency-Key draft's examples (a UUID is typical).
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def coto_content(body: dict) -> str:
@@ -30,6 +40,14 @@ def cursor_param(req: falcon.Request) -> str | None:
         return str(uuid.UUID(raw))
     except ValueError:
         raise falcon.HTTPBadRequest(title="Invalid cursor", description="before must be a cursor from a previous page.") from None
+
+
+def idempotency_key(req: falcon.Request) -> str | None:
+    key = req.get_header("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise falcon.HTTPBadRequest(title="Invalid Idempotency-Key",
+                                    description="Idempotency-Key must be 1 to 255 visible ASCII characters.")
+    return key
 
 
 def _no_such_coto() -> falcon.HTTPNotFound:
@@ -67,11 +85,23 @@ class CotosResource:
     """
 
     def __init__(self, cotos: CotoStore, anonymous_cotos: AnonymousCotoStore, access: CotonomaAccess,
-                 anonymous_ttl_seconds: int):
+                 anonymous_ttl_seconds: int, limits: RateLimiter, anonymous_writes_per_client: int):
         self.cotos = cotos
         self.anonymous_cotos = anonymous_cotos
         self.access = access
         self.anonymous_ttl_seconds = anonymous_ttl_seconds
+        self.limits = limits
+        self.anonymous_writes_per_client = anonymous_writes_per_client
+
+    def _limit_anonymous_writes(self, req: falcon.Request) -> None:
+        # Nobody is accountable for an anonymous pad, so one client's writes are counted.
+        wait = self.limits.hit(f"anonymous-writes:{client_address(req)}", self.anonymous_writes_per_client)
+        if wait is not None:
+            raise falcon.HTTPTooManyRequests(
+                title="Too many writes",
+                description="Too many anonymous writes from here; wait a while, or sign in.",
+                retry_after=wait,
+            )
 
     def _anonymous_id(self, req: falcon.Request) -> str | None:
         values = req.get_cookie_values(ANONYMOUS_COOKIE) or []
@@ -85,6 +115,8 @@ class CotosResource:
         anonymous_id = self._anonymous_id(req)
         if anonymous_id is None:
             raise _no_such_coto()
+        if req.method != "GET":
+            self._limit_anonymous_writes(req)
         self._keep_cookie(req, resp, anonymous_id)
         return anonymous_id
 
@@ -123,23 +155,47 @@ class CotosResource:
         reject_unknown_fields(body, ("content", "cotonoma_key"))
         content = coto_content(body)
         cotonoma_key = body.get("cotonoma_key")
-        if cotonoma_key is not None:
-            if not isinstance(cotonoma_key, str):
-                raise falcon.HTTPBadRequest(title="Invalid cotonoma_key", description="cotonoma_key must be a string.")
-            if amishi is None:
-                raise _sign_in("Sign in to post into a cotonoma.")
-            self._enter(cotonoma_key, amishi)
-            coto = self.cotos.post(amishi, content, cotonoma_key)
-        elif amishi is not None:
-            coto = self.cotos.post(amishi, content)
+        key = idempotency_key(req)
+        if cotonoma_key is not None and not isinstance(cotonoma_key, str):
+            raise falcon.HTTPBadRequest(title="Invalid cotonoma_key", description="cotonoma_key must be a string.")
+        if cotonoma_key is not None and amishi is None:
+            raise _sign_in("Sign in to post into a cotonoma.")
+        try:
+            posted = self._post(req, resp, amishi, content, cotonoma_key, key)
+        except IdempotencyKeyReused:
+            raise falcon.HTTPUnprocessableEntity(
+                title="Idempotency-Key reused",
+                description="This Idempotency-Key was used for another request; use a new key for a new coto.",
+            ) from None
+        except PadFull:
+            raise falcon.HTTPConflict(
+                title="Memo pad full",
+                description=f"An anonymous pad holds {self.anonymous_cotos.max_cotos} cotos; sign in to keep more.",
+            ) from None
+        if posted.coto is None:
+            raise falcon.HTTPConflict(
+                title="Already done",
+                description="A request with this Idempotency-Key made a coto that has since been deleted.",
+            )
+        if posted.replayed:
+            resp.set_header("Idempotent-Replayed", "true")
         else:
-            anonymous_id = self._anonymous_id(req) or secrets.token_hex(16)
-            coto = self.anonymous_cotos.post(anonymous_id, content)
-            self._keep_cookie(req, resp, anonymous_id)
-        COTOS_POSTED.labels("signed_in" if amishi is not None else "anonymous").inc()
+            COTOS_POSTED.labels("signed_in" if amishi is not None else "anonymous").inc()
         resp.status = falcon.HTTP_201
-        resp.location = f"/api/cotos/{coto['id']}"
-        resp.media = {"coto": coto}
+        resp.location = f"/api/cotos/{posted.coto['id']}"
+        resp.media = {"coto": posted.coto}
+
+    def _post(self, req: falcon.Request, resp: falcon.Response, amishi: Amishi | None, content: str,
+              cotonoma_key: str | None, key: str | None) -> Posted:
+        if amishi is not None:
+            if cotonoma_key is not None:
+                self._enter(cotonoma_key, amishi)
+            return self.cotos.post(amishi, content, cotonoma_key, idempotency_key=key)
+        self._limit_anonymous_writes(req)
+        anonymous_id = self._anonymous_id(req) or secrets.token_hex(16)
+        posted = self.anonymous_cotos.post(anonymous_id, content, idempotency_key=key)
+        self._keep_cookie(req, resp, anonymous_id)
+        return posted
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
         amishi = req.context.amishi

@@ -1,10 +1,12 @@
 """Storage of cotos. No Falcon here."""
 
+import hashlib
 import json
 import secrets
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg_pool
@@ -19,6 +21,51 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
+
+# Posts to a pad atomically with its checks. KEYS: timeline, cotos, the
+# idempotency key's record (or the empty string when the request has none).
+# ARGV: coto id, coto JSON, pad TTL, most cotos a pad holds, "id hash" to
+# record, its TTL. Returns the recorded "id hash" of an earlier request with
+# the same key, "full" when the pad holds its most, else "posted".
+_POST_TO_PAD = """
+if KEYS[3] ~= '' then
+  local earlier = redis.call('GET', KEYS[3])
+  if earlier then return earlier end
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 'full' end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
+return 'posted'
+"""
+
+# How long a retried request with the same Idempotency-Key finds its coto
+# instead of making another (clients retry within minutes, not days).
+IDEMPOTENCY_TTL_SECONDS = 86400
+
+
+def request_fingerprint(content: str, cotonoma_key: str | None) -> str:
+    """What a retry must repeat to count as the same request."""
+    return hashlib.sha256(json.dumps([content, cotonoma_key], ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A POST's coto: new, or the one an earlier request with the same key made
+    (None if deleted since)."""
+
+    coto: dict | None
+    replayed: bool
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was used before, for a different request."""
+
+
+class PadFull(Exception):
+    """The anonymous pad holds as many cotos as it may."""
 
 
 class TimeOrderedIds:
@@ -62,13 +109,17 @@ class AnonymousCotoStore:
     """The memo pad of one browser, in Redis, kept for `ttl_seconds` after its last use.
 
     Per anonymous id: a sorted set of coto ids (all score 0, so ordered by the
-    time-ordered id) and a hash of id -> coto JSON.
+    time-ordered id), a hash of id -> coto JSON, and per Idempotency-Key the
+    "id fingerprint" of the request that used it. A pad holds at most
+    `max_cotos`: nobody is accountable for it, so it must not fill Redis.
     """
 
-    def __init__(self, client: redis.Redis, ttl_seconds: int):
+    def __init__(self, client: redis.Redis, ttl_seconds: int, max_cotos: int = 1000):
         self.client = client
         self.ttl_seconds = ttl_seconds
+        self.max_cotos = max_cotos
         self._update = client.register_script(_UPDATE)
+        self._post = client.register_script(_POST_TO_PAD)
 
     @staticmethod
     def _keys(anonymous_id: str) -> tuple[str, str]:
@@ -78,7 +129,8 @@ class AnonymousCotoStore:
         for key in self._keys(anonymous_id):
             pipe.expire(key, self.ttl_seconds)
 
-    def post(self, anonymous_id: str, content: str) -> dict:
+    def post(self, anonymous_id: str, content: str, idempotency_key: str | None = None) -> Posted:
+        """Raises PadFull, or IdempotencyKeyReused for a key used for other content."""
         now = utc_now()
         coto = {
             "id": new_coto_id(),
@@ -90,13 +142,21 @@ class AnonymousCotoStore:
             "created_at": now,
             "updated_at": now,
         }
-        timeline, cotos = self._keys(anonymous_id)
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(cotos, coto["id"], json.dumps(coto, ensure_ascii=False))
-            pipe.zadd(timeline, {coto["id"]: 0})
-            self._touch(pipe, anonymous_id)
-            pipe.execute()
-        return coto
+        fingerprint = request_fingerprint(content, None)
+        key_record = f"anon:{anonymous_id}:idempotency:{idempotency_key}" if idempotency_key else ""
+        outcome = self._post(
+            keys=[*self._keys(anonymous_id), key_record],
+            args=[coto["id"], json.dumps(coto, ensure_ascii=False), self.ttl_seconds, self.max_cotos,
+                  f"{coto['id']} {fingerprint}", IDEMPOTENCY_TTL_SECONDS],
+        )
+        if outcome == "posted":
+            return Posted(coto, replayed=False)
+        if outcome == "full":
+            raise PadFull(anonymous_id)
+        earlier_id, earlier_fingerprint = outcome.split(" ")
+        if earlier_fingerprint != fingerprint:
+            raise IdempotencyKeyReused(idempotency_key)
+        return Posted(self.get(anonymous_id, earlier_id), replayed=True)
 
     def timeline(self, anonymous_id: str, before: str | None, limit: int) -> tuple[list[dict], str | None]:
         timeline, cotos = self._keys(anonymous_id)
@@ -186,6 +246,17 @@ WITH c AS (
 SELECT {_COTO_COLUMNS} FROM c {_JOINS}
 """
 
+# Claims an Idempotency-Key for the coto about to be made; a concurrent request
+# with the same key waits here for the first to commit, then finds its row.
+_CLAIM_IDEMPOTENCY_KEY = """
+INSERT INTO idempotency_keys (amishi_id, key, fingerprint, coto_id) VALUES (%s, %s, %s, %s)
+ON CONFLICT (amishi_id, key) DO NOTHING
+"""
+_EARLIER_REQUEST = "SELECT fingerprint, coto_id FROM idempotency_keys WHERE amishi_id = %s AND key = %s"
+_FORGET_OLD_KEYS = f"""
+DELETE FROM idempotency_keys WHERE amishi_id = %s AND created_at < now() - interval '{IDEMPOTENCY_TTL_SECONDS} seconds'
+"""
+
 _STANDS_FOR_COTONOMA = "SELECT 1 FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NOT NULL"
 
 _GET = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = %s"
@@ -266,12 +337,25 @@ class CotoStore:
     def __init__(self, pool: psycopg_pool.ConnectionPool):
         self.pool = pool
 
-    def post(self, amishi: Amishi, content: str, cotonoma_key: str | None = None) -> dict:
-        """Posts at home, or in the cotonoma given (whose access the caller checked)."""
+    def post(self, amishi: Amishi, content: str, cotonoma_key: str | None = None,
+             idempotency_key: str | None = None) -> Posted:
+        """Posts at home, or in the cotonoma given (whose access the caller checked).
+        Raises IdempotencyKeyReused for a key this amishi used for another request."""
+        coto_id = new_coto_id()
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            if idempotency_key is not None:
+                fingerprint = request_fingerprint(content, cotonoma_key)
+                cur.execute(_FORGET_OLD_KEYS, (amishi.id,))
+                claimed = cur.execute(_CLAIM_IDEMPOTENCY_KEY, (amishi.id, idempotency_key, fingerprint, coto_id))
+                if claimed.rowcount == 0:
+                    earlier = cur.execute(_EARLIER_REQUEST, (amishi.id, idempotency_key)).fetchone()
+                    if earlier["fingerprint"] != fingerprint:
+                        raise IdempotencyKeyReused(idempotency_key)
+                    row = cur.execute(_GET, (earlier["coto_id"],)).fetchone()
+                    return Posted(_coto(row) if row else None, replayed=True)
             cur.execute(_RECORD_AUTHOR, amishi.public())
-            cur.execute(_POST, (new_coto_id(), amishi.id, content, cotonoma_key))
-            return _coto(cur.fetchone())
+            cur.execute(_POST, (coto_id, amishi.id, content, cotonoma_key))
+            return Posted(_coto(cur.fetchone()), replayed=False)
 
     def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[dict], str | None]:
         """Home: every coto this amishi posted, wherever."""

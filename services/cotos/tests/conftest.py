@@ -18,6 +18,7 @@ from falcon import testing
 
 from cotoami_common.backing import redis_client
 from cotoami_common.config import Env
+from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.testing import serving
 from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotos.app import create_app
@@ -183,17 +184,22 @@ def cotonoma_access(cotonomas_double, clock) -> CotonomaAccess:
 
 
 @pytest.fixture
-def client_asking(config, verifier, coto_store, anonymous_cotos):
+def limits(anonymous_cotos, config) -> RateLimiter:
+    return RateLimiter(anonymous_cotos.client, config.rate_limit_window_seconds)
+
+
+@pytest.fixture
+def client_asking(config, verifier, coto_store, anonymous_cotos, limits):
     """A client of an app that asks cotonomas at the given address."""
     def client(url: str) -> testing.TestClient:
         access = CotonomaAccess(url, INTERNAL_TOKEN, timeout_seconds=ACCESS_TIMEOUT_SECONDS)
-        return testing.TestClient(create_app(config, verifier, coto_store, anonymous_cotos, access, checks={}))
+        return testing.TestClient(create_app(config, verifier, coto_store, anonymous_cotos, access, limits, checks={}))
     return client
 
 
 @pytest.fixture
-def make_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access):
-    return lambda checks: create_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access, checks)
+def make_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access, limits):
+    return lambda checks: create_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access, limits, checks)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from falcon import testing
 
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.logs import logging_config
+from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.testing import ServiceContract, TokenAndCredentialContract, new_amishi
 from cotos.app import create_app
 from cotos.config import Config
@@ -33,7 +34,8 @@ def test_logs_are_json_lines_with_the_request_id(client, capsys):
 def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, verifier, coto_store, cotonoma_access):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     client = testing.TestClient(
-        create_app(config, verifier, coto_store, AnonymousCotoStore(dead, 60), cotonoma_access, checks={})
+        create_app(config, verifier, coto_store, AnonymousCotoStore(dead, 60), cotonoma_access,
+                   RateLimiter(dead, 60), checks={})
     )
     result = client.simulate_post("/api/cotos", json={"content": "x"})
     assert result.status_code == 503 and result.headers["Retry-After"] == "5"
@@ -49,13 +51,14 @@ def test_malformed_cotos_config_names_the_variable(required_environ, environ, na
         Config.from_env(Env({**required_environ, **environ}))
 
 
-def test_a_postgres_outage_is_503_json_for_the_signed_in(config, verifier, anonymous_cotos, cotonoma_access, token_keys):
+def test_a_postgres_outage_is_503_json_for_the_signed_in(config, verifier, anonymous_cotos, cotonoma_access, limits,
+                                                          token_keys):
     # Nothing listens on port 1; a short checkout timeout keeps the test quick.
     dead_pool = psycopg_pool.ConnectionPool("postgresql://postgres@127.0.0.1:1/nothing", min_size=0, max_size=1,
                                             timeout=0.3, kwargs={"connect_timeout": 1}, open=True)
     try:
         client = testing.TestClient(
-            create_app(config, verifier, CotoStore(dead_pool), anonymous_cotos, cotonoma_access, checks={})
+            create_app(config, verifier, CotoStore(dead_pool), anonymous_cotos, cotonoma_access, limits, checks={})
         )
         token = token_keys.access_token(new_amishi())
         result = client.simulate_post("/api/cotos", json={"content": "x"}, headers={"Cookie": f"access_token={token}"})

@@ -20,7 +20,7 @@ def test_coto_ids_are_uuid7_in_the_order_they_were_made():
 
 
 def test_timeline_pages_with_a_cursor(anonymous_cotos):
-    posted = [anonymous_cotos.post("a" * 32, f"coto {n}") for n in range(5)]
+    posted = [anonymous_cotos.post("a" * 32, f"coto {n}").coto for n in range(5)]
     page, cursor = anonymous_cotos.timeline("a" * 32, None, 2)
     assert [c["id"] for c in page] == [posted[4]["id"], posted[3]["id"]]
     page, cursor = anonymous_cotos.timeline("a" * 32, cursor, 2)
@@ -42,7 +42,7 @@ def test_pad_expires_after_the_ttl_from_its_last_use(anonymous_cotos):
 
 
 def test_update_of_a_deleted_coto_does_not_resurrect_it(anonymous_cotos):
-    coto = anonymous_cotos.post("c" * 32, "soon gone")
+    coto = anonymous_cotos.post("c" * 32, "soon gone").coto
     assert anonymous_cotos.delete("c" * 32, coto["id"])
     assert anonymous_cotos.update("c" * 32, coto["id"], "back?") is None
     assert anonymous_cotos.get("c" * 32, coto["id"]) is None
@@ -50,7 +50,7 @@ def test_update_of_a_deleted_coto_does_not_resurrect_it(anonymous_cotos):
 
 
 def test_all_lists_the_pad_oldest_first_and_forget_removes_only_what_it_names(anonymous_cotos):
-    posted = [anonymous_cotos.post("d" * 32, f"coto {n}") for n in range(3)]
+    posted = [anonymous_cotos.post("d" * 32, f"coto {n}").coto for n in range(3)]
     assert anonymous_cotos.all("d" * 32) == posted
     anonymous_cotos.forget("d" * 32, [posted[0]["id"], posted[1]["id"]])
     assert anonymous_cotos.all("d" * 32) == [posted[2]]
@@ -64,7 +64,7 @@ def test_an_author_is_rewritten_only_when_the_token_says_something_new(coto_stor
     coto_store.post(amishi, "one")
     written = db.execute("SELECT xmin::text, updated_at FROM authors").fetchone()
     coto_store.post(amishi, "two")
-    coto_store.update(amishi, coto_store.post(amishi, "three")["id"], "3")
+    coto_store.update(amishi, coto_store.post(amishi, "three").coto["id"], "3")
     assert db.execute("SELECT xmin::text, updated_at FROM authors").fetchone() == written
     renamed = replace(amishi, display_name="Dee")
     coto_store.post(renamed, "four")
@@ -73,7 +73,7 @@ def test_an_author_is_rewritten_only_when_the_token_says_something_new(coto_stor
 
 
 def test_times_read_from_postgres_are_formatted_like_the_pad(coto_store, db):
-    coto = coto_store.post(new_amishi(), "x")
+    coto = coto_store.post(new_amishi(), "x").coto
     db.execute("UPDATE cotos SET created_at = '2024-02-29 23:59:59.9876+09' WHERE id = %s", (coto["id"],))
     assert coto_store.get(coto["id"])["created_at"] == "2024-02-29T14:59:59.987Z"
 

@@ -59,6 +59,32 @@ def test_post_with_ctrl_enter_survives_a_reload(stack, page_of):
     expect(page.locator("#timeline .coto-content")).to_have_text(["second thought\nwith a second line", "first thought"])
 
 
+def test_posting_again_after_a_lost_answer_posts_once(stack, page_of):
+    page = page_of(stack.url + "/")
+    keys = []
+
+    def lose_the_first_answer(route):
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()  # the server makes the coto...
+            route.abort("connectionreset")  # ...but its answer never reaches the page
+        else:
+            route.continue_()
+
+    page.route("**/api/cotos", lambda route: lose_the_first_answer(route) if route.request.method == "POST"
+               else route.continue_())
+    page.fill("#coto-input", "posted once")
+    page.click("#post-button")
+    expect(page.locator("#error-area .error")).to_contain_text("not posted")
+    expect(page.locator("#coto-input")).to_have_value("posted once")
+    page.click("#post-button")
+    expect(page.locator("#coto-input")).to_have_value("")
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1], "the retry carried the same Idempotency-Key"
+    page.unroute("**/api/cotos")
+    page.reload()
+    expect(page.locator("#timeline .coto-content")).to_have_text(["posted once"])
+
+
 def test_another_browser_does_not_see_my_cotos(stack, page_of):
     mine = page_of(stack.url + "/")
     post(mine, "only for me")

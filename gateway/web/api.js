@@ -73,11 +73,11 @@ function isTokenRefusal(response, error) {
   return /invalid_token/i.test(challenge) || error.title === 'Session expired' || error.title === 'Invalid session';
 }
 
-async function send(method, path, body) {
+async function send(method, path, body, headers = {}) {
   const init = {
     method,
     credentials: 'same-origin',
-    headers: { Accept: 'application/json' },
+    headers: { Accept: 'application/json', ...headers },
     cache: 'no-store',
   };
   if (body !== undefined) {
@@ -142,9 +142,9 @@ export function refreshSession() {
  * refreshed and the call repeated once; calls that never read the access
  * token (signing in, the refresh itself) pass refresh: false.
  */
-async function request(method, path, body, { refresh = true } = {}) {
+async function request(method, path, body, { refresh = true, headers = {} } = {}) {
   const epoch = refreshes;
-  let response = await send(method, path, body);
+  let response = await send(method, path, body, headers);
   if (!response.ok) {
     const error = await errorFrom(response);
     if (!refresh || !isTokenRefusal(response, error)) throw error;
@@ -152,7 +152,7 @@ async function request(method, path, body, { refresh = true } = {}) {
     // cookie (or ended the session): its outcome is this call's too.
     if (refreshing || epoch === refreshes) await refreshSession();
     else await lastRefresh;
-    response = await send(method, path, body);
+    response = await send(method, path, body, headers);
     // Refused even after a refresh: said as it is, never refreshed again in a loop.
     if (!response.ok) throw await errorFrom(response);
   }
@@ -202,9 +202,14 @@ export function listCotos(before = null, limit = null, cotonomaKey = null) {
   return request('GET', `/api/cotos${query ? `?${query}` : ''}`);
 }
 
-/** Posts a coto, at home or into a cotonoma; resolves to the coto. */
-export async function postCoto(content, cotonomaKey = null) {
-  const body = await request('POST', '/api/cotos', cotonomaKey ? { content, cotonoma_key: cotonomaKey } : { content });
+/**
+ * Posts a coto, at home or into a cotonoma; resolves to the coto. A retry
+ * with the same idempotencyKey finds the coto an earlier attempt made, if its
+ * answer was lost, instead of posting it twice.
+ */
+export async function postCoto(content, cotonomaKey = null, idempotencyKey = null) {
+  const body = await request('POST', '/api/cotos', cotonomaKey ? { content, cotonoma_key: cotonomaKey } : { content },
+    { headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {} });
   return body.coto;
 }
 

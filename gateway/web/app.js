@@ -125,6 +125,9 @@ const state = {
   cotos: new Map(), // id -> coto, for every coto on screen
   next: null, // cursor of the next older page, or null
   posting: false,
+  // The Idempotency-Key of the draft being posted, kept until it is posted, so
+  // pressing Post again after a lost answer cannot post the same draft twice.
+  draft: null, // { content, place, key }
   loading: false,
   loadedOnce: false,
   generation: 0, // bumped whenever the page changes place or person: answers for an older one are dropped
@@ -295,6 +298,11 @@ function updateComposer() {
   els.input.setAttribute('aria-invalid', m.over ? 'true' : 'false');
 }
 
+/** 128 random bits in hex (crypto.randomUUID exists only on HTTPS pages). */
+function newIdempotencyKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 async function submitComposer() {
   const m = measure(els.input.value);
   if (state.posting || m.blank || m.over) return;
@@ -303,8 +311,14 @@ async function submitComposer() {
   els.postButton.textContent = 'Posting…';
   updateComposer();
   const generation = state.generation;
+  const content = els.input.value;
+  const place = state.place.key;
+  if (!state.draft || state.draft.content !== content || state.draft.place !== place) {
+    state.draft = { content, place, key: newIdempotencyKey() };
+  }
   try {
-    const coto = await postCoto(els.input.value, state.place.key);
+    const coto = await postCoto(content, place, state.draft.key);
+    state.draft = null;
     if (generation === state.generation) {
       clearError();
       addCotos([coto], 'top');

@@ -5,6 +5,12 @@
 DATABASE_URL (or DATABASE_URL_FILE, a mounted Secret) names the database. Each file runs once, in its own transaction,
 in file-name order. An advisory lock makes concurrent runs (two pods of a
 migration Job, two `make up`s) wait for each other instead of racing.
+
+A file whose first line is `-- migrate: no transaction` runs statement by
+statement outside a transaction instead: what CREATE INDEX CONCURRENTLY needs.
+Each of its statements must be safe to run again (IF NOT EXISTS; DROP INDEX
+CONCURRENTLY IF EXISTS first, since a failed concurrent build leaves an
+invalid index behind), and none may hold a semicolon or "--" inside a string.
 """
 
 import argparse
@@ -26,6 +32,7 @@ log = logging.getLogger("cotoami.migrate")
 
 MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 LOCK_KEY = 0x636F746F  # "coto": one lock per database, so per service
+NO_TRANSACTION = "-- migrate: no transaction"
 
 
 def migration_files(directory: Path) -> list[Path]:
@@ -69,9 +76,15 @@ def apply_migrations(url: str, directory: Path) -> list[str]:
                 version = path.stem
                 if version in done:
                     continue
-                with conn.transaction():
-                    conn.execute(path.read_text())
+                text = path.read_text()
+                if text.startswith(NO_TRANSACTION):
+                    for statement in filter(str.strip, re.sub(r"--[^\n]*", "", text).split(";")):
+                        conn.execute(statement)
                     conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                else:
+                    with conn.transaction():
+                        conn.execute(text)
+                        conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 log.info("applied migration %s", version)
                 applied_now.append(version)
         finally:

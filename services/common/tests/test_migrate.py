@@ -121,3 +121,18 @@ def test_statements_that_would_stop_a_rollout_are_named(statement):
 ])
 def test_statements_safe_during_a_rollout_pass(statement):
     assert locking_problem(statement, EXISTING) is None
+
+
+def test_a_no_transaction_migration_can_build_an_index_concurrently(empty_database_url, migrations):
+    (migrations / "0003_index_concurrently.sql").write_text(
+        "-- migrate: no transaction\n"
+        "-- Built without blocking writes; dropped first in case a failed run left it invalid.\n"
+        "DROP INDEX CONCURRENTLY IF EXISTS notes_by_id_text;\n"
+        "CREATE INDEX CONCURRENTLY notes_by_id_text ON notes (id, text);\n"
+    )
+    create_database(empty_database_url)
+    assert apply_migrations(empty_database_url, migrations)[-1] == "0003_index_concurrently"
+    with psycopg.connect(empty_database_url) as conn:
+        valid = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'notes_by_id_text'::regclass").fetchone()
+    assert valid == (True,)
+    assert apply_migrations(empty_database_url, migrations) == []

@@ -26,6 +26,13 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+def path_area(path: str) -> str:
+    """The first segment of a path as Falcon's router reads it: leading slashes
+    are ignored, so "//internal/x" (or "/%2Finternal/x") routes as "/internal/x"
+    and must be guarded as it."""
+    return path.lstrip("/").split("/", 1)[0]
+
+
 class RequestContext:
     """Takes the gateway's X-Request-ID (or makes one) and logs each request once."""
 
@@ -77,7 +84,7 @@ class CrossSiteWriteGuard:
         self.allowed_origins = frozenset(allowed_origins)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.method not in UNSAFE_METHODS or req.path.startswith("/internal/"):
+        if req.method not in UNSAFE_METHODS or path_area(req.path) == "internal":
             return
         # A cross-site form always sends a form or text type; JSON would need a preflight we never allow.
         if req.content_type and req.content_type.split(";")[0].strip().lower() != "application/json":
@@ -120,7 +127,7 @@ class Authentication:
         self.verifier = verifier
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.amishi = authenticate(req, self.verifier) if req.path.startswith("/api/") else None
+        req.context.amishi = authenticate(req, self.verifier) if path_area(req.path) == "api" else None
 
 
 class InternalCredential:
@@ -133,7 +140,7 @@ class InternalCredential:
         self.expected = f"Bearer {token}".encode() if token else None
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not req.path.startswith("/internal/"):
+        if path_area(req.path) != "internal":
             return
         given = (req.get_header("Authorization") or "").encode()
         if self.expected is None or not hmac.compare_digest(given, self.expected):
@@ -159,6 +166,13 @@ def _unavailable(req, resp, error, params):
     )
 
 
+def _json_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    # Falcon's default follows Accept: XML for application/xml, an empty body for
+    # text/html. The contract's errors are JSON whatever the client asked for.
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = error.to_json()
+
+
 def _unexpected(req, resp, error, params):
     if isinstance(error, falcon.HTTPError):
         # Falcon's own errors (404, 405, 415 ...) keep their status and shape.
@@ -181,6 +195,7 @@ def new_app(
     if verifier is not None:
         middleware.append(Authentication(verifier))
     app = falcon.App(middleware=middleware, router=router, cors_enable=False)
+    app.set_error_serializer(_json_error)
     add_metrics_route(app, metrics_collectors)
     # Registered in this order so the more specific handlers win.
     app.add_error_handler(Exception, _unexpected)
@@ -195,7 +210,11 @@ def json_object(req: falcon.Request) -> dict:
     """The request body as a JSON object, or a 4xx saying what is wrong."""
     if req.content_type is None or req.content_type.split(";")[0].strip().lower() != "application/json":
         raise falcon.HTTPUnsupportedMediaType(description="Send the body as application/json.")
-    body = req.get_media()
+    try:
+        body = req.get_media()
+    except RecursionError:
+        # json.loads recurses once per nesting level: a body of 100,000 "[" must be a 400, not a 500.
+        raise falcon.HTTPBadRequest(title="Invalid JSON", description="The body is nested too deeply.") from None
     if not isinstance(body, dict):
         raise falcon.HTTPBadRequest(title="Invalid body", description="The body must be a JSON object.")
     return body
@@ -232,11 +251,15 @@ def text_field(body: dict, field: str, max_chars: int, one_line: bool) -> str:
     return value
 
 
+_LIMIT = re.compile(r"[0-9]{1,9}")
+
+
 def limit_param(req: falcon.Request, default: int, maximum: int) -> int:
     raw = req.get_param("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # ASCII digits only, and few: str.isdigit() takes "²", which int() refuses, and int() refuses 4,301 digits.
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= maximum:
         raise falcon.HTTPBadRequest(title="Invalid limit", description=f"limit must be an integer from 1 to {maximum}.")
     return int(raw)
 

@@ -2,7 +2,7 @@ import falcon
 import pytest
 from falcon import testing
 
-from cotoami_common.web import json_object, new_app, text_field
+from cotoami_common.web import json_object, limit_param, new_app, text_field
 
 
 class Echo:
@@ -55,10 +55,52 @@ def test_reads_are_not_origin_checked(client):
     assert client.simulate_get("/nothing", headers={"Origin": "https://evil.example"}).status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/internal/x", "//internal/x", "///internal/x"])
+def test_internal_paths_need_the_credential_however_many_leading_slashes(path):
+    # Falcon's router ignores leading slashes: "//internal/x" reaches the /internal/x route.
+    app = new_app(max_body_bytes=100, allowed_origins=[], internal_token="secret")
+    app.add_route("/internal/x", Echo())
+    client = testing.TestClient(app)
+    assert client.simulate_post(path, json={"a": 1}).status_code == 401
+    assert client.simulate_post(path, json={"a": 1}, headers={"Authorization": "Bearer secret"}).json == {"a": 1}
+
+
 def test_json_object_requires_json(client):
     assert client.simulate_post("/echo", body="a=b", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 415
     assert client.simulate_post("/echo", json=[1]).status_code == 400
     assert client.simulate_post("/echo", json={"a": 1}, headers={"Content-Type": "application/json; charset=utf-8"}).json == {"a": 1}
+
+
+def test_json_nested_too_deeply_to_parse_is_a_400():
+    app = new_app(max_body_bytes=256 * 1024, allowed_origins=[])
+    app.add_route("/echo", Echo())
+    result = testing.TestClient(app).simulate_post("/echo", body="[" * 100_000, content_type="application/json")
+    assert result.status_code == 400 and result.json["title"] == "Invalid JSON"
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "text/plain", "image/png", "*/*"])
+def test_errors_are_json_whatever_the_client_accepts(client, accept):
+    result = client.simulate_get("/nothing", headers={"Accept": accept})
+    assert result.status_code == 404 and result.headers["Content-Type"] == "application/json"
+    assert result.json == {"title": "404 Not Found"}
+
+
+class Limited:
+    def on_get(self, req, resp):
+        resp.media = {"limit": limit_param(req, default=50, maximum=200)}
+
+
+@pytest.mark.parametrize("raw,status", [
+    ("1", 200), ("200", 200), ("007", 200),
+    ("0", 400), ("201", 400), ("-1", 400), ("+5", 400), (" 5", 400), ("", 400),
+    ("²", 400), ("٣", 400), ("9" * 5000, 400),
+])
+def test_limit_is_an_integer_within_bounds_or_a_400(raw, status):
+    app = new_app(max_body_bytes=100, allowed_origins=[])
+    app.add_route("/limited", Limited())
+    result = testing.TestClient(app).simulate_get("/limited", params={"limit": raw})
+    assert result.status_code == status, result.text
+    assert result.json == ({"limit": int(raw)} if status == 200 else {"title": "Invalid limit", "description": "limit must be an integer from 1 to 200."})
 
 
 def test_falcon_errors_keep_their_status_and_json_shape(client):

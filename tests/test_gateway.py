@@ -82,6 +82,12 @@ def test_request_id_and_client_address_are_the_gateways_not_the_clients(stack):
     assert not any(line.get("request_id") == "spoofed" for line in stack.log_lines("cotos"))
 
 
+@pytest.mark.parametrize("method,path", [("TRACE", "/api/cotos"), ("TRACE", "/"), ("POST", "/favicon.svg")])
+def test_a_method_the_gateway_itself_refuses_is_405_json(stack, method, path):
+    status, headers, body = stack.raw(method, path)
+    assert status == 405 and headers["Content-Type"].startswith("application/json") and b'"title"' in body
+
+
 def test_a_2mb_body_is_413_json(stack):
     response = requests.post(stack.url + "/api/cotos", data=b"x" * (2 * 1024 * 1024),
                              headers={"Content-Type": "application/json"}, timeout=10)

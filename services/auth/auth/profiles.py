@@ -6,6 +6,8 @@ import logging
 import redis
 import requests
 
+from cotoami_common.text import is_clean_text
+
 log = logging.getLogger(__name__)
 
 NAME_CACHE_SECONDS = 86400
@@ -50,4 +52,6 @@ class Profiles:
         except (requests.RequestException, ValueError, AttributeError) as error:
             log.info("no Gravatar profile name: %s", error)
             return None
-        return name.strip()[:100] if isinstance(name, str) and name.strip() else None
+        if not isinstance(name, str) or not name.strip() or not is_clean_text(name, one_line=True):
+            return None  # not a name we can show: the default stands
+        return name.strip()[:100]

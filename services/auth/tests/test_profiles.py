@@ -9,6 +9,9 @@ from auth.profiles import Profiles
 from cotoami_common.testing import serving
 
 DIGEST = hashlib.sha256(b"ann@example.com").hexdigest()
+# Names the profile server knows, by the digest it is asked for.
+NAMES = {DIGEST: "Ann Lee", hashlib.sha256(b"nul@example.com").hexdigest(): "Ann\x00Lee",
+         hashlib.sha256(b"lines@example.com").hexdigest(): "Ann\nLee"}
 
 
 class ProfileServer(BaseHTTPRequestHandler):
@@ -18,8 +21,9 @@ class ProfileServer(BaseHTTPRequestHandler):
         self.server.requests.append(self.path)
         if self.server.delay:
             time.sleep(self.server.delay)
-        body = json.dumps({"display_name": "Ann Lee"}).encode() if self.path.endswith(DIGEST) else b"{}"
-        self.send_response(200 if self.path.endswith(DIGEST) else 404)
+        name = NAMES.get(self.path.rsplit("/", 1)[-1])
+        body = json.dumps({"display_name": name}).encode() if name else b"{}"
+        self.send_response(200 if name else 404)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -72,3 +76,8 @@ def test_a_slow_profile_service_does_not_hold_sign_in(profile_server, redis):
 
 def test_an_unreachable_profile_service_falls_back(redis):
     assert Profiles("https://avatars.test/", "http://127.0.0.1:1/", 0.5, redis).display_name("ann@example.com") is None
+
+
+@pytest.mark.parametrize("email", ["nul@example.com", "lines@example.com"])
+def test_a_profile_name_with_control_characters_is_not_used(profile_server, redis, email):
+    assert profiles(profile_server, redis).display_name(email) is None

@@ -7,7 +7,6 @@ import logging
 import re
 import secrets
 import time
-import unicodedata
 from collections.abc import Iterable
 
 import falcon
@@ -18,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from cotoami_common.logs import request_id
 from cotoami_common.metrics import METRICS_PATH, RequestMetrics, add_metrics_route
+from cotoami_common.text import is_clean_text
 from cotoami_common.tokens import AccessTokenVerifier, Amishi, ExpiredToken, InvalidToken
 
 log = logging.getLogger("cotoami.http")
@@ -228,10 +228,6 @@ def reject_unknown_fields(body: dict, allowed: Iterable[str]) -> None:
 
 # Never in what people write: control characters (but tab and newlines in
 # multi-line text) and lone surrogates; in one-line text no line separators either.
-_NOT_IN_TEXT = frozenset({"Cc", "Cs"})
-_NOT_IN_ONE_LINE = _NOT_IN_TEXT | {"Zl", "Zp"}
-
-
 def text_field(body: dict, field: str, max_chars: int, one_line: bool) -> str:
     """body[field] trimmed: 1 to max_chars characters of text, or a 400 saying what is wrong."""
     value = body.get(field)
@@ -243,9 +239,7 @@ def text_field(body: dict, field: str, max_chars: int, one_line: bool) -> str:
         raise falcon.HTTPBadRequest(title=title, description=f"{field} must not be blank.")
     if len(value) > max_chars:
         raise falcon.HTTPBadRequest(title=title, description=f"{field} must be at most {max_chars} characters.")
-    refused = _NOT_IN_ONE_LINE if one_line else _NOT_IN_TEXT
-    allowed = "" if one_line else "\t\n\r"
-    if any(char not in allowed and unicodedata.category(char) in refused for char in value):
+    if not is_clean_text(value, one_line):
         lines = "one line of text" if one_line else "text"
         raise falcon.HTTPBadRequest(title=title, description=f"{field} must be {lines} without control characters.")
     return value

@@ -7,6 +7,7 @@ import uuid
 import falcon
 
 from cotoami_common.ratelimit import RateLimiter
+from cotoami_common.text import is_clean_text
 from cotoami_common.tokens import Amishi
 from cotoami_common.web import (
     client_address,
@@ -251,8 +252,9 @@ def _author(body: dict, field: str) -> dict:
         raise falcon.HTTPBadRequest(title="Invalid body", description=f"{field} must be an object.")
     reject_unknown_fields(author, ("id", "display_name", "avatar_url"))
     for name in ("id", "display_name", "avatar_url"):
-        if not isinstance(author.get(name), str) or not author[name].strip():
-            raise falcon.HTTPBadRequest(title="Invalid body", description=f"{field}.{name} must be a non-empty string.")
+        if not isinstance(author.get(name), str) or not author[name].strip() or not is_clean_text(author[name], True):
+            raise falcon.HTTPBadRequest(title="Invalid body",
+                                        description=f"{field}.{name} must be one line of text, not blank.")
     try:
         amishi_id = str(uuid.UUID(author["id"]))
     except ValueError:

@@ -129,6 +129,8 @@ BAD_PUTS = [
     ("owner a string", {**GOOD, "owner": OWNER["id"]}),
     ("owner id not a uuid", {**GOOD, "owner": {**OWNER, "id": "ann"}}),
     ("owner display_name blank", {**GOOD, "owner": {**OWNER, "display_name": " "}}),
+    ("owner display_name with NUL", {**GOOD, "owner": {**OWNER, "display_name": "a\x00b"}}),
+    ("owner display_name two lines", {**GOOD, "owner": {**OWNER, "display_name": "a\nb"}}),
     ("owner avatar_url missing", {**GOOD, "owner": {k: v for k, v in OWNER.items() if k != "avatar_url"}}),
     ("unknown owner field", {**GOOD, "owner": {**OWNER, "email": "ann@example.com"}}),
     ("unknown field", {**GOOD, "content": "Ideas"}),

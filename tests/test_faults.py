@@ -120,7 +120,9 @@ def test_postgres_stopped_and_started_loses_no_acknowledged_write(stack, mailbox
     assert stack.pids() == pids, "the services recovered without being restarted"
     assert set(writer.refused) <= {503}, f"only 503 while the database was away, not {set(writer.refused)}"
     assert set(writer.acknowledged) <= every_coto(ann), "every acknowledged write is still there"
-    assert ann.call("POST", "/api/auth/refresh", json={}).status_code == 200, "the session survived"
+    # Every worker of every service is back within seconds (readiness above asked one worker each).
+    stack.wait_until(lambda: ann.call("POST", "/api/auth/refresh", json={}).status_code == 200, 10,
+                     "the session refreshed")
 
 
 def test_a_redis_restart_keeps_shared_access_and_queued_mail(stack, mailbox):

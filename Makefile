@@ -7,11 +7,11 @@ PYTEST := $(PYTHON) -m pytest -p no:cacheprovider --timeout=300
 # `make up REPLICAS=2`: instances of each service (default: as running, else 1).
 REPLICAS ?=
 
-.PHONY: help install up down restart status logs test test-common test-e2e $(addprefix test-,$(SERVICES)) \
+.PHONY: help install up down restart status logs test test-common test-e2e bench $(addprefix test-,$(SERVICES)) \
 	$(addprefix rollout-,$(SERVICES))
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z%_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/: .*## /\t/' | expand -t 18
+	@grep -hE '^[a-zA-Z0-9%_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/: .*## /\t/' | expand -t 18
 
 install: ## install what the stack needs (venv, nginx, maildev), skipping what is there
 	@tools/install.sh
@@ -47,6 +47,13 @@ test-auth test-cotos test-cotonomas test-mailer: test-%: ## one service's tests 
 
 test-e2e: ## through the gateway of a stack the tests start, with a real browser
 	$(PYTEST) tests
+
+# `make bench QUICK=1`: a tenth of the data and short runs, a minute or two (see BENCHMARKS.md).
+QUICK ?=
+
+bench: ## seed a stack of its own with a million cotos, load it through its gateway with wrk, write BENCHMARKS.md (QUICK=1: a minute or two)
+	@tools/install.sh --bench
+	@$(PYTHON) bench/run.py $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 # --- Delivery: images and Kubernetes (README, "Operations") -------------------
 # Each target prints every command before running it; DRY_RUN=1 prints only.

@@ -2,6 +2,7 @@
 # Installs what the local stack and the tests need, skipping what is there.
 #   tools/install.sh          the stack: venv and Python packages, nginx, maildev
 #   tools/install.sh --tests  also Chromium for the browser tests
+#   tools/install.sh --bench  also wrk and bench/requirements.txt for `make bench`
 # When something cannot be installed it stops with one line saying how to get it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,4 +55,15 @@ if [[ ${1:-} == --tests ]]; then
     rm -f .venv-tools/.installed-* && touch "$tools_stamp"
   fi
   command -v kubectl >/dev/null || { echo "install: kubectl is missing (for kubectl kustomize): install kubectl from your distribution or the Kubernetes release page" >&2; exit 1; }
+fi
+
+if [[ ${1:-} == --bench ]]; then
+  need wrk wrk
+  # Its own stamp: the stack's reinstall (which clears .installed-*) leaves these alone.
+  bench_stamp=.venv/.bench-installed-$(sha256sum bench/requirements.txt | cut -c1-16)
+  if [[ ! -f $bench_stamp ]]; then
+    .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt \
+      || { echo "install: pip could not install bench/requirements.txt: see its error above" >&2; exit 1; }
+    rm -f .venv/.bench-installed-* && touch "$bench_stamp"
+  fi
 fi

@@ -1,7 +1,11 @@
 """Connections to the backing services, made the same way by every service."""
 
+import select
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psycopg
 import psycopg_pool
 import redis
 
@@ -12,18 +16,56 @@ from cotoami_common.health import Check, postgres_check, redis_check
 def postgres_pool(url: str, max_size: int) -> psycopg_pool.ConnectionPool:
     # Opened without waiting: the process starts fast and /readyz reports
     # the database until it answers. Connections are checked on checkout so
-    # a restarted PostgreSQL costs one retry, not an error. A request waits
-    # at most 2 s for a connection: less than any gateway waits for an answer
-    # (3 s in the test stack), so an outage is the service's own 503, not a 504.
+    # a restarted PostgreSQL costs one retry, not an error (check_if_disturbed).
+    # A request waits at most 2 s for a connection: less than any gateway
+    # waits for an answer (3 s in the test stack), so an outage is the
+    # service's own 503, not a 504. The pool retries a failed connection with
+    # a doubling delay; giving up after 5 s, rather than its default of 5
+    # minutes of ever longer delays, lets the next request start afresh, so
+    # the service is back within seconds of the database, however long it was away.
     return psycopg_pool.ConnectionPool(
         url,
         min_size=1,
         max_size=max_size,
         timeout=2,
-        kwargs={"connect_timeout": 3, "application_name": "cotoami"},
-        check=psycopg_pool.ConnectionPool.check_connection,
+        reconnect_timeout=5,
+        # No JIT: a request's queries are small, and compiling one costs more
+        # than it saves (40 ms for a 4 ms list whose estimate crossed
+        # jit_above_cost, in BENCHMARKS.md).
+        kwargs={"connect_timeout": 3, "application_name": "cotoami", "options": "-c jit=off"},
+        check=check_if_disturbed,
         open=True,
     )
+
+
+def check_if_disturbed(conn: psycopg.Connection) -> None:
+    """The pool's check on checkout. An idle connection has nothing to read
+    unless the server spoke or hung up (a restarting PostgreSQL ends each
+    session with a message, then closes it), so only then is it worth a round
+    trip to find out: done every time, that round trip cost a request about
+    as much as its own query (BENCHMARKS.md)."""
+    if not conn.closed:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        if not poller.poll(0):
+            return
+    psycopg_pool.ConnectionPool.check_connection(conn)  # raises, and the pool takes another connection
+
+
+@contextmanager
+def reading(pool: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
+    """A pooled connection for reads that need no transaction around them. In
+    autocommit, psycopg sends no BEGIN before the first statement nor COMMIT
+    after the last, each a round trip of its own."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            try:
+                conn.autocommit = False
+            except psycopg.Error:
+                conn.close()  # never back in the pool in autocommit: the pool replaces it
 
 
 def redis_client(url: str) -> redis.Redis:

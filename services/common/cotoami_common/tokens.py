@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -94,17 +95,42 @@ class AccessTokenSigner:
 
 
 class AccessTokenVerifier:
-    """Used by every service: it holds only public keys, by key id."""
+    """Used by every service: it holds only public keys, by key id.
 
-    def __init__(self, jwks: dict, issuer: str, audience: str, leeway_seconds: int = 5):
+    A browser sends the same token with every request for its ten minutes, and
+    checking an ES256 signature is most of what a small request costs in CPU
+    (BENCHMARKS.md): so a token that verified is remembered, until it expires,
+    instead of being checked again. Only tokens that verified are kept, at
+    most `remembered` of them (the oldest go first)."""
+
+    def __init__(self, jwks: dict, issuer: str, audience: str, leeway_seconds: int = 5, remembered: int = 4096):
         self._keys = {key.key_id: key.key for key in jwt.PyJWKSet.from_dict(jwks).keys if key.key_id}
         if not self._keys:
             raise ValueError("the key set holds no key with a key id")
         self.issuer = issuer
         self.audience = audience
         self.leeway_seconds = leeway_seconds
+        self._remembered = remembered
+        self._verified: dict[str, tuple[float, Amishi]] = {}  # token -> (valid until, its amishi), oldest first
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Amishi:
+        known = self._verified.get(token)
+        if known is not None:
+            valid_until, amishi = known
+            if time.time() < valid_until:
+                return amishi
+            raise ExpiredToken("the token has expired")
+        amishi, expires = self._verify(token)
+        with self._lock:
+            while len(self._verified) >= self._remembered:
+                del self._verified[next(iter(self._verified))]
+            # As PyJWT allows: until `leeway_seconds` after exp.
+            self._verified[token] = (expires + self.leeway_seconds, amishi)
+        return amishi
+
+    def _verify(self, token: str) -> tuple[Amishi, int]:
+        """The token's amishi and expiry, its signature and claims checked."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -134,7 +160,7 @@ class AccessTokenVerifier:
             raise InvalidToken("the token lacks the amishi's profile")
         if not _is_canonical_uuid(claims["sub"]):
             raise InvalidToken("the subject is not an amishi id")
-        return Amishi(*fields)
+        return Amishi(*fields), claims["exp"]
 
 
 def _is_canonical_uuid(value: str) -> bool:

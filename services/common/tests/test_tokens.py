@@ -61,6 +61,36 @@ def test_expired_tokens_are_told_apart(token_keys, verifier):
         verifier.verify(token)
 
 
+def test_a_verified_token_is_remembered_until_it_expires(token_keys, monkeypatch):
+    verifier = AccessTokenVerifier(token_keys.jwks, "cotoami-auth", "cotoami", leeway_seconds=0)
+    amishi = new_amishi()
+    token = token_keys.access_token(amishi)
+    assert verifier.verify(token) == amishi
+
+    def never(*args, **kwargs):
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(jwt, "decode", never)
+    assert verifier.verify(token) == amishi
+    expiry = time.time() + 600
+    monkeypatch.setattr(time, "time", lambda: expiry + 1)
+    with pytest.raises(ExpiredToken):
+        verifier.verify(token)
+
+
+def test_only_so_many_verified_tokens_are_remembered(token_keys, monkeypatch):
+    verifier = AccessTokenVerifier(token_keys.jwks, "cotoami-auth", "cotoami", remembered=2)
+    first, second, third = (token_keys.access_token(new_amishi(f"{name}@example.com")) for name in ("a", "b", "c"))
+    for token in (first, second, third):
+        verifier.verify(token)
+    checked = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: checked.append(1) or real_decode(*args, **kwargs))
+    verifier.verify(third)
+    verifier.verify(first)  # the oldest was forgotten
+    assert checked == [1]
+
+
 def test_refused_tokens(token_keys, verifier):
     kid = token_keys.signer.key_id
     stranger = ec.generate_private_key(ec.SECP256R1())

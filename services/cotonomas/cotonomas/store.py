@@ -17,6 +17,7 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import dict_row
 
+from cotoami_common.backing import reading
 from cotoami_common.tokens import Amishi
 
 KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -100,22 +101,32 @@ def _with_owners_and_sharing(listed: str) -> str:
     """The cotonomas the `listed` query selects (key, name, parent_key, owner_id,
     created_at), newest first, each with its owner and whether it is shared:
     whether anyone besides its owner may reach it (a member of it or of an
-    ancestor, or an ancestor's other owner)."""
+    ancestor, or an ancestor's other owner).
+
+    Ancestors, members and owners are looked up by key, row by row: as plain
+    joins (or EXISTS) the planner would rather hash the whole cotonomas,
+    members and amishis tables for a page of fifty, a cost that grows with
+    everyone's cotonomas (LIMIT 1 keeps each LATERAL lookup from being turned
+    back into such a join; tests/test_query_plans.py, BENCHMARKS.md)."""
     return f"""
 WITH RECURSIVE listed AS ({listed}),
 lineage AS (
     SELECT l.key AS listed_key, l.owner_id AS listed_owner, l.key, l.parent_key, l.owner_id FROM listed l
     UNION ALL
     SELECT up.listed_key, up.listed_owner, c.key, c.parent_key, c.owner_id
-      FROM lineage up JOIN cotonomas c ON c.key = up.parent_key
+      FROM lineage up
+     CROSS JOIN LATERAL (SELECT key, parent_key, owner_id FROM cotonomas WHERE key = up.parent_key LIMIT 1) c
 ),
 sharing AS (
-    SELECT listed_key, bool_or(owner_id <> listed_owner
-                               OR EXISTS (SELECT 1 FROM members m WHERE m.cotonoma_key = lineage.key)) AS shared
-      FROM lineage GROUP BY listed_key
+    SELECT listed_key, bool_or(owner_id <> listed_owner OR m.cotonoma_key IS NOT NULL) AS shared
+      FROM lineage
+      LEFT JOIN LATERAL (SELECT cotonoma_key FROM members WHERE cotonoma_key = lineage.key LIMIT 1) m ON true
+     GROUP BY listed_key
 )
 SELECT l.key, l.name, l.parent_key, l.created_at, a.id::text AS owner_id, a.display_name, a.avatar_url, s.shared
-  FROM listed l JOIN amishis a ON a.id = l.owner_id JOIN sharing s ON s.listed_key = l.key
+  FROM listed l
+ CROSS JOIN LATERAL (SELECT id, display_name, avatar_url FROM amishis WHERE id = l.owner_id LIMIT 1) a
+  JOIN sharing s ON s.listed_key = l.key
  ORDER BY l.created_at DESC, l.key DESC
 """
 
@@ -131,7 +142,8 @@ _WITH_CHILDREN = _with_owners_and_sharing(
 )
 
 # A page of the cotonomas a viewer owns or is a member of, along an index for
-# each half: (owner_id, created_at, key) and members by email.
+# each half: (owner_id, created_at, key), and members by email with each of
+# their cotonomas looked up by key (LATERAL, as in _with_owners_and_sharing).
 _PAGE = _with_owners_and_sharing("""
 SELECT * FROM (
     (SELECT key, name, parent_key, owner_id, created_at FROM cotonomas
@@ -140,9 +152,11 @@ SELECT * FROM (
       ORDER BY created_at DESC, key DESC LIMIT %(limit)s)
     UNION
     (SELECT c.key, c.name, c.parent_key, c.owner_id, c.created_at
-       FROM members m JOIN cotonomas c ON c.key = m.cotonoma_key
-      WHERE m.email = %(email)s AND c.state = 'ready'
-        AND (c.created_at, c.key) < (%(before_at)s::timestamptz, %(before_key)s)
+       FROM members m
+      CROSS JOIN LATERAL (SELECT key, name, parent_key, owner_id, created_at FROM cotonomas
+                           WHERE key = m.cotonoma_key AND state = 'ready'
+                             AND (created_at, key) < (%(before_at)s::timestamptz, %(before_key)s) LIMIT 1) c
+      WHERE m.email = %(email)s
       ORDER BY c.created_at DESC, c.key DESC LIMIT %(limit)s)
 ) AS mine ORDER BY created_at DESC, key DESC LIMIT %(limit)s
 """)
@@ -246,7 +260,7 @@ class CotonomaStore:
 
     def reach(self, key: str, viewer: Viewer) -> Place | None:
         """The cotonoma if the viewer may reach it, else None (unknown and forbidden alike)."""
-        with self.pool.connection() as conn:
+        with reading(self.pool) as conn:
             return self._reach(conn, key, viewer)
 
     def with_children(self, key: str) -> tuple[dict, list[dict]]:
@@ -261,7 +275,7 @@ class CotonomaStore:
         before_at, before_key = before if before else ("infinity", "")
         params = {"amishi_id": viewer.id, "email": viewer.email, "before_at": before_at, "before_key": before_key,
                   "limit": limit + 1}
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(_PAGE, params).fetchall()
         return [_cotonoma(row) for row in rows[:limit]], (_cursor(rows[limit - 1]) if len(rows) > limit else None)
 

@@ -13,6 +13,7 @@ import psycopg_pool
 import redis
 from psycopg.rows import dict_row
 
+from cotoami_common.backing import reading
 from cotoami_common.tokens import Amishi
 
 # Deletes or updates a coto only if it is still there, atomically with the index.
@@ -220,13 +221,23 @@ _COTO_COLUMNS = """c.id, c.content, c.posted_in_key, c.cotonoma_key, c.created_a
 # Joins every query below makes to `c`: its author, and the coto standing for
 # the cotonoma it was posted in (one row at most: cotonoma_key is unique; LEFT,
 # so a coto whose cotonoma has no coto still shows, labelled with no name).
-_JOINS = """JOIN authors a ON a.amishi_id = c.amishi_id
-            LEFT JOIN cotos p ON p.cotonoma_key = c.posted_in_key"""
+# Both looked up by key for each coto: as plain joins, the planner would rather
+# hash the whole authors table for a page of fifty (LIMIT 1 keeps each LATERAL
+# lookup from being turned back into such a join; tests/test_query_plans.py).
+_JOINS = """CROSS JOIN LATERAL (SELECT a.amishi_id, a.display_name, a.avatar_url FROM authors a
+                                 WHERE a.amishi_id = c.amishi_id LIMIT 1) a
+            LEFT JOIN LATERAL (SELECT p.content FROM cotos p WHERE p.cotonoma_key = c.posted_in_key LIMIT 1) p ON true"""
 
 # Records an author as their latest token describes them, writing only when
-# something changed, so that posting does not rewrite the row every time.
+# something changed, so that posting does not rewrite the row every time. An
+# author already recorded as they are is not even locked (ON CONFLICT DO UPDATE
+# locks the row it finds even when its WHERE is false, which made one person's
+# concurrent posts wait on each other: BENCHMARKS.md).
 _RECORD_AUTHOR = """
-INSERT INTO authors (amishi_id, display_name, avatar_url) VALUES (%(id)s, %(display_name)s, %(avatar_url)s)
+INSERT INTO authors (amishi_id, display_name, avatar_url)
+SELECT %(id)s::uuid, %(display_name)s, %(avatar_url)s
+ WHERE NOT EXISTS (SELECT FROM authors WHERE amishi_id = %(id)s::uuid
+                      AND display_name = %(display_name)s AND avatar_url = %(avatar_url)s)
 ON CONFLICT (amishi_id) DO UPDATE
    SET display_name = EXCLUDED.display_name, avatar_url = EXCLUDED.avatar_url, updated_at = now()
  WHERE (authors.display_name, authors.avatar_url) IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.avatar_url)
@@ -261,32 +272,32 @@ _STANDS_FOR_COTONOMA = "SELECT 1 FROM cotos WHERE id = %s AND amishi_id = %s AND
 
 _GET = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = %s"
 
-# A home timeline page: newest first along the (amishi_id, id DESC) index.
-# Two statements rather than one with "before IS NULL OR ...", which the
-# planner cannot turn into an index condition.
-TIMELINE_FIRST_PAGE = f"""
-SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS}
- WHERE c.amishi_id = %(amishi_id)s
- ORDER BY c.id DESC LIMIT %(limit)s
-"""
-TIMELINE_PAGE_BEFORE = f"""
-SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS}
- WHERE c.amishi_id = %(amishi_id)s AND c.id < %(before)s
- ORDER BY c.id DESC LIMIT %(limit)s
+def _timeline_page(column: str, param: str, where: str) -> str:
+    """A timeline page: the newest cotos whose `column` is %(param)s, along the
+    (column, id DESC) index.
+
+    Why `column >= v AND column <= v` rather than `column = v`: given an
+    equality, the planner may instead walk the primary key backwards and filter
+    (it prefers that when one amishi or cotonoma holds a large share of the
+    table), which reads everything written since their newest coto (see
+    BENCHMARKS.md). A range leaves the (column, id DESC) index the only one that
+    yields the order, so a page costs the same at any size and depth
+    (tests/test_query_plans.py)."""
+    return f"""
+SELECT {_COTO_COLUMNS}
+  FROM (SELECT * FROM cotos AS found WHERE {column} >= %({param})s AND {column} <= %({param})s {where}
+         ORDER BY {column}, id DESC LIMIT %(limit)s) AS c {_JOINS}
+ ORDER BY c.id DESC
 """
 
-# A cotonoma's timeline page, everyone's cotos posted in it (the cotos of its
-# sub-cotonomas among them): newest first along the (posted_in_key, id DESC) index.
-COTONOMA_TIMELINE_FIRST_PAGE = f"""
-SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS}
- WHERE c.posted_in_key = %(cotonoma_key)s
- ORDER BY c.id DESC LIMIT %(limit)s
-"""
-COTONOMA_TIMELINE_PAGE_BEFORE = f"""
-SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS}
- WHERE c.posted_in_key = %(cotonoma_key)s AND c.id < %(before)s
- ORDER BY c.id DESC LIMIT %(limit)s
-"""
+
+# A home timeline page, and a cotonoma's (everyone's cotos posted in it, the
+# cotos of its sub-cotonomas among them). Two statements each rather than one
+# with "before IS NULL OR ...", which the planner cannot turn into an index condition.
+TIMELINE_FIRST_PAGE = _timeline_page("amishi_id", "amishi_id", "")
+TIMELINE_PAGE_BEFORE = _timeline_page("amishi_id", "amishi_id", "AND id < %(before)s")
+COTONOMA_TIMELINE_FIRST_PAGE = _timeline_page("posted_in_key", "cotonoma_key", "")
+COTONOMA_TIMELINE_PAGE_BEFORE = _timeline_page("posted_in_key", "cotonoma_key", "AND id < %(before)s")
 
 # Creates the coto standing for a cotonoma, or renames it. A repeated PUT with
 # the same name writes nothing, so updated_at tells when it was last renamed.
@@ -368,13 +379,13 @@ class CotoStore:
         return self._page(query, {"cotonoma_key": cotonoma_key, "before": before, "limit": limit + 1}, limit)
 
     def _page(self, query: str, params: dict, limit: int) -> tuple[list[dict], str | None]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(query, params).fetchall()
         page = [_coto(row) for row in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)
 
     def get(self, coto_id: str) -> dict | None:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(_GET, (coto_id,)).fetchone()
         return _coto(row) if row else None
 

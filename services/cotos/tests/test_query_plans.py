@@ -1,0 +1,119 @@
+"""Every query a timeline or a single coto is read with, EXPLAINed on a table
+big and skewed enough that the planner would rather scan it, or walk the
+primary key and filter, if it could: each read must go along an index to just
+the rows it returns (BENCHMARKS.md, "timeline latency does not grow with data").
+
+The data is shaped like the bench's: ids are UUIDv7 in time order, as posting
+makes them; one heavy amishi holds a large share of the cotos and one busy
+cotonoma too, all written before everyone else's latest, which is when
+walking the primary key from the newest coto backwards is the worst plan."""
+
+import psycopg
+import pytest
+
+from cotos.store import (
+    _GET,
+    _GET_COTONOMA_COTO,
+    COTONOMA_TIMELINE_FIRST_PAGE,
+    COTONOMA_TIMELINE_PAGE_BEFORE,
+    TIMELINE_FIRST_PAGE,
+    TIMELINE_PAGE_BEFORE,
+)
+
+AUTHORS = 5_000
+OTHERS_COTOS = 60_000
+HEAVY_COTOS = 15_000  # a fifth of the table
+LIGHT_COTOS = 1_000
+BUSY_COTOS = 10_000
+BIG_TABLES = ("cotos", "authors")
+
+
+def amishi(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+@pytest.fixture(scope="module")
+def big(database_url):
+    """The test run's database filled once for this module (and emptied after)."""
+    with psycopg.connect(database_url, autocommit=True) as db:
+        db.execute("TRUNCATE cotos, authors, idempotency_keys")
+        db.execute("""
+            CREATE FUNCTION pg_temp.uuid7(at timestamptz) RETURNS uuid LANGUAGE sql AS $$
+                SELECT (lpad(to_hex((extract(epoch FROM at) * 1000)::bigint), 12, '0') || '7'
+                        || lpad(to_hex((random() * 2047)::int), 3, '0')
+                        || substr(replace(gen_random_uuid()::text, '-', ''), 17))::uuid $$
+        """)
+        db.execute("""
+            INSERT INTO authors (amishi_id, display_name, avatar_url)
+            SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'amishi ' || n, 'https://a.test/' || n
+              FROM generate_series(1, %s) n
+        """, (AUTHORS,))
+        db.execute("""
+            INSERT INTO cotos (id, amishi_id, content, posted_in_key, cotonoma_key, created_at)
+            SELECT pg_temp.uuid7(at), ('00000000-0000-4000-8000-' || lpad(who::text, 12, '0'))::uuid,
+                   'coto', posted_in_key, cotonoma_key, at
+              FROM (SELECT 1 AS who, NULL AS posted_in_key, NULL AS cotonoma_key,
+                           now() - interval '30 days' - n * interval '1 minute' AS at
+                      FROM generate_series(1, %(heavy)s) n
+                    UNION ALL
+                    SELECT 3 + n %% 50, 'busy-cotonoma', NULL, now() - interval '30 days' - n * interval '1 minute'
+                      FROM generate_series(1, %(busy)s) n
+                    UNION ALL
+                    SELECT 2, NULL, NULL, now() - n * interval '20 minutes'
+                      FROM generate_series(1, %(light)s) n
+                    UNION ALL
+                    SELECT 3, NULL, 'busy-cotonoma', now() - interval '400 days'
+                    UNION ALL
+                    SELECT 3 + n %% (%(authors)s - 2), NULL, NULL, now() - n * interval '20 seconds'
+                      FROM generate_series(1, %(others)s) n) AS planned
+             ORDER BY at
+        """, {"heavy": HEAVY_COTOS, "light": LIGHT_COTOS, "busy": BUSY_COTOS, "others": OTHERS_COTOS, "authors": AUTHORS})
+        db.execute("ANALYZE cotos")
+        db.execute("ANALYZE authors")
+        yield db
+        db.execute("TRUNCATE cotos, authors")
+
+
+def deep_cursor(db, column: str, value: str, depth: int) -> str:
+    return db.execute(f"SELECT id FROM cotos WHERE {column} = %s ORDER BY id DESC OFFSET %s LIMIT 1",
+                      (value, depth - 1)).fetchone()[0]
+
+
+def plan_nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def assert_reads_only_what_it_returns(db, query: str, params) -> None:
+    plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
+    for node in plan_nodes(plan):
+        if node.get("Relation Name") not in BIG_TABLES:
+            continue
+        where = f"{node['Node Type']} on {node['Relation Name']} ({node.get('Alias')})"
+        assert node["Node Type"] in ("Index Scan", "Index Only Scan"), f"{where}:\n{plan}"
+        # An index scan with nothing to look up reads the whole index; one with a
+        # filter reads rows only to drop them (the primary key walked backwards).
+        assert "Index Cond" in node, f"{where} has no index condition:\n{plan}"
+        assert "Filter" not in node, f"{where} filters {node['Filter']}:\n{plan}"
+
+
+@pytest.mark.parametrize("who", [1, 2], ids=["heavy amishi", "light amishi"])
+def test_home_timeline_pages(big, who):
+    params = {"amishi_id": amishi(who), "limit": 51}
+    assert_reads_only_what_it_returns(big, TIMELINE_FIRST_PAGE, params)
+    before = deep_cursor(big, "amishi_id", amishi(who), 1_000 if who == 1 else LIGHT_COTOS - 50)
+    assert_reads_only_what_it_returns(big, TIMELINE_PAGE_BEFORE, {**params, "before": before})
+
+
+def test_cotonoma_timeline_pages(big):
+    params = {"cotonoma_key": "busy-cotonoma", "limit": 51}
+    assert_reads_only_what_it_returns(big, COTONOMA_TIMELINE_FIRST_PAGE, params)
+    before = deep_cursor(big, "posted_in_key", "busy-cotonoma", 1_000)
+    assert_reads_only_what_it_returns(big, COTONOMA_TIMELINE_PAGE_BEFORE, {**params, "before": before})
+
+
+def test_one_coto(big):
+    coto_id = deep_cursor(big, "amishi_id", amishi(1), 10)
+    assert_reads_only_what_it_returns(big, _GET, (coto_id,))
+    assert_reads_only_what_it_returns(big, _GET_COTONOMA_COTO, ("busy-cotonoma",))

@@ -6,6 +6,7 @@ test_cotonomas.py, test_memo_pad.py, test_browser.py); the browser's side is
 test_attacks_browser.py."""
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -27,7 +28,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from conftest import PROFILE, sign_in, unique_address
 
-SIGNING_KEY = serialization.load_pem_private_key((PROFILE.secrets_dir / "signing-key.pem").read_bytes(), None)
+
+
+@functools.cache
+def signing_key() -> ec.EllipticCurvePrivateKey:
+    """The stack's own signing key (made when the stack first starts, so read only once a test runs)."""
+    return serialization.load_pem_private_key((PROFILE.secrets_dir / "signing-key.pem").read_bytes(), None)
+
+
 CLIENT = "127.0.0.1"  # every test request reaches the gateway from here: the address auth counts per client
 MISSING_KEY = "nosuchkey000"
 
@@ -369,8 +377,8 @@ def claims_of(person: Person, **changes) -> dict:
             "picture": person.amishi["avatar_url"]} | changes
 
 
-def signed(claims: dict, key=SIGNING_KEY, **header) -> str:
-    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid(), "typ": "at+jwt"} | header)
+def signed(claims: dict, key: ec.EllipticCurvePrivateKey | None = None, **header) -> str:
+    return jwt.encode(claims, key or signing_key(), algorithm="ES256", headers={"kid": kid(), "typ": "at+jwt"} | header)
 
 
 def unsigned(claims: dict, alg: str, secret: bytes | None) -> str:
@@ -381,7 +389,7 @@ def unsigned(claims: dict, alg: str, secret: bytes | None) -> str:
 
 
 def public_pem() -> bytes:
-    return SIGNING_KEY.public_key().public_bytes(serialization.Encoding.PEM,
+    return signing_key().public_key().public_bytes(serialization.Encoding.PEM,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
 
 

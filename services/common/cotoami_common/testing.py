@@ -187,6 +187,18 @@ def required_environ() -> dict[str, str]:
     return {}
 
 
+def scans_in_plan(db: psycopg.Connection, query: str, params, tables: tuple[str, ...]) -> tuple[dict, list[dict]]:
+    """The query's plan (EXPLAINed, not run) and its nodes that read one of the tables."""
+    plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
+
+    def nodes(node: dict):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    return plan, [node for node in nodes(plan) if node.get("Relation Name") in tables]
+
+
 def schema_of(url: str) -> list[tuple]:
     """Tables, columns, constraints and indexes of a database, comparably."""
     with psycopg.connect(url) as conn:

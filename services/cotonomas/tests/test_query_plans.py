@@ -9,6 +9,7 @@ hundred others, among twenty thousand cotonomas of ten thousand amishis."""
 import psycopg
 import pytest
 
+from cotoami_common.testing import scans_in_plan
 from cotonomas.store import _CHAIN, _ONE, _PAGE, _WITH_CHILDREN
 
 AMISHIS = 10_000
@@ -62,17 +63,9 @@ def big(database_url):
         db.execute("TRUNCATE amishis, cotonomas, members")
 
 
-def plan_nodes(node: dict):
-    yield node
-    for child in node.get("Plans", []):
-        yield from plan_nodes(child)
-
-
 def assert_reaches_rows_through_indexes(db, query: str, params: dict) -> None:
-    plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
-    for node in plan_nodes(plan):
-        if node.get("Relation Name") not in BIG_TABLES:
-            continue
+    plan, scans = scans_in_plan(db, query, params, BIG_TABLES)
+    for node in scans:
         where = f"{node['Node Type']} on {node['Relation Name']} ({node.get('Alias')})"
         assert node["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), f"{where}:\n{plan}"
         if node["Node Type"] != "Bitmap Heap Scan":  # its Bitmap Index Scans below carry the conditions

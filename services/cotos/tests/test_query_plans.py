@@ -11,6 +11,7 @@ walking the primary key from the newest coto backwards is the worst plan."""
 import psycopg
 import pytest
 
+from cotoami_common.testing import scans_in_plan
 from cotos.store import (
     _GET,
     _GET_COTONOMA_COTO,
@@ -79,17 +80,9 @@ def deep_cursor(db, column: str, value: str, depth: int) -> str:
                       (value, depth - 1)).fetchone()[0]
 
 
-def plan_nodes(node: dict):
-    yield node
-    for child in node.get("Plans", []):
-        yield from plan_nodes(child)
-
-
 def assert_reads_only_what_it_returns(db, query: str, params) -> None:
-    plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
-    for node in plan_nodes(plan):
-        if node.get("Relation Name") not in BIG_TABLES:
-            continue
+    plan, scans = scans_in_plan(db, query, params, BIG_TABLES)
+    for node in scans:
         where = f"{node['Node Type']} on {node['Relation Name']} ({node.get('Alias')})"
         assert node["Node Type"] in ("Index Scan", "Index Only Scan"), f"{where}:\n{plan}"
         # An index scan with nothing to look up reads the whole index; one with a

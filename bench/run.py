@@ -162,11 +162,16 @@ class Hello:
         for process in self.processes:
             process.send_signal(signal.SIGTERM)
         for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            stopped(process)
         self.processes = []
+
+
+def stopped(process: subprocess.Popen) -> None:
+    """Waits for a process told to stop; one that will not in 30 s is killed with its group."""
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_until(predicate, timeout: float, what: str) -> None:
@@ -452,10 +457,7 @@ def startup_seconds(service: str) -> float:
         return time.monotonic() - started
     finally:
         process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stopped(process)
 
 
 def resident_mb(pid: int) -> float:

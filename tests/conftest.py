@@ -78,6 +78,14 @@ class Stack:
         finally:
             conn.close()
 
+    def ready(self, *services: str) -> bool:
+        """Whether every instance of the services (all, if none named) answers /readyz with 200."""
+        ports = [PROFILE.instance_port(s, k) for s in services or SERVICES for k in range(1, self.replicas() + 1)]
+        try:
+            return all(requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).ok for port in ports)
+        except requests.RequestException:  # still starting
+            return False
+
     def wait_until(self, predicate, timeout: float, what: str) -> float:
         started = time.monotonic()
         while not predicate():
@@ -253,12 +261,6 @@ def stopped(stack):
     yield stop
     for name in names:
         stack.supervisorctl("start", f"{name}:*" if name in SERVICES else name)
-    ports = [PROFILE.instance_port(s, k) for s in SERVICES if s in names for k in range(1, stack.replicas() + 1)]
-
-    def ready() -> bool:
-        try:
-            return all(requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).ok for port in ports)
-        except requests.RequestException:  # still starting
-            return False
-
-    stack.wait_until(ready, 30, "restarted services ready")
+    restarted = [name for name in names if name in SERVICES]
+    if restarted:
+        stack.wait_until(lambda: stack.ready(*restarted), 30, "restarted services ready")

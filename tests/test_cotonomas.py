@@ -4,7 +4,6 @@ import time
 
 import psycopg
 import pytest
-import requests
 
 from conftest import PROFILE
 
@@ -142,8 +141,7 @@ def test_creation_with_cotos_down_is_503_and_leaves_no_orphan(stack, owner, stop
     response = owner.call("POST", "/api/cotonomas", json={"name": "While cotos sleeps"})
     assert response.status_code == 503 and "title" in response.json()
     stack.supervisorctl("start", "cotos:*")
-    stack.wait_until(lambda: requests.get(f"http://127.0.0.1:{PROFILE.service_port('cotos')}/readyz", timeout=2).ok,
-                     20, "cotos back")
+    stack.wait_until(lambda: stack.ready("cotos"), 20, "cotos back")
 
     def consistent():
         ready, cotos, creating = _cotonoma_consistency()

@@ -24,13 +24,6 @@ def every_instance(stack) -> list[tuple[str, int]]:
     return [(service, k) for service in SERVICES for k in range(1, stack.replicas() + 1)]
 
 
-def all_ready(stack) -> bool:
-    try:
-        return all(instance_ready(service, k).ok for service, k in every_instance(stack))
-    except requests.RequestException:
-        return False
-
-
 def every_coto(person: Person) -> set[str]:
     """The ids of every coto on the person's home timeline, all pages."""
     ids, before = set(), None
@@ -84,7 +77,7 @@ def postgres_stopper(stack):
     """Stops the stack's PostgreSQL like a crash; it is started again afterwards whatever happens."""
     yield lambda: stop_postgres(POSTGRES_DATA, mode="immediate")
     start_postgres(POSTGRES_DATA, PROFILE.own_postgres_port)
-    stack.wait_until(lambda: all_ready(stack), 60, "every instance ready again")
+    stack.wait_until(stack.ready, 60, "every instance ready again")
 
 
 def test_postgres_stopped_and_started_loses_no_acknowledged_write(stack, mailbox, postgres_stopper):
@@ -113,7 +106,7 @@ def test_postgres_stopped_and_started_loses_no_acknowledged_write(stack, mailbox
         assert pad.post(stack.url + "/api/cotos", json={"content": "anonymous, meanwhile"}, timeout=5).status_code == 201
 
         start_postgres(POSTGRES_DATA, PROFILE.own_postgres_port)
-        stack.wait_until(lambda: all_ready(stack), 30, "every instance ready by itself")
+        stack.wait_until(stack.ready, 30, "every instance ready by itself")
         acknowledged_by_then = len(writer.acknowledged)
         stack.wait_until(lambda: len(writer.acknowledged) > acknowledged_by_then + 5, 30, "writes acknowledged again")
 
@@ -140,8 +133,7 @@ def test_a_redis_restart_keeps_shared_access_and_queued_mail(stack, mailbox):
         asked = device.post(stack.url + "/api/auth/signin", json={"email": owner.address}, timeout=5)
         assert asked.status_code == 202
         stack.supervisorctl("restart", "redis")
-        stack.wait_until(lambda: all(instance_ready(s, k).ok for s, k in every_instance(stack) if s != "mailer"),
-                         30, "services ready again")
+        stack.wait_until(lambda: stack.ready("auth", "cotos", "cotonomas"), 30, "services ready again")
     finally:
         stack.supervisorctl("start", "mailer:*")
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from conftest import PROFILE, sign_in, unique_address
+from conftest import sign_in, unique_address
 
 
 def kill(stack, program: str, how: signal.Signals) -> int:
@@ -57,9 +57,7 @@ def test_a_redis_restart_loses_no_account_coto_or_session(stack, mailbox):
     coto = device.post(stack.url + "/api/cotos", json={"content": "kept in PostgreSQL"}, timeout=5).json()["coto"]
 
     stack.supervisorctl("restart", "redis")
-    stack.wait_until(lambda: all(
-        requests.get(f"http://127.0.0.1:{PROFILE.service_port(s)}/readyz", timeout=2).ok for s in ("auth", "cotos")
-    ), 20, "services ready again")
+    stack.wait_until(lambda: stack.ready("auth", "cotos"), 20, "services ready again")
 
     assert device.get(stack.url + "/api/auth/session", timeout=5).json()["amishi"]["id"] == amishi["id"]
     assert device.get(stack.url + "/api/cotos", timeout=5).json()["cotos"][0]["id"] == coto["id"]

@@ -46,6 +46,12 @@ def migration_files(directory: Path) -> list[Path]:
     return files
 
 
+def statements(text: str) -> list[str]:
+    """A migration's statements, without comments, each on one line. Naive on
+    purpose (see above: no semicolon or "--" inside a string)."""
+    return [" ".join(s.split()) for s in re.sub(r"--[^\n]*", "", text).split(";") if s.strip()]
+
+
 def create_database(url: str) -> None:
     """Create the database named in url if it does not exist (safe to race)."""
     params = conninfo_to_dict(url)
@@ -78,7 +84,7 @@ def apply_migrations(url: str, directory: Path) -> list[str]:
                     continue
                 text = path.read_text()
                 if text.startswith(NO_TRANSACTION):
-                    for statement in filter(str.strip, re.sub(r"--[^\n]*", "", text).split(";")):
+                    for statement in statements(text):
                         conn.execute(statement)
                     conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 else:

@@ -40,7 +40,7 @@ from cotoami_common.backing import postgres_pool, redis_client
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.health import postgres_check, redis_check
 from cotoami_common.metrics import route_label
-from cotoami_common.migrate import apply_migrations, create_database
+from cotoami_common.migrate import apply_migrations, create_database, migration_files, statements
 from cotoami_common.tokens import AccessTokenSigner, Amishi, generate_keys
 
 
@@ -304,7 +304,7 @@ class ServiceContract:
         # A rollout may start a second migration Job while the first runs, and
         # every later rollout runs them all again.
         create_database(empty_database_url)
-        names = sorted(path.stem for path in migrations_dir.glob("*.sql"))
+        names = [path.stem for path in migration_files(migrations_dir)]
         with ThreadPoolExecutor(max_workers=3) as runs:
             applied = list(runs.map(lambda _: apply_migrations(empty_database_url, migrations_dir), range(3)))
         assert sorted(sum(applied, [])) == names, "each migration applied exactly once"
@@ -316,13 +316,12 @@ class ServiceContract:
         """Old pods keep serving while a migration runs: no table rewrite or
         long lock on a table that an earlier migration made (README, "Migrations")."""
         made_earlier: set[str] = set()
-        for path in sorted(migrations_dir.glob("*.sql")):
-            text = re.sub(r"--[^\n]*", "", path.read_text())
-            statements = [" ".join(s.split()) for s in text.split(";") if s.strip()]
-            for statement in statements:
+        for path in migration_files(migrations_dir):
+            found = statements(path.read_text())
+            for statement in found:
                 problem = locking_problem(statement, made_earlier)
                 assert problem is None, f"{path.name}: {problem}: {statement[:120]}"
-            made_earlier |= {m.lower() for m in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", text, re.I)}
+            made_earlier |= {m.lower() for s in found for m in re.findall(r"^CREATE TABLE (?:IF NOT EXISTS )?(\w+)", s, re.I)}
 
     def test_config_defaults_serve_local_use(self, config_class, required_environ):
         config = config_class.from_env(Env(required_environ))

@@ -38,8 +38,9 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "services" / "cotos"))
 
-import stack  # noqa: E402  the stack's own profile, commands and environment
 import seed  # noqa: E402
+import stack  # noqa: E402  the stack's own profile, commands and environment
+
 from cotoami_common.backing import redis_client  # noqa: E402
 from cotoami_common.tokens import AccessTokenSigner, Amishi  # noqa: E402
 from cotos.store import AnonymousCotoStore  # noqa: E402  the pad is seeded through the service's own code
@@ -69,10 +70,19 @@ class Mode:
     output: Path
 
 
-FULL = Mode("full", seed.FULL, rounds=5, seconds=3, warmup_seconds=2, signin_rounds=100, starts=3,
-            output=ROOT / "BENCHMARKS.md")
-QUICK = Mode("quick", seed.QUICK, rounds=3, seconds=2, warmup_seconds=1, signin_rounds=20, starts=1,
-             output=PROFILE.run_dir / "BENCHMARKS-quick.md")
+FULL = Mode(
+    "full", seed.FULL, rounds=5, seconds=3, warmup_seconds=2, signin_rounds=100, starts=3, output=ROOT / "BENCHMARKS.md"
+)
+QUICK = Mode(
+    "quick",
+    seed.QUICK,
+    rounds=3,
+    seconds=2,
+    warmup_seconds=1,
+    signin_rounds=20,
+    starts=1,
+    output=PROFILE.run_dir / "BENCHMARKS-quick.md",
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +119,9 @@ class BenchError(Exception):
 
 
 def stack_command(*args: str) -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "stack.py"), *args, "--profile", "bench"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "stack.py"), *args, "--profile", "bench"], capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise BenchError(f"stack.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
@@ -138,19 +149,31 @@ class Hello:
         logs = PROFILE.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         environment = {**os.environ, "SERVICE_NAME": "hello", "PORT": str(HELLO_PORT), "BIND_HOST": "127.0.0.1"}
-        self.app = self._spawn([str(stack.VENV_BIN / "gunicorn"), "--config", "python:cotoami_common.gunicorn_conf",
-                                "hello:app"], BENCH, environment, logs / "hello.log")
+        self.app = self._spawn(
+            [str(stack.VENV_BIN / "gunicorn"), "--config", "python:cotoami_common.gunicorn_conf", "hello:app"],
+            BENCH,
+            environment,
+            logs / "hello.log",
+        )
         # Its access log goes to a file, as the stack gateway's goes through supervisord to one.
         nginx_dir = HELLO_PROFILE.run_dir / "nginx"
-        self.gateway = self._spawn([stack.nginx_binary(), "-c", str(nginx_dir / "nginx.conf"), "-p", str(nginx_dir)],
-                                   ROOT, os.environ, logs / "hello-gateway.log")
-        wait_until(lambda: stack.http_ok(f"http://127.0.0.1:{HELLO_PORT}/") and stack.http_ok(self.url), 30,
-                   "the hello app and its gateway")
+        self.gateway = self._spawn(
+            [stack.nginx_binary(), "-c", str(nginx_dir / "nginx.conf"), "-p", str(nginx_dir)],
+            ROOT,
+            os.environ,
+            logs / "hello-gateway.log",
+        )
+        wait_until(
+            lambda: stack.http_ok(f"http://127.0.0.1:{HELLO_PORT}/") and stack.http_ok(self.url),
+            30,
+            "the hello app and its gateway",
+        )
 
     def _spawn(self, argv: list[str], cwd: Path, environment, log: Path) -> subprocess.Popen:
         with log.open("ab") as out:
-            process = subprocess.Popen(argv, cwd=cwd, env=environment, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                argv, cwd=cwd, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.processes.append(process)
         return process
 
@@ -225,11 +248,14 @@ def seed_stack(scale: seed.Scale) -> Seeded:
 
 def access_cookies(numbers) -> tuple[str, ...]:
     """Access cookies for seeded amishis, signed with the stack's own key as auth signs them."""
-    signer = AccessTokenSigner((PROFILE.secrets_dir / "signing-key.pem").read_bytes(), "cotoami-auth", "cotoami",
-                               lifetime_seconds=3600)
+    signer = AccessTokenSigner(
+        (PROFILE.secrets_dir / "signing-key.pem").read_bytes(), "cotoami-auth", "cotoami", lifetime_seconds=3600
+    )
     return tuple(
-        "access_token=" + signer.sign(Amishi(seed.amishi_id(n), seed.email(n), seed.display_name(n),
-                                             seed.avatar_url(PROFILE.avatar_url, n)))
+        "access_token="
+        + signer.sign(
+            Amishi(seed.amishi_id(n), seed.email(n), seed.display_name(n), seed.avatar_url(PROFILE.avatar_url, n))
+        )
         for n in numbers
     )
 
@@ -242,29 +268,82 @@ def cases(seeded: Seeded, scale: seed.Scale, hello: Hello) -> list[Case]:
     # Reads first, so that the writes change nothing they read.
     return [
         Case("hello", "bare Falcon hello, through a gateway like the stack's (the ceiling)", "hello", hello.url),
-        Case("hello-direct", "the same, straight to gunicorn (what the gateway costs)", "hello",
-             f"http://127.0.0.1:{HELLO_PORT}/api/cotos"),
-        Case("anonymous-empty", "GET /api/cotos with no cookie: all of a service's middleware, no storage", "cotos",
-             api),
-        Case("anonymous-timeline", f"anonymous pad of {PAD_COTOS} cotos, first page", "cotos", api,
-             cookies=(f"anonymous_id={seeded.anonymous_pad}",)),
+        Case(
+            "hello-direct",
+            "the same, straight to gunicorn (what the gateway costs)",
+            "hello",
+            f"http://127.0.0.1:{HELLO_PORT}/api/cotos",
+        ),
+        Case(
+            "anonymous-empty", "GET /api/cotos with no cookie: all of a service's middleware, no storage", "cotos", api
+        ),
+        Case(
+            "anonymous-timeline",
+            f"anonymous pad of {PAD_COTOS} cotos, first page",
+            "cotos",
+            api,
+            cookies=(f"anonymous_id={seeded.anonymous_pad}",),
+        ),
         # Heavy and light side by side: their latencies are compared.
-        Case("home-heavy-first", f"home, first page, amishi with {scale.heavy_cotos:,} cotos", "cotos", api,
-             cookies=heavy),
-        Case("home-light-first", f"home, first page, amishi with {scale.light_cotos:,} cotos", "cotos", api,
-             cookies=light),
-        Case("home-heavy-deep", "home, the page 1,000 cotos deep, heavy amishi", "cotos",
-             f"{api}?before={seeded.heavy_cursor}", cookies=heavy),
-        Case("home-light-deep", f"home, the last full page ({deep:,} deep), light amishi", "cotos",
-             f"{api}?before={seeded.light_cursor}", cookies=light),
-        Case("cotonoma-timeline", "shared cotonoma's timeline, its 10 members in turn", "cotos",
-             f"{api}?cotonoma={seed.cotonoma_key(1)}", cookies=access_cookies(seed.SHARED_MEMBERS)),
-        Case("cotonomas-list", f"GET /api/cotonomas, amishi with {2 * scale.heavy_owns} cotonomas", "cotonomas",
-             f"{PROFILE.public_url}/api/cotonomas", cookies=heavy),
-        Case("anonymous-post", "POST /api/cotos, anonymous", "cotos", api, method="POST",
-             body='{"content": "anonymous coto {n} posted under load"}'),
-        Case("signed-in-post", f"POST /api/cotos, signed in, {len(POSTERS)} people in turn", "cotos", api,
-             method="POST", body='{"content": "coto {n} posted under load"}', cookies=access_cookies(POSTERS)),
+        Case(
+            "home-heavy-first",
+            f"home, first page, amishi with {scale.heavy_cotos:,} cotos",
+            "cotos",
+            api,
+            cookies=heavy,
+        ),
+        Case(
+            "home-light-first",
+            f"home, first page, amishi with {scale.light_cotos:,} cotos",
+            "cotos",
+            api,
+            cookies=light,
+        ),
+        Case(
+            "home-heavy-deep",
+            "home, the page 1,000 cotos deep, heavy amishi",
+            "cotos",
+            f"{api}?before={seeded.heavy_cursor}",
+            cookies=heavy,
+        ),
+        Case(
+            "home-light-deep",
+            f"home, the last full page ({deep:,} deep), light amishi",
+            "cotos",
+            f"{api}?before={seeded.light_cursor}",
+            cookies=light,
+        ),
+        Case(
+            "cotonoma-timeline",
+            "shared cotonoma's timeline, its 10 members in turn",
+            "cotos",
+            f"{api}?cotonoma={seed.cotonoma_key(1)}",
+            cookies=access_cookies(seed.SHARED_MEMBERS),
+        ),
+        Case(
+            "cotonomas-list",
+            f"GET /api/cotonomas, amishi with {2 * scale.heavy_owns} cotonomas",
+            "cotonomas",
+            f"{PROFILE.public_url}/api/cotonomas",
+            cookies=heavy,
+        ),
+        Case(
+            "anonymous-post",
+            "POST /api/cotos, anonymous",
+            "cotos",
+            api,
+            method="POST",
+            body='{"content": "anonymous coto {n} posted under load"}',
+        ),
+        Case(
+            "signed-in-post",
+            f"POST /api/cotos, signed in, {len(POSTERS)} people in turn",
+            "cotos",
+            api,
+            method="POST",
+            body='{"content": "coto {n} posted under load"}',
+            cookies=access_cookies(POSTERS),
+        ),
     ]
 
 
@@ -280,9 +359,20 @@ def run_wrk(case: Case, seconds: int) -> dict:
     if case.body:
         environment["BENCH_BODY"] = case.body
     done = subprocess.run(
-        ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
-         "-s", str(BENCH / "load.lua"), case.url],
-        env=environment, capture_output=True, text=True,
+        [
+            "wrk",
+            f"-t{WRK_THREADS}",
+            f"-c{WRK_CONNECTIONS}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(BENCH / "load.lua"),
+            case.url,
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
     )
     found = [line for line in done.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
     if done.returncode != 0 or not found:
@@ -292,9 +382,17 @@ def run_wrk(case: Case, seconds: int) -> dict:
 
 def probe(case: Case) -> None:
     """One request first: a case that fails is a mistake in the case, not a figure."""
-    answer = requests.request(case.method, case.url, data=(case.body or "").replace("{n}", "0") or None,
-                              headers={"Origin": PROFILE.public_url, "Content-Type": "application/json",
-                                       **({"Cookie": case.cookies[0]} if case.cookies else {})}, timeout=10)
+    answer = requests.request(
+        case.method,
+        case.url,
+        data=(case.body or "").replace("{n}", "0") or None,
+        headers={
+            "Origin": PROFILE.public_url,
+            "Content-Type": "application/json",
+            **({"Cookie": case.cookies[0]} if case.cookies else {}),
+        },
+        timeout=10,
+    )
     if answer.status_code >= 300:
         raise BenchError(f"{case.name}: {case.method} {case.url} answered {answer.status_code}: {answer.text[:300]}")
 
@@ -315,7 +413,9 @@ def measure(cases: list[Case], mode: Mode, hello: Hello, profiled: str | None) -
                     run_wrk(case, mode.warmup_seconds)
                 pids = case_pids(case, hello, admin)
                 before = {group: cpu_seconds(members) for group, members in pids.items()}
-                sampler = start_profiler(case, hello, mode.seconds) if case.name == profiled and round_number == 1 else None
+                sampler = (
+                    start_profiler(case, hello, mode.seconds) if case.name == profiled and round_number == 1 else None
+                )
                 runs[case.name].append(run_wrk(case, mode.seconds))
                 cpu[case.name].update({group: cpu_seconds(members) - before[group] for group, members in pids.items()})
                 if sampler:
@@ -326,9 +426,11 @@ def measure(cases: list[Case], mode: Mode, hello: Hello, profiled: str | None) -
         done = runs[case.name]
         requests_made = sum(run["requests"] for run in done)
         results[case.name] = Result(
-            case, rps=requests_made / (sum(run["duration_us"] for run in done) / 1e6),
+            case,
+            rps=requests_made / (sum(run["duration_us"] for run in done) / 1e6),
             p50_ms=statistics.median(run["p50_us"] for run in done) / 1000,
-            p99_ms=max(run["p99_us"] for run in done) / 1000, requests=requests_made,
+            p99_ms=max(run["p99_us"] for run in done) / 1000,
+            requests=requests_made,
             errors={kind: sum(run["errors"][kind] for run in done) for kind in done[0]["errors"]},
             cpu_ms={group: 1000 * seconds / requests_made for group, seconds in cpu[case.name].items()},
         )
@@ -347,8 +449,9 @@ def case_pids(case: Case, hello: Hello, admin: psycopg.Connection) -> dict[str, 
         gateway = int(stack.supervisorctl(PROFILE, "pid", "gateway").stdout)
     else:
         gateway = hello.gateway.pid if case.url.startswith(HELLO_PROFILE.public_url) else None
-    sessions = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname LIKE %s",
-                             (PROFILE.database_prefix.replace("_", r"\_") + "%",)).fetchall()
+    sessions = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname LIKE %s", (PROFILE.database_prefix.replace("_", r"\_") + "%",)
+    ).fetchall()
     return {
         "service": list(master_and_workers(master).values()),
         "postgres": [pid for (pid,) in sessions] if case.service != "hello" else [],
@@ -375,9 +478,22 @@ def start_profiler(case: Case, hello: Hello, seconds: int) -> subprocess.Popen:
     PROFILES_DIR.mkdir(parents=True, exist_ok=True)
     master = hello.app.pid if case.service == "hello" else service_master(case.service)
     return subprocess.Popen(
-        [str(stack.VENV_BIN / "py-spy"), "record", "--pid", str(master), "--subprocesses", "--nonblocking",
-         "--duration", str(max(1, seconds - 1)), "--format", "raw", "--output", str(PROFILES_DIR / f"{case.name}.txt")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(stack.VENV_BIN / "py-spy"),
+            "record",
+            "--pid",
+            str(master),
+            "--subprocesses",
+            "--nonblocking",
+            "--duration",
+            str(max(1, seconds - 1)),
+            "--format",
+            "raw",
+            "--output",
+            str(PROFILES_DIR / f"{case.name}.txt"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -445,8 +561,14 @@ def startup_seconds(service: str) -> float:
     port = free_port()
     environment = {**os.environ, **stack.service_environment(PROFILE, service), "PORT": str(port)}
     started = time.monotonic()
-    process = subprocess.Popen(stack.image_command(service), cwd=ROOT / "services" / service, env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        stack.image_command(service),
+        cwd=ROOT / "services" / service,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         while not stack.http_ok(f"http://127.0.0.1:{port}/readyz"):
             if process.poll() is not None:
@@ -467,8 +589,10 @@ def resident_mb(pid: int) -> float:
 
 def resident_memory(hello_master: int) -> dict[str, dict[str, float]]:
     masters = {service: service_master(service) for service in stack.SERVICES} | {"hello": hello_master}
-    return {name: {role: resident_mb(pid) for role, pid in master_and_workers(master).items()}
-            for name, master in masters.items()}
+    return {
+        name: {role: resident_mb(pid) for role, pid in master_and_workers(master).items()}
+        for name, master in masters.items()
+    }
 
 
 # --- the machine and the report
@@ -483,16 +607,25 @@ def command_output(argv: list[str]) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "?",
+    )
     memory_kb = int(re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())[1])
     redis_info = redis_client(PROFILE.redis_url)
     try:
         redis_version = redis_info.info("server")["redis_version"]
     finally:
         redis_info.close()
-    postgres = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PROFILE.postgres_port), "-U", "postgres", "-tAc",
-                               "SHOW server_version"], capture_output=True, text=True).stdout.strip()
+    postgres = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(PROFILE.postgres_port), "-U", "postgres", "-tAc", "SHOW server_version"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     versions = {name: importlib.metadata.version(name) for name in ("falcon", "gunicorn", "psycopg")}
     return {
         "CPU": f"{os.cpu_count()} cores, {cpu}",
@@ -505,7 +638,7 @@ def machine() -> dict[str, str]:
         "wrk": command_output(["wrk", "-v"]).split()[1] if shutil.which("wrk") else "?",
         "packages": ", ".join(f"{name} {version}" for name, version in versions.items()),
         "workers": f"WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2 (default)')}, "
-                   f"WEB_THREADS={os.environ.get('WEB_THREADS', '4 (default)')}, gthread, 1 instance of each service",
+        f"WEB_THREADS={os.environ.get('WEB_THREADS', '4 (default)')}, gthread, 1 instance of each service",
     }
 
 
@@ -517,9 +650,19 @@ def held(ok: bool) -> str:
     return "held" if ok else "**missed**"
 
 
-def report(mode: Mode, argv: list[str], facts: dict, results: dict[str, Result], seeded: Seeded,
-           signin: tuple[list[float], list[float]], starts: dict[str, list[float]],
-           memory: dict[str, dict[str, float]], loads: tuple[str, str], began: datetime, ended: datetime) -> str:
+def report(
+    mode: Mode,
+    argv: list[str],
+    facts: dict,
+    results: dict[str, Result],
+    seeded: Seeded,
+    signin: tuple[list[float], list[float]],
+    starts: dict[str, list[float]],
+    memory: dict[str, dict[str, float]],
+    loads: tuple[str, str],
+    began: datetime,
+    ended: datetime,
+) -> str:
     scale = mode.scale
     lines = [
         RESULTS_BEGIN,
@@ -566,8 +709,10 @@ def report(mode: Mode, argv: list[str], facts: dict, results: dict[str, Result],
     for result in results.values():
         errors = ", ".join(f"{kind} {n}" for kind, n in result.errors.items() if n) or "0"
         cpu = " + ".join(f"{result.cpu_ms[group]:.2f}" for group in CPU_GROUPS)
-        lines.append(f"| `{result.case.name}` | {result.case.what} | {result.rps:,.0f} | {result.p50_ms:.1f} | "
-                     f"{result.p99_ms:.1f} | {result.requests:,} | {errors} | {cpu} |")
+        lines.append(
+            f"| `{result.case.name}` | {result.case.what} | {result.rps:,.0f} | {result.p50_ms:.1f} | "
+            f"{result.p99_ms:.1f} | {result.requests:,} | {errors} | {cpu} |"
+        )
     whole, mailed = signin
     lines += [
         "",
@@ -596,11 +741,15 @@ def report(mode: Mode, argv: list[str], facts: dict, results: dict[str, Result],
         "",
         "| service | " + " | ".join(max(memory.values(), key=len)) + " |",
         "| --- |" + " ---: |" * len(max(memory.values(), key=len)),
-        *(f"| {name} | " + " | ".join(f"{mb:.0f}" for mb in processes.values()) + " |"
-          for name, processes in memory.items()),
+        *(
+            f"| {name} | " + " | ".join(f"{mb:.0f}" for mb in processes.values()) + " |"
+            for name, processes in memory.items()
+        ),
     ]
     lines += ["", "### Targets", "", "| target | measured | |", "| --- | --- | --- |"]
-    lines += [f"| {name} | {measured} | {held(ok)} |" for name, measured, ok in targets(results, signin, starts, memory)]
+    lines += [
+        f"| {name} | {measured} | {held(ok)} |" for name, measured, ok in targets(results, signin, starts, memory)
+    ]
     lines += ["", RESULTS_END]
     return "\n".join(lines) + "\n"
 
@@ -610,22 +759,40 @@ def targets(results: dict[str, Result], signin, starts, memory) -> list[tuple[st
     rows = []
     for name in ("signed-in-post", "home-heavy-first"):
         ratio = results[name].rps / hello
-        rows.append((f"`{name}` throughput ≥ 0.5 × `hello`", f"{ratio:.2f} × ({results[name].rps:,.0f} / {hello:,.0f})",
-                     ratio >= 0.5))
+        rows.append(
+            (
+                f"`{name}` throughput ≥ 0.5 × `hello`",
+                f"{ratio:.2f} × ({results[name].rps:,.0f} / {hello:,.0f})",
+                ratio >= 0.5,
+            )
+        )
     for heavy, light in (("home-heavy-first", "home-light-first"), ("home-heavy-deep", "home-light-deep")):
         ratio = results[heavy].p50_ms / results[light].p50_ms
-        rows.append((f"`{heavy}` p50 ≤ 1.3 × `{light}` p50",
-                     f"{ratio:.2f} × ({results[heavy].p50_ms:.1f} / {results[light].p50_ms:.1f} ms)", ratio <= 1.3))
+        rows.append(
+            (
+                f"`{heavy}` p50 ≤ 1.3 × `{light}` p50",
+                f"{ratio:.2f} × ({results[heavy].p50_ms:.1f} / {results[light].p50_ms:.1f} ms)",
+                ratio <= 1.3,
+            )
+        )
     p50 = percentile(signin[0], 50)
     rows.append(("sign-in round trip p50 < 300 ms", f"{p50:.0f} ms", p50 < 300))
     slowest = max(starts, key=lambda s: statistics.median(starts[s]))
     median = statistics.median(starts[slowest])
-    rows.append(("every service ready ≤ 1.5 s after start (median)", f"slowest: {slowest} {median:.2f} s", median <= 1.5))
-    workers = {f"{name} {role}": mb for name, processes in memory.items() if name != "hello"
-               for role, mb in processes.items() if role != "master"}
+    rows.append(
+        ("every service ready ≤ 1.5 s after start (median)", f"slowest: {slowest} {median:.2f} s", median <= 1.5)
+    )
+    workers = {
+        f"{name} {role}": mb
+        for name, processes in memory.items()
+        if name != "hello"
+        for role, mb in processes.items()
+        if role != "master"
+    }
     largest = max(workers, key=workers.get)
-    rows.append(("< 100 MB resident per worker", f"largest: {largest} {workers[largest]:.0f} MB",
-                 workers[largest] < 100))
+    rows.append(
+        ("< 100 MB resident per worker", f"largest: {largest} {workers[largest]:.0f} MB", workers[largest] < 100)
+    )
     errors = sum(result.error_count for result in results.values())
     rows.append(("no failed request", f"{errors} errors", errors == 0))
     return rows
@@ -673,9 +840,12 @@ def main() -> int:
         chosen = [case for case in cases(seeded, mode.scale, hello) if not only or case.name in only]
         results = measure(chosen, mode, hello, args.profile)
         for result in results.values():
-            print(f"  {result.case.name:<20} {result.rps:8,.0f} req/s  p50 {result.p50_ms:7.1f} ms  "
-                  f"p99 {result.p99_ms:7.1f} ms  errors {result.error_count}  CPU ms/request "
-                  + " + ".join(f"{result.cpu_ms[group]:.2f}" for group in CPU_GROUPS), flush=True)
+            print(
+                f"  {result.case.name:<20} {result.rps:8,.0f} req/s  p50 {result.p50_ms:7.1f} ms  "
+                f"p99 {result.p99_ms:7.1f} ms  errors {result.error_count}  CPU ms/request "
+                + " + ".join(f"{result.cpu_ms[group]:.2f}" for group in CPU_GROUPS),
+                flush=True,
+            )
         signin = starts = memory = None
         if not only or "memory" in only:
             memory = resident_memory(hello.app.pid)
@@ -684,8 +854,11 @@ def main() -> int:
         hello.stop()
         if not only or "signin" in only:
             signin = signin_round_trips(mode.signin_rounds)
-            print(f"  sign-in round trip   p50 {percentile(signin[0], 50):.0f} ms  p99 {percentile(signin[0], 99):.0f} ms"
-                  f"  (mail in maildev: p50 {percentile(signin[1], 50):.0f} ms)", flush=True)
+            print(
+                f"  sign-in round trip   p50 {percentile(signin[0], 50):.0f} ms  p99 {percentile(signin[0], 99):.0f} ms"
+                f"  (mail in maildev: p50 {percentile(signin[1], 50):.0f} ms)",
+                flush=True,
+            )
         if not only or "startup" in only:
             starts = {service: [startup_seconds(service) for _ in range(mode.starts)] for service in stack.SERVICES}
             for service, times in starts.items():
@@ -696,8 +869,19 @@ def main() -> int:
         stack_command("down")
     if only:
         return 0
-    text = report(mode, argv, facts, results, seeded, signin, starts, memory,
-                  (load_before, load_average()), began, datetime.now(UTC))
+    text = report(
+        mode,
+        argv,
+        facts,
+        results,
+        seeded,
+        signin,
+        starts,
+        memory,
+        (load_before, load_average()),
+        began,
+        datetime.now(UTC),
+    )
     write_report(mode.output, text)
     print(f"bench: wrote {mode.output.relative_to(ROOT)}")
     for name, measured, ok in targets(results, signin, starts, memory):

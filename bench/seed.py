@@ -25,8 +25,10 @@ SHARED_MEMBERS = range(3, 13)  # amishis 3..12
 NESTED_IN_SHARED = 10  # cotonomas 2..11 are children of cotonoma 1
 MEMBERS_PER_COTONOMA = 3
 SPAN_DAYS = 365  # cotos were written over the last year
-CONTENT = ("an idea worth keeping: small services start fast and deploy fast, "
-           "and the timeline should not care how much was written before")
+CONTENT = (
+    "an idea worth keeping: small services start fast and deploy fast, "
+    "and the timeline should not care how much was written before"
+)
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,24 @@ class Scale:
     shared_cotonoma_cotos: int
 
 
-FULL = Scale(amishis=10_000, cotos=1_000_000, heavy_cotos=100_000, light_cotos=1_000, cotonomas=1_000,
-             heavy_owns=50, shared_cotonoma_cotos=10_000)
-QUICK = Scale(amishis=1_000, cotos=100_000, heavy_cotos=10_000, light_cotos=1_000, cotonomas=100,
-              heavy_owns=10, shared_cotonoma_cotos=1_000)
+FULL = Scale(
+    amishis=10_000,
+    cotos=1_000_000,
+    heavy_cotos=100_000,
+    light_cotos=1_000,
+    cotonomas=1_000,
+    heavy_owns=50,
+    shared_cotonoma_cotos=10_000,
+)
+QUICK = Scale(
+    amishis=1_000,
+    cotos=100_000,
+    heavy_cotos=10_000,
+    light_cotos=1_000,
+    cotonomas=100,
+    heavy_owns=10,
+    shared_cotonoma_cotos=1_000,
+)
 
 HEAVY, LIGHT = 1, 2
 
@@ -100,11 +116,14 @@ def _connect(url: str) -> psycopg.Connection:
 
 def seed_auth(url: str, scale: Scale) -> None:
     with _connect(url) as conn:
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO amishis (id, email, display_name, created_at)
             SELECT pg_temp.amishi_id(n), pg_temp.email(n), 'bench-' || n, now() - make_interval(days => %s)
               FROM generate_series(1, %s) n
-        """, (SPAN_DAYS + 1, scale.amishis))
+        """,
+            (SPAN_DAYS + 1, scale.amishis),
+        )
         conn.execute("VACUUM ANALYZE")
 
 
@@ -118,14 +137,18 @@ def seed_cotos(url: str, scale: Scale, avatar_base: str) -> None:
         raise ValueError(f"inconsistent scale: {scale}")
     posters = [HEAVY, *SHARED_MEMBERS]
     with _connect(url) as conn:
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO authors (amishi_id, display_name, avatar_url, updated_at)
             SELECT pg_temp.amishi_id(n), 'bench-' || n,
                    %(avatar_base)s || encode(sha256(convert_to(pg_temp.email(n), 'UTF8')), 'hex') || '?d=identicon&s=160',
                    now() - interval '1 day'
               FROM generate_series(1, %(amishis)s) n
-        """, {"avatar_base": avatar_base, "amishis": scale.amishis})
-        conn.execute("""
+        """,
+            {"avatar_base": avatar_base, "amishis": scale.amishis},
+        )
+        conn.execute(
+            """
             INSERT INTO cotos (id, amishi_id, content, posted_in_key, cotonoma_key, created_at, updated_at)
             SELECT pg_temp.uuid7(at), pg_temp.amishi_id(amishi), content, posted_in_key, cotonoma_key, at, at
               FROM (
@@ -153,35 +176,52 @@ def seed_cotos(url: str, scale: Scale, avatar_base: str) -> None:
                    -- the id carries the millisecond, so created_at is that millisecond exactly
                    LATERAL (SELECT date_trunc('milliseconds', at_raw) AS at) AS t
              ORDER BY at
-        """, {
-            "heavy_owns": scale.heavy_owns, "amishis": scale.amishis, "cotonomas": scale.cotonomas,
-            "span": SPAN_DAYS, "posters": posters, "poster_count": len(posters), "content": CONTENT,
-            "shared": scale.shared_cotonoma_cotos, "heavy": HEAVY, "heavy_home": heavy_home, "light": LIGHT,
-            "light_cotos": scale.light_cotos, "others_home": others_home,
-        })
+        """,
+            {
+                "heavy_owns": scale.heavy_owns,
+                "amishis": scale.amishis,
+                "cotonomas": scale.cotonomas,
+                "span": SPAN_DAYS,
+                "posters": posters,
+                "poster_count": len(posters),
+                "content": CONTENT,
+                "shared": scale.shared_cotonoma_cotos,
+                "heavy": HEAVY,
+                "heavy_home": heavy_home,
+                "light": LIGHT,
+                "light_cotos": scale.light_cotos,
+                "others_home": others_home,
+            },
+        )
         conn.execute("VACUUM ANALYZE")
 
 
 def seed_cotonomas(url: str, scale: Scale, avatar_base: str) -> None:
     with _connect(url) as conn:
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO amishis (id, email, display_name, avatar_url, updated_at)
             SELECT pg_temp.amishi_id(n), pg_temp.email(n), 'bench-' || n,
                    %(avatar_base)s || encode(sha256(convert_to(pg_temp.email(n), 'UTF8')), 'hex') || '?d=identicon&s=160',
                    now() - interval '1 day'
               FROM generate_series(1, %(amishis)s) n
-        """, {"avatar_base": avatar_base, "amishis": scale.amishis})
+        """,
+            {"avatar_base": avatar_base, "amishis": scale.amishis},
+        )
         # Parents first: a child's parent must exist.
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO cotonomas (key, name, owner_id, parent_key, state, created_at, updated_at)
             SELECT pg_temp.cotonoma_key(j), 'Cotonoma ' || j,
                    pg_temp.amishi_id(pg_temp.owner(j, %(heavy_owns)s, %(amishis)s)), pg_temp.parent(j), 'ready',
                    now() - make_interval(days => %(span)s) + j * interval '1 minute',
                    now() - make_interval(days => %(span)s) + j * interval '1 minute'
               FROM generate_series(1, %(cotonomas)s) j ORDER BY pg_temp.parent(j) NULLS FIRST, j
-        """, {"heavy_owns": scale.heavy_owns, "amishis": scale.amishis, "cotonomas": scale.cotonomas,
-              "span": SPAN_DAYS})
-        conn.execute("""
+        """,
+            {"heavy_owns": scale.heavy_owns, "amishis": scale.amishis, "cotonomas": scale.cotonomas, "span": SPAN_DAYS},
+        )
+        conn.execute(
+            """
             INSERT INTO members (cotonoma_key, email, added_by, added_at)
             -- the shared cotonoma's members
             SELECT pg_temp.cotonoma_key(1), pg_temp.email(n), pg_temp.amishi_id(%(heavy)s), now() - interval '300 days'
@@ -198,16 +238,25 @@ def seed_cotonomas(url: str, scale: Scale, avatar_base: str) -> None:
               FROM generate_series(%(heavy_owns)s + 1, %(cotonomas)s) j, generate_series(0, %(per)s - 1) m
              WHERE 3 + (j * 31 + m * 977) %% (%(amishis)s - 2) <> pg_temp.owner(j, %(heavy_owns)s, %(amishis)s)
             ON CONFLICT DO NOTHING
-        """, {"heavy": HEAVY, "shared_members": list(SHARED_MEMBERS), "heavy_owns": scale.heavy_owns,
-              "amishis": scale.amishis, "cotonomas": scale.cotonomas, "per": MEMBERS_PER_COTONOMA})
+        """,
+            {
+                "heavy": HEAVY,
+                "shared_members": list(SHARED_MEMBERS),
+                "heavy_owns": scale.heavy_owns,
+                "amishis": scale.amishis,
+                "cotonomas": scale.cotonomas,
+                "per": MEMBERS_PER_COTONOMA,
+            },
+        )
         conn.execute("VACUUM ANALYZE")
 
 
 def cursor_after(url: str, n: int, depth: int) -> str:
     """The cursor a client holds after reading `depth` cotos of amishi n's home timeline."""
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT id FROM cotos WHERE amishi_id = %s ORDER BY id DESC OFFSET %s LIMIT 1",
-                           (amishi_id(n), depth - 1)).fetchone()
+        row = conn.execute(
+            "SELECT id FROM cotos WHERE amishi_id = %s ORDER BY id DESC OFFSET %s LIMIT 1", (amishi_id(n), depth - 1)
+        ).fetchone()
     return str(row[0])
 
 

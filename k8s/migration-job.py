@@ -14,7 +14,9 @@ import sys
 def migration_job(rendered: str, service: str, image: str) -> str:
     name = re.escape(f"{service}-migrate")
     for document in re.split(r"(?m)^---\n", rendered):
-        if re.search(r"(?m)^kind: Job$", document) and re.search(rf"(?m)^metadata:\n(?:  .*\n)*?  name: {name}$", document):
+        if re.search(r"(?m)^kind: Job$", document) and re.search(
+            rf"(?m)^metadata:\n(?:  .*\n)*?  name: {name}$", document
+        ):
             return re.sub(r"(?m)^(\s+)image: \S+$", rf"\g<1>image: {image}", document)
     raise SystemExit(f"migration-job: no Job {service}-migrate in the input")
 

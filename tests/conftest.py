@@ -31,13 +31,19 @@ class Stack:
     inbox_url: str
 
     def stack_command(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([PYTHON, str(ROOT / "tools" / "stack.py"), *args, "--profile", "e2e"],
-                              capture_output=True, text=True, timeout=180)
+        return subprocess.run(
+            [PYTHON, str(ROOT / "tools" / "stack.py"), *args, "--profile", "e2e"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
 
     def supervisorctl(self, *args: str) -> str:
         return subprocess.run(
             [str(ROOT / ".venv" / "bin" / "supervisorctl"), "-c", str(PROFILE.run_dir / "supervisord.conf"), *args],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         ).stdout.strip()
 
     def replicas(self) -> int:
@@ -152,9 +158,11 @@ def unique_address(name: str = "ann") -> str:
 
 def sign_in(stack, mailbox: Mailbox, session: requests.Session, address: str, save_anonymous: bool = False) -> dict:
     """The whole sign-in by mail, as a person does it; returns the amishi."""
+
     def ask():
-        asked = session.post(stack.url + "/api/auth/signin",
-                             json={"email": address, "save_anonymous": save_anonymous}, timeout=5)
+        asked = session.post(
+            stack.url + "/api/auth/signin", json={"email": address, "save_anonymous": save_anonymous}, timeout=5
+        )
         assert asked.status_code == 202, asked.text
 
     token = mailbox.new_link_token(address, ask)
@@ -231,7 +239,10 @@ class Freezer:
         masters = [stack.pid(name) for name in (stack.instances(program) if program in SERVICES else [program])]
         pids = list(masters)
         for master in masters:
-            pids += [int(p) for p in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()]
+            pids += [
+                int(p)
+                for p in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+            ]
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
         self.frozen.extend(pids)

@@ -23,11 +23,9 @@ import psycopg
 import pytest
 import redis
 import requests
+from conftest import PROFILE, sign_in, unique_address
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from conftest import PROFILE, sign_in, unique_address
-
 
 
 @functools.cache
@@ -76,8 +74,9 @@ def owner(stack, mailbox):
     """Someone with a cotonoma, a coto inside it, a member, and a coto at home."""
     person = Person(stack, mailbox, "owner")
     person.room = person.made("POST", "/api/cotonomas", {"name": "Private room"})["cotonoma"]["key"]
-    person.room_coto = next(c["id"] for c in person.call("GET", "/api/cotos").json()["cotos"]
-                            if c["cotonoma_key"] == person.room)
+    person.room_coto = next(
+        c["id"] for c in person.call("GET", "/api/cotos").json()["cotos"] if c["cotonoma_key"] == person.room
+    )
     person.inside = person.made("POST", "/api/cotos", {"content": "inside", "cotonoma_key": person.room})["coto"]["id"]
     person.home_coto = person.made("POST", "/api/cotos", {"content": "at home"})["coto"]["id"]
     person.member = unique_address("member")
@@ -87,9 +86,16 @@ def owner(stack, mailbox):
 
 def owners_view(owner: Person) -> list:
     """Everything the owner sees of what is theirs."""
-    paths = ["/api/cotos", f"/api/cotos?cotonoma={owner.room}", f"/api/cotonomas/{owner.room}",
-             f"/api/cotonomas/{owner.room}/members", "/api/cotonomas", f"/api/cotos/{owner.inside}",
-             f"/api/cotos/{owner.home_coto}", "/api/auth/session"]
+    paths = [
+        "/api/cotos",
+        f"/api/cotos?cotonoma={owner.room}",
+        f"/api/cotonomas/{owner.room}",
+        f"/api/cotonomas/{owner.room}/members",
+        "/api/cotonomas",
+        f"/api/cotos/{owner.inside}",
+        f"/api/cotos/{owner.home_coto}",
+        "/api/auth/session",
+    ]
     return [outcome(owner.call("GET", path)) for path in paths]
 
 
@@ -128,11 +134,15 @@ def fill(template, values: dict):
 
 
 @pytest.mark.parametrize("attacker", ["stranger", "nobody signed in"])
-@pytest.mark.parametrize("method,path,body,status", [row[1:] for row in ANOTHERS_THINGS],
-                         ids=[row[0] for row in ANOTHERS_THINGS])
+@pytest.mark.parametrize(
+    "method,path,body,status", [row[1:] for row in ANOTHERS_THINGS], ids=[row[0] for row in ANOTHERS_THINGS]
+)
 def test_anothers_cotonoma_is_as_if_it_did_not_exist(stack, owner, stranger, attacker, method, path, body, status):
-    call = stranger.call if attacker == "stranger" else \
-        (lambda method, path, **kwargs: requests.request(method, stack.url + path, timeout=10, **kwargs))
+    call = (
+        stranger.call
+        if attacker == "stranger"
+        else (lambda method, path, **kwargs: requests.request(method, stack.url + path, timeout=10, **kwargs))
+    )
     before = owners_view(owner)
 
     def attempt(key, coto_id, stand):
@@ -152,18 +162,23 @@ def test_anothers_cotonoma_is_as_if_it_did_not_exist(stack, owner, stranger, att
 @pytest.fixture(scope="module")
 def pads(stack):
     """Two anonymous browsers, each with a coto on its memo pad."""
+
     def pad(content):
         session = requests.Session()
         session.headers["Origin"] = stack.url
         coto = session.post(stack.url + "/api/cotos", json={"content": content}, timeout=10).json()["coto"]
         return session, coto["id"]
+
     return pad("the victim's pad"), pad("the attacker's pad")
 
 
 # Signed in against signed in is test_signin.py::test_one_person_cannot_touch_anothers_cotos.
 COTO_ATTACKS = [
-    ("anonymous", "no cookies"), ("anonymous", "another pad"), ("anonymous", "signed in"),
-    ("signed in", "no cookies"), ("signed in", "another pad"),
+    ("anonymous", "no cookies"),
+    ("anonymous", "another pad"),
+    ("anonymous", "signed in"),
+    ("signed in", "no cookies"),
+    ("signed in", "another pad"),
 ]
 
 
@@ -179,8 +194,9 @@ def test_anothers_coto_is_as_if_it_did_not_exist(stack, owner, stranger, pads, v
         return outcome(owners.get(f"{stack.url}/api/cotos/{coto}", timeout=10))
 
     def attempt(coto_id):
-        return session.request(method, f"{stack.url}/api/cotos/{coto_id}", json=body, headers={"Origin": stack.url},
-                               timeout=10)
+        return session.request(
+            method, f"{stack.url}/api/cotos/{coto_id}", json=body, headers={"Origin": stack.url}, timeout=10
+        )
 
     before = read()
     theirs, missing = attempt(coto), attempt(uuid.uuid4())
@@ -193,8 +209,11 @@ def test_anothers_coto_is_as_if_it_did_not_exist(stack, owner, stranger, pads, v
 # The forms tests/test_gateway.py::test_unknown_and_internal_paths_are_404_json does not try; each
 # also with the real service credential, which the gateway must not honour either. The gateway
 # answers itself, but for paths that no service router can match to anything but a 404 (SERVICE_404).
-SERVICE_404 = {"/api/cotos/%252e%252e/%252e%252e/internal/anything", "/api/cotos/..%252f..%252finternal/anything",
-               "/api/cotos/..;/..;/internal/anything"}
+SERVICE_404 = {
+    "/api/cotos/%252e%252e/%252e%252e/internal/anything",
+    "/api/cotos/..%252f..%252finternal/anything",
+    "/api/cotos/..;/..;/internal/anything",
+}
 INTERNAL_DISGUISES = [
     ("GET", "/%2Finternal/cotonomas/{room}/access"),
     ("GET", "/%2finternal/anything"),
@@ -244,8 +263,11 @@ def test_internal_paths_in_disguise_are_404_json_at_the_gateway(stack, owner, me
 
 def internal_state(owner: Person, victim_pad: requests.Session) -> list:
     """What the internal routes below could change: the owner's home and room, the victim's pad."""
-    return [outcome(owner.call("GET", "/api/cotos")), outcome(owner.call("GET", f"/api/cotos?cotonoma={owner.room}")),
-            victim_pad.get(owner.url + "/api/cotos", timeout=10).json()]
+    return [
+        outcome(owner.call("GET", "/api/cotos")),
+        outcome(owner.call("GET", f"/api/cotos?cotonoma={owner.room}")),
+        victim_pad.get(owner.url + "/api/cotos", timeout=10).json(),
+    ]
 
 
 def internal_calls(owner: Person, victim_pad: str) -> dict:
@@ -253,19 +275,33 @@ def internal_calls(owner: Person, victim_pad: str) -> dict:
     squatter = {"id": str(uuid.uuid4()), "display_name": "mallory", "avatar_url": "http://evil.example/a.png"}
     return {
         "ask whether someone may enter a cotonoma": (
-            "cotonomas", "GET", f"/internal/cotonomas/{owner.room}/access?amishi_id={owner.amishi['id']}"
-                                f"&email={owner.address}", None),
+            "cotonomas",
+            "GET",
+            f"/internal/cotonomas/{owner.room}/access?amishi_id={owner.amishi['id']}&email={owner.address}",
+            None,
+        ),
         "plant a cotonoma's coto": (
-            "cotos", "PUT", f"/internal/cotonoma-cotos/{uuid.uuid4().hex[:12]}",
-            {"name": "planted", "parent_key": owner.room, "owner": squatter}),
+            "cotos",
+            "PUT",
+            f"/internal/cotonoma-cotos/{uuid.uuid4().hex[:12]}",
+            {"name": "planted", "parent_key": owner.room, "owner": squatter},
+        ),
         "delete a cotonoma's coto": ("cotos", "DELETE", f"/internal/cotonoma-cotos/{owner.room}", None),
         "take someone's memo pad": (
-            "cotos", "POST", "/internal/anonymous-cotos/claims", {"anonymous_id": victim_pad, "amishi": squatter}),
+            "cotos",
+            "POST",
+            "/internal/anonymous-cotos/claims",
+            {"anonymous_id": victim_pad, "amishi": squatter},
+        ),
     }
 
 
-INTERNAL_ROUTES = ["ask whether someone may enter a cotonoma", "plant a cotonoma's coto", "delete a cotonoma's coto",
-                   "take someone's memo pad"]
+INTERNAL_ROUTES = [
+    "ask whether someone may enter a cotonoma",
+    "plant a cotonoma's coto",
+    "delete a cotonoma's coto",
+    "take someone's memo pad",
+]
 # Leading slashes and an encoded one: a service's router reads "//internal/x" as "/internal/x".
 PREFIXES = ["", "/", "/%2F"]
 WRONG_CREDENTIALS = {
@@ -287,8 +323,13 @@ def test_internal_routes_on_a_services_own_port_need_the_credential(stack, owner
     service, method, path, body = internal_calls(owner, pad_id)[route]
     headers = {"Authorization": credential.format(token=token, short=token[:-1])} if credential else {}
     before = internal_state(owner, victim_pad)
-    answer = requests.request(method, f"http://127.0.0.1:{PROFILE.service_port(service)}{prefix}{path}",
-                              json=body, headers=headers, timeout=10)
+    answer = requests.request(
+        method,
+        f"http://127.0.0.1:{PROFILE.service_port(service)}{prefix}{path}",
+        json=body,
+        headers=headers,
+        timeout=10,
+    )
     assert answer.status_code == 401 and answer.json()["title"] == "Unauthorized", answer.text
     assert internal_state(owner, victim_pad) == before
 
@@ -298,19 +339,26 @@ def test_the_service_credential_opens_an_internal_route_however_it_is_spelled(ow
     # The other side of the test above: those 401s come from the credential check, not from a missed route.
     token = (PROFILE.secrets_dir / "internal-token").read_text().strip()
     _, method, path, _ = internal_calls(owner, "0" * 32)["ask whether someone may enter a cotonoma"]
-    answer = requests.request(method, f"http://127.0.0.1:{PROFILE.service_port('cotonomas')}{prefix}{path}",
-                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    answer = requests.request(
+        method,
+        f"http://127.0.0.1:{PROFILE.service_port('cotonomas')}{prefix}{path}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert answer.status_code == 200 and answer.json()["key"] == owner.room
 
 
 # --- cross-site writes with the victim's cookies --------------------------------
 
+
 @pytest.fixture(scope="module")
 def victim(stack, mailbox, owner):
     """The owner, plus a sign-in link of an attacker's own (a login CSRF would sign the victim in with it)."""
     attacker = unique_address("mallory")
-    owner.attacker_link = mailbox.new_link_token(attacker, lambda: requests.post(
-        stack.url + "/api/auth/signin", json={"email": attacker}, timeout=10).raise_for_status())
+    owner.attacker_link = mailbox.new_link_token(
+        attacker,
+        lambda: requests.post(stack.url + "/api/auth/signin", json={"email": attacker}, timeout=10).raise_for_status(),
+    )
     owner.baseline = owners_view(owner)
     return owner
 
@@ -344,10 +392,16 @@ CROSS_SITE_REQUESTS = {
 
 @pytest.mark.parametrize("headers,content_type,status", CROSS_SITE_REQUESTS.values(), ids=CROSS_SITE_REQUESTS.keys())
 @pytest.mark.parametrize("method,path,body", CROSS_SITE_WRITES.values(), ids=CROSS_SITE_WRITES.keys())
-def test_cross_site_writes_with_the_victims_cookies_are_refused(stack, victim, method, path, body, headers,
-                                                                 content_type, status):
-    values = {"home_coto": victim.home_coto, "room": victim.room, "member": victim.member,
-              "attacker_link": victim.attacker_link, "address": victim.address}
+def test_cross_site_writes_with_the_victims_cookies_are_refused(
+    stack, victim, method, path, body, headers, content_type, status
+):
+    values = {
+        "home_coto": victim.home_coto,
+        "room": victim.room,
+        "member": victim.member,
+        "attacker_link": victim.attacker_link,
+        "address": victim.address,
+    }
     body = json.dumps(fill(body, values) if body is not None else {})
     if content_type.startswith("application/x-www-form-urlencoded"):
         body = "content=planted&name=planted"
@@ -362,6 +416,7 @@ def test_cross_site_writes_with_the_victims_cookies_are_refused(stack, victim, m
 
 # --- tokens -------------------------------------------------------------------------
 
+
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -372,9 +427,17 @@ def kid() -> str:
 
 def claims_of(person: Person, **changes) -> dict:
     now = int(time.time())
-    return {"iss": "cotoami-auth", "aud": "cotoami", "sub": person.amishi["id"], "iat": now, "exp": now + 600,
-            "jti": uuid.uuid4().hex, "email": person.address, "name": person.amishi["display_name"],
-            "picture": person.amishi["avatar_url"]} | changes
+    return {
+        "iss": "cotoami-auth",
+        "aud": "cotoami",
+        "sub": person.amishi["id"],
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+        "email": person.address,
+        "name": person.amishi["display_name"],
+        "picture": person.amishi["avatar_url"],
+    } | changes
 
 
 def signed(claims: dict, key: ec.EllipticCurvePrivateKey | None = None, **header) -> str:
@@ -389,8 +452,11 @@ def unsigned(claims: dict, alg: str, secret: bytes | None) -> str:
 
 
 def public_pem() -> bytes:
-    return signing_key().public_key().public_bytes(serialization.Encoding.PEM,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+    return (
+        signing_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
 
 
 def tampered(victim: Person, attacker: Person) -> str:
@@ -417,55 +483,79 @@ FORGERIES = {
 @pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
 def test_forged_access_tokens_are_refused_by_every_service(stack, owner, stranger, forge):
     # Minted the same way, untouched, the token is taken: what each forgery changes is what is refused.
-    genuine = requests.get(stack.url + "/api/auth/session", cookies={"access_token": signed(claims_of(owner))},
-                           timeout=10)
+    genuine = requests.get(
+        stack.url + "/api/auth/session", cookies={"access_token": signed(claims_of(owner))}, timeout=10
+    )
     assert genuine.json()["amishi"]["id"] == owner.amishi["id"]
     before = owners_view(owner)
     forged = {"access_token": forge(owner, stranger)}
     expected = "Session expired" if forge is FORGERIES["expired"] else "Invalid session"
-    for method, path in [("GET", "/api/auth/session"), ("GET", "/api/cotos"), ("GET", "/api/cotonomas"),
-                         ("GET", f"/api/cotos/{owner.home_coto}"), ("POST", "/api/cotos"),
-                         ("PATCH", f"/api/cotonomas/{owner.room}")]:
-        answer = requests.request(method, stack.url + path, cookies=forged, json={"content": "x", "name": "x"},
-                                  headers={"Origin": stack.url}, timeout=10)
+    for method, path in [
+        ("GET", "/api/auth/session"),
+        ("GET", "/api/cotos"),
+        ("GET", "/api/cotonomas"),
+        ("GET", f"/api/cotos/{owner.home_coto}"),
+        ("POST", "/api/cotos"),
+        ("PATCH", f"/api/cotonomas/{owner.room}"),
+    ]:
+        answer = requests.request(
+            method,
+            stack.url + path,
+            cookies=forged,
+            json={"content": "x", "name": "x"},
+            headers={"Origin": stack.url},
+            timeout=10,
+        )
         assert answer.status_code == 401 and answer.json()["title"] == expected, (path, answer.text)
     assert owners_view(owner) == before
 
 
-@pytest.mark.parametrize("path,status,shown", [("/api/auth/session", 200, {"amishi": None}),
-                                               ("/api/cotos", 200, {"cotos": []}),
-                                               ("/api/cotonomas", 401, {"title": "Sign in"})])
+@pytest.mark.parametrize(
+    "path,status,shown",
+    [
+        ("/api/auth/session", 200, {"amishi": None}),
+        ("/api/cotos", 200, {"cotos": []}),
+        ("/api/cotonomas", 401, {"title": "Sign in"}),
+    ],
+)
 def test_a_refresh_token_as_a_bearer_header_signs_no_one_in(stack, owner, path, status, shown):
     # The services read the access token from its cookie alone; a header is no way in.
-    answer = requests.get(stack.url + path, headers={"Authorization": f"Bearer {owner.cookie('refresh_token')}"},
-                          timeout=10)
+    answer = requests.get(
+        stack.url + path, headers={"Authorization": f"Bearer {owner.cookie('refresh_token')}"}, timeout=10
+    )
     assert answer.status_code == status and answer.json().items() >= shown.items(), answer.text
 
 
 def test_an_access_token_is_no_refresh_token(stack, owner):
     before = owners_view(owner)
-    answer = requests.post(stack.url + "/api/auth/refresh", cookies={"refresh_token": owner.cookie("access_token")},
-                           json={}, timeout=10)
+    answer = requests.post(
+        stack.url + "/api/auth/refresh", cookies={"refresh_token": owner.cookie("access_token")}, json={}, timeout=10
+    )
     assert answer.status_code == 401 and answer.json()["title"] == "Signed out"
     assert owners_view(owner) == before
 
 
 # --- signing in ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("how", ["used", "expired"])
 def test_a_used_or_expired_link_signs_no_one_in(stack, mailbox, how):
     titles = {"used": "already used", "expired": "expired"}
     address = unique_address()
-    token = mailbox.new_link_token(address, lambda: requests.post(
-        stack.url + "/api/auth/signin", json={"email": address}, timeout=10).raise_for_status())
+    token = mailbox.new_link_token(
+        address,
+        lambda: requests.post(stack.url + "/api/auth/signin", json={"email": address}, timeout=10).raise_for_status(),
+    )
     if how == "used":
         assert requests.post(stack.url + "/api/auth/session", json={"token": token}, timeout=10).status_code == 200
     else:
         # Ten minutes passing, for this link alone: auth compares with the database's clock.
         with psycopg.connect(PROFILE.database_url("auth"), autocommit=True) as conn:
-            aged = conn.execute("UPDATE signin_tokens SET created_at = now() - interval '11 minutes',"
-                                " expires_at = now() - interval '1 minute' WHERE token_hash = %s",
-                                (hashlib.sha256(token.encode()).digest(),))
+            aged = conn.execute(
+                "UPDATE signin_tokens SET created_at = now() - interval '11 minutes',"
+                " expires_at = now() - interval '1 minute' WHERE token_hash = %s",
+                (hashlib.sha256(token.encode()).digest(),),
+            )
             assert aged.rowcount == 1
     for path in ("/api/auth/link", "/api/auth/session"):
         answer = requests.post(stack.url + path, json={"token": token}, timeout=10)
@@ -504,13 +594,16 @@ def test_guessing_link_tokens_is_counted_per_client_and_limited(stack, mailbox, 
     assert answer.status_code == 400 and answer.json()["title"] == "Invalid sign-in link"
     assert int(client.get(key)) == count + 1
     address = unique_address()
-    genuine = mailbox.new_link_token(address, lambda: requests.post(
-        stack.url + "/api/auth/signin", json={"email": address}, timeout=10).raise_for_status())
+    genuine = mailbox.new_link_token(
+        address,
+        lambda: requests.post(stack.url + "/api/auth/signin", json={"email": address}, timeout=10).raise_for_status(),
+    )
     # Where SESSION_LIMIT_PER_CLIENT guesses leave the counter (10,000 here: too many to send in a test).
     client.set(key, PROFILE.auth_limit_per_client, ex=900)
     for token in (guess["token"], genuine):
-        refused = requests.post(stack.url + path, json={"token": token}, headers={"X-Real-IP": "203.0.113.8"},
-                                timeout=10)
+        refused = requests.post(
+            stack.url + path, json={"token": token}, headers={"X-Real-IP": "203.0.113.8"}, timeout=10
+        )
         assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 900, refused.text
     client.delete(key)
     link = requests.post(stack.url + "/api/auth/link", json={"token": genuine}, timeout=10)
@@ -544,8 +637,10 @@ def test_flooding_one_address_is_limited_alike_whoever_it_is(stack, mailbox, kno
     if known:
         with requests.Session() as session:
             sign_in(stack, mailbox, session, address)  # its first mail
-    asked = [requests.post(stack.url + "/api/auth/signin", json={"email": address}, timeout=10)
-             for _ in range(6 - int(known))]
+    asked = [
+        requests.post(stack.url + "/api/auth/signin", json={"email": address}, timeout=10)
+        for _ in range(6 - int(known))
+    ]
     assert [a.status_code for a in asked] == [202] * (5 - int(known)) + [429]
     refused = asked[-1]
     assert 0 < int(refused.headers["Retry-After"]) <= 900
@@ -588,6 +683,7 @@ def test_sign_in_tells_nothing_about_whether_an_address_has_an_account(stack, ma
 
 # --- the gateway ------------------------------------------------------------------------
 
+
 def chunked(size: int) -> bytes:
     chunk = b"x" * 65536
     parts = [b"%x\r\n%s\r\n" % (len(chunk), chunk)] * (size // len(chunk))
@@ -597,14 +693,24 @@ def chunked(size: int) -> bytes:
 # A body with Content-Length over 1 MiB is test_gateway.py::test_a_2mb_body_is_413_json.
 OVERSIZED = {
     "2 MiB chunked, no length given": (
-        {"Transfer-Encoding": "chunked", "Content-Type": "application/json"}, chunked(2 << 20), 413,
-        "Payload Too Large"),
+        {"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        chunked(2 << 20),
+        413,
+        "Payload Too Large",
+    ),
     "640 KiB chunked: under the gateway's cap, over the service's": (
-        {"Transfer-Encoding": "chunked", "Content-Type": "application/json"}, chunked(640 << 10), 413,
-        "413 Content Too Large"),
+        {"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        chunked(640 << 10),
+        413,
+        "413 Content Too Large",
+    ),
     "a 6 KiB header": ({"X-Padding": "x" * 6144, "Content-Type": "application/json"}, b"{}", 400, "Bad Request"),
-    "a huge length announced": ({"Content-Length": str(1 << 40), "Content-Type": "application/json"}, b"", 413,
-                                "Payload Too Large"),
+    "a huge length announced": (
+        {"Content-Length": str(1 << 40), "Content-Type": "application/json"},
+        b"",
+        413,
+        "Payload Too Large",
+    ),
 }
 
 
@@ -628,8 +734,12 @@ def read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
 @pytest.mark.parametrize("headers,body,status,title", OVERSIZED.values(), ids=OVERSIZED.keys())
 def test_oversized_requests_are_refused_in_json(stack, headers, body, status, title):
     with socket.create_connection(("127.0.0.1", PROFILE.gateway_port), timeout=20) as sock:
-        lines = ["POST /api/cotos HTTP/1.1", f"Host: 127.0.0.1:{PROFILE.gateway_port}", "Connection: close",
-                 *(f"{name}: {value}" for name, value in headers.items())]
+        lines = [
+            "POST /api/cotos HTTP/1.1",
+            f"Host: 127.0.0.1:{PROFILE.gateway_port}",
+            "Connection: close",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
         sock.sendall("\r\n".join(lines).encode() + b"\r\n\r\n")
         try:
             sock.sendall(body)
@@ -671,8 +781,10 @@ def test_slow_bodies_hold_no_service(stack):
     try:
         for _ in range(24):
             sock = socket.create_connection(("127.0.0.1", PROFILE.gateway_port), timeout=10)
-            sock.sendall(b"POST /api/cotos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: 1000\r\n\r\n{\"content\": \"")
+            sock.sendall(
+                b"POST /api/cotos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"content": "'
+            )
             sockets.append(sock)
         started = time.monotonic()
         with requests.Session() as other:
@@ -691,8 +803,12 @@ SPOOFED_HOSTS = [{"Host": "evil.example"}, {"X-Forwarded-Host": "evil.example"},
 @pytest.mark.parametrize("spoofed", SPOOFED_HOSTS, ids=[next(iter(h)) for h in SPOOFED_HOSTS])
 def test_a_spoofed_host_cannot_redirect_a_sign_in_link(stack, mailbox, spoofed):
     address = unique_address()
-    mailbox.new_link_token(address, lambda: requests.post(
-        stack.url + "/api/auth/signin", json={"email": address}, headers=spoofed, timeout=10).raise_for_status())
+    mailbox.new_link_token(
+        address,
+        lambda: requests.post(
+            stack.url + "/api/auth/signin", json={"email": address}, headers=spoofed, timeout=10
+        ).raise_for_status(),
+    )
     text = mailbox.mails_to(address)[-1]["text"]
     assert f"{stack.url}/signin/" in text and "evil.example" not in text
 
@@ -720,8 +836,9 @@ def directives(csp: str) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("method,path,body,status,referrer", [p[1:] for p in PAGES], ids=[p[0] for p in PAGES])
 def test_every_answer_carries_the_security_headers(stack, method, path, body, status, referrer):
-    status_got, headers, _ = stack.raw(method, path, body=body,
-                                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status_got, headers, _ = stack.raw(
+        method, path, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert status_got == status
     csp = directives(headers["Content-Security-Policy"])
     assert csp["script-src"] == ["'self'"], "no inline script, no eval, no other origin"

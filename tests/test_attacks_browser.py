@@ -3,12 +3,10 @@ and cotonoma names full of markup stay text everywhere the page shows them.
 The page_of fixture fails a test on any script error or CSP violation too."""
 
 import pytest
+from conftest import unique_address
 from playwright.sync_api import expect
-
 from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, shared)
 from test_browser_cotonomas import signed_in_page
-
-from conftest import unique_address
 
 # Each would set window.__pwned or open a dialog if the page ever treated it as markup or followed it.
 COTOS = [
@@ -41,8 +39,15 @@ def watched():
 
 
 # Where the page shows what people wrote: each holds text alone, never an element.
-WRITTEN = ["#timeline .coto-content:not(.coto-content-cotonoma)", ".coto-cotonoma-name", ".coto-posted-in-name",
-           ".cotonoma-link-name", ".sub-cotonoma-name", ".place-title-name", ".breadcrumb-link"]
+WRITTEN = [
+    "#timeline .coto-content:not(.coto-content-cotonoma)",
+    ".coto-cotonoma-name",
+    ".coto-posted-in-name",
+    ".cotonoma-link-name",
+    ".sub-cotonoma-name",
+    ".place-title-name",
+    ".breadcrumb-link",
+]
 
 
 def nothing_ran(page) -> None:
@@ -73,11 +78,13 @@ def test_markup_in_cotonoma_names_is_shown_as_text_and_never_runs(stack, mailbox
         made = page.request.post(stack.url + "/api/cotonomas", data={"name": name}, headers={"Origin": stack.url})
         assert made.status == 201, made.text()
         keys.append(made.json()["cotonoma"]["key"])
-    inner = page.request.post(stack.url + "/api/cotonomas", data={"name": NAMES[0], "parent_key": keys[1]},
-                              headers={"Origin": stack.url})
+    inner = page.request.post(
+        stack.url + "/api/cotonomas", data={"name": NAMES[0], "parent_key": keys[1]}, headers={"Origin": stack.url}
+    )
     assert inner.status == 201, inner.text()
-    page.request.post(stack.url + "/api/cotos", data={"content": COTOS[0], "cotonoma_key": keys[0]},
-                      headers={"Origin": stack.url})
+    page.request.post(
+        stack.url + "/api/cotos", data={"content": COTOS[0], "cotonoma_key": keys[0]}, headers={"Origin": stack.url}
+    )
     page.reload()
     # Home: the names as cotos, in the list of cotonomas and as "posted in" labels.
     expect(page.locator("#my-cotonomas")).to_contain_text(NAMES[0])

@@ -5,8 +5,14 @@ import re
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +60,13 @@ def test_post_with_ctrl_enter_survives_a_reload(stack, page_of):
     post(page, "second thought\nwith a second line", how="button")
     contents = page.locator("#timeline .coto-content")
     expect(contents).to_have_text(["second thought\nwith a second line", "first thought"])
-    expect(page.locator("#timeline .coto time").first).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT.*Z$"))
+    expect(page.locator("#timeline .coto time").first).to_have_attribute(
+        "datetime", re.compile(r"^\d{4}-\d\d-\d\dT.*Z$")
+    )
     page.reload()
-    expect(page.locator("#timeline .coto-content")).to_have_text(["second thought\nwith a second line", "first thought"])
+    expect(page.locator("#timeline .coto-content")).to_have_text(
+        ["second thought\nwith a second line", "first thought"]
+    )
 
 
 def test_posting_again_after_a_lost_answer_posts_once(stack, page_of):
@@ -71,8 +81,10 @@ def test_posting_again_after_a_lost_answer_posts_once(stack, page_of):
         else:
             route.continue_()
 
-    page.route("**/api/cotos", lambda route: lose_the_first_answer(route) if route.request.method == "POST"
-               else route.continue_())
+    page.route(
+        "**/api/cotos",
+        lambda route: lose_the_first_answer(route) if route.request.method == "POST" else route.continue_(),
+    )
     page.fill("#coto-input", "posted once")
     page.click("#post-button")
     expect(page.locator("#error-area .error")).to_contain_text("not posted")

@@ -7,9 +7,8 @@ import re
 from urllib.parse import urlsplit
 
 import requests
-from playwright.sync_api import expect
-
 from conftest import sign_in, unique_address
+from playwright.sync_api import expect
 from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, shared)
 
 PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
@@ -25,8 +24,18 @@ def signed_in_page(stack, mailbox, page_of, address: str, path: str = "/", **con
     with requests.Session() as session:
         session.headers["Origin"] = stack.url
         sign_in(stack, mailbox, session, address)
-        cookies = [{"name": c.name, "value": c.value, "domain": urlsplit(stack.url).hostname, "path": c.path,
-                    "httpOnly": True, "secure": False, "sameSite": "Lax"} for c in session.cookies]
+        cookies = [
+            {
+                "name": c.name,
+                "value": c.value,
+                "domain": urlsplit(stack.url).hostname,
+                "path": c.path,
+                "httpOnly": True,
+                "secure": False,
+                "sameSite": "Lax",
+            }
+            for c in session.cookies
+        ]
     page = page_of(stack.url + "/favicon.svg", **context_options)
     page.context.add_cookies(cookies)
     page.goto(stack.url + path)
@@ -147,7 +156,9 @@ def test_an_owner_shares_a_cotonoma_and_its_sub_cotonoma_with_a_member(stack, ma
     # The owner reloads: the member's post, with the member's name.
     owner.reload()
     expect_cotonoma_page(owner, stack, key, "Reading notes", ["Home", "Reading notes"])
-    expect(owner.locator("#timeline .coto-content")).to_have_text(["a member's reply", "Chapter one", "a note in the room"])
+    expect(owner.locator("#timeline .coto-content")).to_have_text(
+        ["a member's reply", "Chapter one", "a note in the room"]
+    )
     expect(owner.locator("#timeline .coto-author-name")).to_have_text([member_name, owner_name, owner_name])
     expect(owner.locator("#timeline .coto").first.locator(".coto-edit, .coto-delete")).to_have_count(0)
     expect(owner.locator("#member-list .member-email")).to_have_text([member_address])
@@ -167,7 +178,9 @@ def test_an_owner_shares_a_cotonoma_and_its_sub_cotonoma_with_a_member(stack, ma
     # The owner's home: everything they posted anywhere, each coto posted inside labelled with its cotonoma.
     owner.locator("#breadcrumbs a", has_text="Home").click()
     expect(owner).to_have_url(stack.url + "/")
-    expect(owner.locator("#timeline .coto-content")).to_have_text(["Chapter one", "a note in the room", "Reading notes"])
+    expect(owner.locator("#timeline .coto-content")).to_have_text(
+        ["Chapter one", "a note in the room", "Reading notes"]
+    )
     note = owner.locator("#timeline .coto", has_text="a note in the room")
     expect(note.locator(".coto-posted-in")).to_have_text("in Reading notes")
     expect(note.locator(".coto-author-name")).to_have_text(owner_name)
@@ -311,8 +324,13 @@ def test_on_a_phone_the_list_is_a_drawer(stack, mailbox, page_of):  # noqa: F811
     assert phone.locator("#sidebar").bounding_box()["width"] <= 375
     link.click()
     expect(phone.locator("#cotonoma-list")).to_be_hidden()  # closed again on the way
-    expect_cotonoma_page(phone, stack, key, "Pocket notes: a rather long name for a phone",
-                         ["Home", "Pocket notes: a rather long name for a phone"])
+    expect_cotonoma_page(
+        phone,
+        stack,
+        key,
+        "Pocket notes: a rather long name for a phone",
+        ["Home", "Pocket notes: a rather long name for a phone"],
+    )
     post(phone, "typed on the phone", how="button")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375, "nothing overflows sideways"
     phone.click("#drawer-toggle")

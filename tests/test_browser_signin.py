@@ -10,10 +10,10 @@ import uuid
 
 import requests
 from playwright.sync_api import expect
-
-from cotoami_common.tokens import AccessTokenSigner, Amishi
 from stack import PROFILES  # tools/, put on the path by conftest
 from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, shared)
+
+from cotoami_common.tokens import AccessTokenSigner, Amishi
 
 SIGNING_KEY = PROFILES["e2e"].secrets_dir / "signing-key.pem"
 SAVE_LABEL = "Save the anonymous cotos (posts) into your account"
@@ -116,7 +116,9 @@ def test_sign_in_saving_the_pad_then_on_another_device(stack, page_of):
     confirm(stack, mine, link, email)
     expect_signed_in(mine, email)
     name = email.split("@")[0]
-    expect(mine.locator("#timeline .coto-content")).to_have_text(["second anonymous thought", "first anonymous thought"])
+    expect(mine.locator("#timeline .coto-content")).to_have_text(
+        ["second anonymous thought", "first anonymous thought"]
+    )
     expect(mine.locator("#timeline .coto-author-name")).to_have_text([name, name])
     post(mine, "third, signed in")
     expect(mine.locator("#timeline .coto-content").first).to_have_text("third, signed in")
@@ -131,7 +133,8 @@ def test_sign_in_saving_the_pad_then_on_another_device(stack, page_of):
     confirm(stack, phone, second_link, email)
     expect_signed_in(phone, email)
     expect(phone.locator("#timeline .coto-content")).to_have_text(
-        ["third, signed in", "second anonymous thought", "first anonymous thought"])
+        ["third, signed in", "second anonymous thought", "first anonymous thought"]
+    )
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375, "nothing overflows sideways"
 
     phone.click("#signout-button")

@@ -8,7 +8,6 @@ Reproducible: a fixed seed, derandomized generation, no example database."""
 import pytest
 import requests
 import schemathesis
-
 from conftest import ROOT, Person
 
 SERVICES = ("auth", "cotos", "cotonomas")  # the services the gateway routes to
@@ -17,25 +16,27 @@ SERVICES = ("auth", "cotos", "cotonomas")  # the services the gateway routes to
 # them apart from the other tests' requests, which they must not use up.
 CLIENT_ADDRESS = "127.0.0.2"
 
-CONFIG = schemathesis.Config.from_dict({
-    "seed": 20261126,
-    "generation": {"deterministic": True, "database": "none", "max-examples": 12},
-    "phases": {
-        "stateful": {"enabled": False},
-        # Not TRACE: the gateway refuses it on every path before any service
-        # sees it (405 JSON, test_gateway.py), without the per-path Allow only a service knows.
-        "coverage": {"unexpected-methods": ["get", "put", "post", "delete", "options", "patch", "query"]},
-    },
-    "checks": {
-        "enabled": False,
-        "not_a_server_error": {"enabled": True},
-        "status_code_conformance": {"enabled": True},
-        "content_type_conformance": {"enabled": True},
-        "response_schema_conformance": {"enabled": True},
-        "response_headers_conformance": {"enabled": True},
-        "unsupported_method": {"enabled": True},
-    },
-})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "seed": 20261126,
+        "generation": {"deterministic": True, "database": "none", "max-examples": 12},
+        "phases": {
+            "stateful": {"enabled": False},
+            # Not TRACE: the gateway refuses it on every path before any service
+            # sees it (405 JSON, test_gateway.py), without the per-path Allow only a service knows.
+            "coverage": {"unexpected-methods": ["get", "put", "post", "delete", "options", "patch", "query"]},
+        },
+        "checks": {
+            "enabled": False,
+            "not_a_server_error": {"enabled": True},
+            "status_code_conformance": {"enabled": True},
+            "content_type_conformance": {"enabled": True},
+            "response_schema_conformance": {"enabled": True},
+            "response_headers_conformance": {"enabled": True},
+            "unsupported_method": {"enabled": True},
+        },
+    }
+)
 
 
 def public_operations(service: str) -> schemathesis.BaseSchema:
@@ -82,8 +83,9 @@ def test_public_operations_keep_their_contract(case, visitor, stack, client, sig
             if case.path_parameters and name in case.path_parameters:
                 case.path_parameters[name] = signed_in[name]
     try:
-        case.call_and_validate(base_url=stack.url, session=client, headers={"Origin": stack.url}, cookies=cookies,
-                               timeout=10)
+        case.call_and_validate(
+            base_url=stack.url, session=client, headers={"Origin": stack.url}, cookies=cookies, timeout=10
+        )
     finally:
         # Each request stands alone: no cookie a response set is sent with the next.
         client.cookies.clear()

@@ -4,7 +4,6 @@ import time
 
 import psycopg
 import pytest
-
 from conftest import PROFILE
 
 
@@ -43,7 +42,9 @@ def test_rename_shows_everywhere_at_once(owner):
     home = {c["id"]: c for c in owner.timeline()}
     assert home[coto["id"]]["posted_in"]["name"] == "Essays"
     assert any(c["cotonoma_key"] == room["key"] and c["content"] == "Essays" for c in home.values())
-    assert [c["name"] for c in owner.call("GET", "/api/cotonomas").json()["cotonomas"] if c["key"] == room["key"]] == ["Essays"]
+    assert [c["name"] for c in owner.call("GET", "/api/cotonomas").json()["cotonomas"] if c["key"] == room["key"]] == [
+        "Essays"
+    ]
 
 
 def test_sharing_by_email(stack, mailbox, owner, member, stranger):
@@ -75,12 +76,19 @@ def test_sharing_by_email(stack, mailbox, owner, member, stranger):
     assert owner.call("DELETE", f"/api/cotos/{members_post['id']}").status_code == 404
 
     # A third person learns nothing and can do nothing.
-    for path in (f"/api/cotonomas/{room['key']}", f"/api/cotonomas/{sub['key']}",
-                 f"/api/cotonomas/{room['key']}/members", f"/api/cotos/{members_post['id']}"):
+    for path in (
+        f"/api/cotonomas/{room['key']}",
+        f"/api/cotonomas/{sub['key']}",
+        f"/api/cotonomas/{room['key']}/members",
+        f"/api/cotos/{members_post['id']}",
+    ):
         assert stranger.call("GET", path).status_code == 404, path
     assert stranger.call("GET", "/api/cotos", params={"cotonoma": room["key"]}).status_code == 404
     assert stranger.call("POST", "/api/cotos", json={"content": "x", "cotonoma_key": room["key"]}).status_code == 404
-    assert stranger.call("POST", f"/api/cotonomas/{room['key']}/members", json={"email": stranger.address}).status_code == 404
+    assert (
+        stranger.call("POST", f"/api/cotonomas/{room['key']}/members", json={"email": stranger.address}).status_code
+        == 404
+    )
     assert stranger.call("POST", "/api/cotonomas", json={"name": "in", "parent_key": room["key"]}).status_code == 404
     assert stranger.call("PATCH", f"/api/cotonomas/{room['key']}", json={"name": "mine"}).status_code == 404
     assert room["key"] not in [c["key"] for c in stranger.call("GET", "/api/cotonomas").json()["cotonomas"]]
@@ -94,19 +102,29 @@ def test_sharing_by_email(stack, mailbox, owner, member, stranger):
     ended = {
         "room timeline": lambda: member.call("GET", "/api/cotos", params={"cotonoma": room["key"]}).status_code,
         "room": lambda: member.call("GET", f"/api/cotonomas/{room['key']}").status_code,
-        "posting below": lambda: member.call(
-            "POST", "/api/cotos", json={"content": "late", "cotonoma_key": sub["key"]}).status_code,
+        "posting below": lambda: (
+            member.call("POST", "/api/cotos", json={"content": "late", "cotonoma_key": sub["key"]}).status_code
+        ),
     }
     for what, status in ended.items():
         stack.wait_until(lambda: status() == 404, max(0.0, 5 - (time.monotonic() - removed_at)), f"{what} ended")
     assert time.monotonic() - removed_at <= 5
 
 
-@pytest.mark.parametrize("body,status", [
-    ({"name": ""}, 400), ({"name": "   "}, 400), ({"name": "x" * 51}, 400), ({"name": 5}, 400), ({}, 400),
-    ({"name": "a\u0000b"}, 400), ({"name": "ok", "parent_key": "nosuchkey000"}, 404),
-    ({"name": "ok", "parent_key": 7}, 400), ({"name": "ok", "extra": 1}, 400),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({"name": ""}, 400),
+        ({"name": "   "}, 400),
+        ({"name": "x" * 51}, 400),
+        ({"name": 5}, 400),
+        ({}, 400),
+        ({"name": "a\u0000b"}, 400),
+        ({"name": "ok", "parent_key": "nosuchkey000"}, 404),
+        ({"name": "ok", "parent_key": 7}, 400),
+        ({"name": "ok", "extra": 1}, 400),
+    ],
+)
 def test_bad_cotonomas_are_refused_and_change_nothing(owner, body, status):
     before = owner.call("GET", "/api/cotonomas").json()
     response = owner.call("POST", "/api/cotonomas", json=body)

@@ -29,8 +29,9 @@ def base(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
 def test_dockerfiles_pass_hadolint(dockerfile):
-    result = subprocess.run([str(TOOLS / "hadolint"), "--failure-threshold", "warning", str(dockerfile)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(TOOLS / "hadolint"), "--failure-threshold", "warning", str(dockerfile)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -44,16 +45,26 @@ def test_images_run_as_a_non_root_user_from_a_pinned_base(dockerfile):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_image_runs_exactly_the_command_make_up_runs(service):
-    cmd = next(line for line in (ROOT / "services" / service / "Dockerfile").read_text().splitlines()
-               if line.startswith("CMD "))
-    assert json.loads(cmd[4:]) == ["gunicorn", "--config", "python:cotoami_common.gunicorn_conf",
-                                   f"{service}.app:get_app()"]
+    cmd = next(
+        line
+        for line in (ROOT / "services" / service / "Dockerfile").read_text().splitlines()
+        if line.startswith("CMD ")
+    )
+    assert json.loads(cmd[4:]) == [
+        "gunicorn",
+        "--config",
+        "python:cotoami_common.gunicorn_conf",
+        f"{service}.app:get_app()",
+    ]
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_the_base_is_valid_kubernetes(base, version):
-    result = subprocess.run([str(TOOLS / "kubernetes-validate"), "--strict", "--quiet", "-k", version, str(base)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(TOOLS / "kubernetes-validate"), "--strict", "--quiet", "-k", version, str(base)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -86,9 +97,14 @@ OVERLAYS = ("minikube", "production", "production-gateway-api")
 IMAGES = (*SERVICES, "gateway")
 # What the production overlay expects the operator to create (and the README to name).
 PRODUCTION_SECRETS = {
-    "auth-database": ("url",), "cotos-database": ("url",), "cotonomas-database": ("url",),
-    "mailer-database": ("url",), "cotoami-redis": ("url",), "cotoami-smtp": ("url",),
-    "cotoami-keys": ("jwks.json", "internal-token"), "cotoami-signing-key": ("signing-key.pem",),
+    "auth-database": ("url",),
+    "cotos-database": ("url",),
+    "cotonomas-database": ("url",),
+    "mailer-database": ("url",),
+    "cotoami-redis": ("url",),
+    "cotoami-smtp": ("url",),
+    "cotoami-keys": ("jwks.json", "internal-token"),
+    "cotoami-signing-key": ("signing-key.pem",),
     "cotoami-tls": ("tls.crt", "tls.key"),
 }
 # Made in the cluster by the minikube overlay's keys Job, never rendered.
@@ -106,13 +122,17 @@ def _one(docs: list[dict], kind: str, name: str) -> dict:
 
 
 def _pod_specs(docs: list[dict]) -> list[tuple[dict, dict]]:
-    return [(doc, doc["spec"]["template"]["spec"]) for doc in docs
-            if doc["kind"] in ("Deployment", "StatefulSet", "Job")]
+    return [
+        (doc, doc["spec"]["template"]["spec"]) for doc in docs if doc["kind"] in ("Deployment", "StatefulSet", "Job")
+    ]
 
 
 def _config(docs: list[dict]) -> dict[str, str]:
-    return next(doc["data"] for doc in docs
-                if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("cotoami-config"))
+    return next(
+        doc["data"]
+        for doc in docs
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("cotoami-config")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +159,22 @@ def checkov_runs(rendered, monitoring) -> dict[str, subprocess.Popen]:
     """checkov over every overlay and the monitoring at once (it takes seconds each); each test waits for its own."""
     runs = {
         overlay: subprocess.Popen(
-            [str(TOOLS / "checkov"), "--framework", "kubernetes", "--skip-download", "--compact", "--quiet",
-             "--config-file", str(ROOT / "k8s" / ".checkov.yaml"), "-d", str(path.parent)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                str(TOOLS / "checkov"),
+                "--framework",
+                "kubernetes",
+                "--skip-download",
+                "--compact",
+                "--quiet",
+                "--config-file",
+                str(ROOT / "k8s" / ".checkov.yaml"),
+                "-d",
+                str(path.parent),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for overlay, path in {**rendered, "monitoring": monitoring}.items()
     }
     yield runs
@@ -160,8 +193,11 @@ def test_every_overlay_renders_every_service(rendered, overlay):
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_overlay_is_valid_kubernetes(rendered, overlay, version):
-    result = subprocess.run([str(TOOLS / "kubernetes-validate"), "--strict", "--quiet", "-k", version,
-                             str(rendered[overlay])], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(TOOLS / "kubernetes-validate"), "--strict", "--quiet", "-k", version, str(rendered[overlay])],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -185,8 +221,9 @@ def test_every_checkov_skip_has_its_reason():
 
 
 def test_all_in_one_is_the_minikube_overlay(rendered):
-    assert (ROOT / "k8s" / "all-in-one.yaml").read_text() == rendered["minikube"].read_text(), \
+    assert (ROOT / "k8s" / "all-in-one.yaml").read_text() == rendered["minikube"].read_text(), (
         "k8s/all-in-one.yaml is stale: run `make all-in-one`"
+    )
 
 
 def test_no_private_key_is_rendered(rendered):
@@ -262,10 +299,15 @@ def test_minikube_databases_are_the_ones_its_secrets_name(rendered):
     import base64
 
     docs = _docs(rendered["minikube"])
-    init = next(doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("postgres-init"))
+    init = next(
+        doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("postgres-init")
+    )
     created = set(re.findall(r"CREATE DATABASE (\w+);", init["data"]["init-databases.sql"]))
-    urls = {doc["metadata"]["name"].rsplit("-", 2)[0]: base64.b64decode(doc["data"]["url"]).decode()
-            for doc in docs if doc["kind"] == "Secret" and "-database-" in doc["metadata"]["name"]}
+    urls = {
+        doc["metadata"]["name"].rsplit("-", 2)[0]: base64.b64decode(doc["data"]["url"]).decode()
+        for doc in docs
+        if doc["kind"] == "Secret" and "-database-" in doc["metadata"]["name"]
+    }
     assert urls == {s: f"postgresql://postgres@postgres:5432/cotoami_{s}" for s in SERVICES}
     assert created == {f"cotoami_{s}" for s in SERVICES}
     assert _config(docs)["SMTP_URL"] == "smtp://maildev:1025"
@@ -285,8 +327,9 @@ def test_minikube_backing_services_accept_exactly_the_pods_that_use_them(rendere
         policy = _one(docs, "NetworkPolicy", backing)
         (rule,) = policy["spec"]["ingress"]
         (peer,) = rule["from"]
-        allowed = set(peer["podSelector"].get("matchExpressions", [{}])[0].get("values", [])) \
-            or {peer["podSelector"]["matchLabels"]["app"]}
+        allowed = set(peer["podSelector"].get("matchExpressions", [{}])[0].get("values", [])) or {
+            peer["podSelector"]["matchLabels"]["app"]
+        }
         assert allowed == apps, backing
     # ...and the migration Jobs may leave their pods for PostgreSQL.
     migrations = _one(docs, "NetworkPolicy", "migrations")
@@ -303,8 +346,9 @@ def test_production_takes_every_secret_from_the_operator(rendered):
     kustomization = (ROOT / "k8s" / "overlays" / "production" / "kustomization.yaml").read_text()
     readme = (ROOT / "README.md").read_text()
     for name, keys in PRODUCTION_SECRETS.items():
-        assert re.search(rf"^#   {name}\s+{re.escape(', '.join(keys))}\s", kustomization, re.M), \
+        assert re.search(rf"^#   {name}\s+{re.escape(', '.join(keys))}\s", kustomization, re.M), (
             f"the production kustomization's header documents {name}"
+        )
         assert name in readme.split("## Operations", 1)[1], f"the README's Operations section names {name}"
     mailer = _one(docs, "Deployment", "mailer")["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "SMTP_URL_FILE", "value": "/etc/cotoami/smtp/url"} in mailer["env"]
@@ -331,8 +375,9 @@ def test_the_httproute_routes_what_the_ingress_routes(rendered):
     gateway = _one(docs, "Gateway", "cotoami")
     assert route["apiVersion"] == gateway["apiVersion"] == "gateway.networking.k8s.io/v1"
     assert [ref["name"] for ref in route["spec"]["parentRefs"]] == ["cotoami"]
-    services = {doc["metadata"]["name"]: {p["port"] for p in doc["spec"]["ports"]}
-                for doc in docs if doc["kind"] == "Service"}
+    services = {
+        doc["metadata"]["name"]: {p["port"] for p in doc["spec"]["ports"]} for doc in docs if doc["kind"] == "Service"
+    }
     table = {}
     for rule in route["spec"]["rules"]:
         (backend,) = rule["backendRefs"]
@@ -342,8 +387,11 @@ def test_the_httproute_routes_what_the_ingress_routes(rendered):
             kind = {"Exact": "Exact", "PathPrefix": "Prefix"}[match["path"]["type"]]
             table[(match["path"]["value"], kind)] = backend["name"]
     ingress = _one(_docs(rendered["production"]), "Ingress", "cotoami")
-    ingress_table = {(p["path"], p["pathType"]): p["backend"]["service"]["name"]
-                     for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]}
+    ingress_table = {
+        (p["path"], p["pathType"]): p["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
     assert table == ingress_table
     assert {k: v for k, v in table.items() if k[0].startswith("/api")} == _gateway_routes()
     assert "/internal" not in json.dumps(route)
@@ -352,8 +400,11 @@ def test_the_httproute_routes_what_the_ingress_routes(rendered):
     # The Gateway's data plane may reach the pods the HTTPRoute sends to.
     for name in {backend for backend in table.values()}:
         policy = _one(docs, "NetworkPolicy", name)
-        namespaces = [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-                      for peer in policy["spec"]["ingress"][0]["from"] if "namespaceSelector" in peer]
+        namespaces = [
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for peer in policy["spec"]["ingress"][0]["from"]
+            if "namespaceSelector" in peer
+        ]
         assert "envoy-gateway-system" in namespaces, name
 
 
@@ -364,11 +415,22 @@ def make(*args: str) -> subprocess.CompletedProcess:
     """make ARGS in the repository, free of any settings the caller's environment (or an outer make) holds."""
     import os
 
-    unset = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "TAG", "DRY_RUN", "REGISTRY", "OVERLAY", "KUBECTL",
-             "ROLLOUT_TIMEOUT", "MIGRATE_TIMEOUT"}
+    unset = {
+        "MAKEFLAGS",
+        "MFLAGS",
+        "MAKELEVEL",
+        "TAG",
+        "DRY_RUN",
+        "REGISTRY",
+        "OVERLAY",
+        "KUBECTL",
+        "ROLLOUT_TIMEOUT",
+        "MIGRATE_TIMEOUT",
+    }
     environ = {name: value for name, value in os.environ.items() if name not in unset}
-    return subprocess.run(["make", "-s", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=environ, timeout=60)
+    return subprocess.run(
+        ["make", "-s", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, env=environ, timeout=60
+    )
 
 
 def _commands(result: subprocess.CompletedProcess) -> list[str]:
@@ -403,8 +465,9 @@ def test_deploy_rolls_out_that_one_service_after_its_migration(image):
 
 
 def test_deploy_takes_the_overlay_and_registry_it_is_given():
-    commands = _commands(make("deploy-cotos", "TAG=2.0.0", "DRY_RUN=1", "OVERLAY=production",
-                              "REGISTRY=registry.example.com/cotoami"))
+    commands = _commands(
+        make("deploy-cotos", "TAG=2.0.0", "DRY_RUN=1", "OVERLAY=production", "REGISTRY=registry.example.com/cotoami")
+    )
     assert "kubectl kustomize k8s/overlays/production |" in commands[1]
     assert commands[3] == "kubectl -n cotoami set image deployment/cotos cotos=registry.example.com/cotoami/cotos:2.0.0"
 
@@ -419,8 +482,9 @@ def test_deploy_without_a_tag_is_a_one_line_error(image):
 @pytest.mark.parametrize("image", IMAGES)
 def test_build_uses_that_images_dockerfile_and_context(image):
     (command,) = _commands(make(f"build-{image}", "TAG=1.2.3", "DRY_RUN=1"))
-    dockerfile, context = ("gateway/Dockerfile", "gateway") if image == "gateway" else \
-        (f"services/{image}/Dockerfile", "services")
+    dockerfile, context = (
+        ("gateway/Dockerfile", "gateway") if image == "gateway" else (f"services/{image}/Dockerfile", "services")
+    )
     assert command == f"docker build -f {dockerfile} -t cotoami/{image}:1.2.3 {context}"
     # Everything the Dockerfile copies is in that context.
     for source in re.findall(r"^COPY (?!--from)(\S+)", (ROOT / dockerfile).read_text(), re.M):
@@ -463,15 +527,20 @@ def test_deploy_runs_the_commands_it_prints(fake_kubectl):
     assert result.returncode == 0, result.stdout + result.stderr
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [call["args"][:4] for call in calls] == [
-        ["-n", "cotoami", "delete", "job"], ["apply", "-f", "-"], ["-n", "cotoami", "wait", "--for=condition=complete"],
-        ["-n", "cotoami", "set", "image"], ["-n", "cotoami", "rollout", "status"],
+        ["-n", "cotoami", "delete", "job"],
+        ["apply", "-f", "-"],
+        ["-n", "cotoami", "wait", "--for=condition=complete"],
+        ["-n", "cotoami", "set", "image"],
+        ["-n", "cotoami", "rollout", "status"],
     ]
     (job,) = [doc for doc in yaml.safe_load_all(calls[1]["stdin"]) if doc]
     assert (job["kind"], job["metadata"]["name"]) == ("Job", "mailer-migrate")
     assert [c["image"] for c in job["spec"]["template"]["spec"]["containers"]] == ["cotoami/mailer:1.2.3"]
     # It mounts the overlay's own (generated) database Secret.
-    assert any(v.get("secret", {}).get("secretName", "").startswith("mailer-database-")
-               for v in job["spec"]["template"]["spec"]["volumes"])
+    assert any(
+        v.get("secret", {}).get("secretName", "").startswith("mailer-database-")
+        for v in job["spec"]["template"]["spec"]["volumes"]
+    )
 
 
 def test_deploy_stops_when_the_migration_job_cannot_be_rendered(fake_kubectl):
@@ -483,14 +552,21 @@ def test_deploy_stops_when_the_migration_job_cannot_be_rendered(fake_kubectl):
 
 # --- monitoring (k8s/monitoring, and /metrics in every service) ----------------------------
 
-MONITORING_IMAGES = {"prometheus": "prom/prometheus", "node-exporter": "prom/node-exporter", "grafana": "grafana/grafana"}
+MONITORING_IMAGES = {
+    "prometheus": "prom/prometheus",
+    "node-exporter": "prom/node-exporter",
+    "grafana": "grafana/grafana",
+}
 # The one workload allowed the host's namespaces and filesystem (k8s/.checkov.yaml says why).
 HOST_WORKLOAD = ("DaemonSet", "node-exporter")
 
 
 def _workloads(docs: list[dict]) -> list[tuple[dict, dict]]:
-    return [(doc, doc["spec"]["template"]["spec"]) for doc in docs
-            if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
+    return [
+        (doc, doc["spec"]["template"]["spec"])
+        for doc in docs
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")
+    ]
 
 
 def _uses_the_host(spec: dict) -> set[str]:
@@ -502,8 +578,11 @@ def _uses_the_host(spec: dict) -> set[str]:
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_monitoring_is_valid_kubernetes(monitoring, version):
-    result = subprocess.run([str(TOOLS / "kubernetes-validate"), "--strict", "--quiet", "-k", version,
-                             str(monitoring)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(TOOLS / "kubernetes-validate"), "--strict", "--quiet", "-k", version, str(monitoring)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -512,10 +591,16 @@ def test_monitoring_runs_prometheus_node_exporter_and_grafana_in_its_namespace(m
     workloads = {(doc["kind"], doc["metadata"]["name"]) for doc, _ in _workloads(docs)}
     assert workloads == {("Deployment", "prometheus"), ("DaemonSet", "node-exporter"), ("Deployment", "grafana")}
     assert _one(docs, "Namespace", "monitoring")
-    elsewhere = {(doc["kind"], doc["metadata"]["name"], doc["metadata"]["namespace"]) for doc in docs
-                 if doc["kind"] != "Namespace" and doc["metadata"]["namespace"] != "monitoring"}
+    elsewhere = {
+        (doc["kind"], doc["metadata"]["name"], doc["metadata"]["namespace"])
+        for doc in docs
+        if doc["kind"] != "Namespace" and doc["metadata"]["namespace"] != "monitoring"
+    }
     # Only what lets Prometheus list the pods it scrapes lives in the app's namespace.
-    assert elsewhere == {("Role", "prometheus-discovery", "cotoami"), ("RoleBinding", "prometheus-discovery", "cotoami")}
+    assert elsewhere == {
+        ("Role", "prometheus-discovery", "cotoami"),
+        ("RoleBinding", "prometheus-discovery", "cotoami"),
+    }
 
 
 def test_monitoring_containers_are_locked_down_with_probes_and_resources(monitoring):
@@ -555,8 +640,9 @@ def test_no_app_workload_uses_the_host(rendered, overlay):
 def _prometheus_config(docs: list[dict]) -> dict:
     import yaml
 
-    config_map = next(doc for doc in docs
-                      if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("prometheus-config"))
+    config_map = next(
+        doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("prometheus-config")
+    )
     return yaml.safe_load(config_map["data"]["prometheus.yml"])
 
 
@@ -565,8 +651,11 @@ def test_prometheus_scrapes_exactly_the_four_services_where_they_serve_metrics(m
     job = next(job for job in config["scrape_configs"] if job["job_name"] == "cotoami")
     (discovery,) = job["kubernetes_sd_configs"]
     assert discovery["role"] == "pod" and discovery["namespaces"]["names"] == ["cotoami"]
-    keep_apps = next(rule for rule in job["relabel_configs"]
-                     if rule["source_labels"] == ["__meta_kubernetes_pod_label_app"] and rule.get("action") == "keep")
+    keep_apps = next(
+        rule
+        for rule in job["relabel_configs"]
+        if rule["source_labels"] == ["__meta_kubernetes_pod_label_app"] and rule.get("action") == "keep"
+    )
     assert set(keep_apps["regex"].split("|")) == set(SERVICES)
     assert {"service", "pod", "namespace"} <= {rule.get("target_label") for rule in job["relabel_configs"]}
     assert any(j["job_name"] == "node-exporter" for j in config["scrape_configs"])
@@ -577,12 +666,18 @@ def test_prometheus_scrapes_exactly_the_four_services_where_they_serve_metrics(m
         annotations = template["metadata"]["annotations"]
         (container,) = template["spec"]["containers"]
         port = next(p for p in container["ports"] if p["name"] == "http")
-        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port["containerPort"]),
-                               "prometheus.io/path": "/metrics"}, service
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port["containerPort"]),
+            "prometheus.io/path": "/metrics",
+        }, service
         # ...and their NetworkPolicy admits the monitoring namespace on it.
         policy = _one(docs, "NetworkPolicy", service)
-        assert any({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in rule["from"]
-                   and {"port": port["containerPort"]} in rule["ports"] for rule in policy["spec"]["ingress"]), service
+        assert any(
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in rule["from"]
+            and {"port": port["containerPort"]} in rule["ports"]
+            for rule in policy["spec"]["ingress"]
+        ), service
     assert "annotations" not in _one(docs, "Deployment", "gateway")["spec"]["template"]["metadata"]
 
 
@@ -595,8 +690,12 @@ def test_prometheus_may_only_read_pods_with_a_short_lived_token(monitoring):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]
     spec = _one(docs, "Deployment", "prometheus")["spec"]["template"]["spec"]
     assert spec["serviceAccountName"] == "prometheus"
-    (token,) = [source["serviceAccountToken"] for volume in spec["volumes"]
-                for source in volume.get("projected", {}).get("sources", []) if "serviceAccountToken" in source]
+    (token,) = [
+        source["serviceAccountToken"]
+        for volume in spec["volumes"]
+        for source in volume.get("projected", {}).get("sources", [])
+        if "serviceAccountToken" in source
+    ]
     assert token["expirationSeconds"] <= 3600
 
 
@@ -613,8 +712,9 @@ def test_metrics_are_never_routed_from_outside(base, rendered):
         for route in (doc for doc in docs if doc["kind"] == "HTTPRoute"):
             for rule in route["spec"]["rules"]:
                 for match in rule["matches"]:
-                    assert match["path"]["value"].startswith("/api") or \
-                        [ref["name"] for ref in rule["backendRefs"]] == ["gateway"], match
+                    assert match["path"]["value"].startswith("/api") or [
+                        ref["name"] for ref in rule["backendRefs"]
+                    ] == ["gateway"], match
     template = (ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()
     assert not re.search(r"location[^{]*metrics", template), "the gateway has no location for /metrics"
 
@@ -634,8 +734,9 @@ PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
 
 def _exported_metric_names() -> set[str]:
     paths = [str(ROOT / "services" / name) for name in ("common", *SERVICES)]
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", EXPORTED, *paths],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", EXPORTED, *paths], capture_output=True, text=True, check=True
+    )
     return set(json.loads(result.stdout))
 
 
@@ -645,7 +746,7 @@ def _queried_metric_names(expr: str) -> set[str]:
     expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)  # label lists
     names = set()
     for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", expr):
-        if expr[match.end():].lstrip().startswith("(") or match.group().lower() in PROMQL_KEYWORDS:
+        if expr[match.end() :].lstrip().startswith("(") or match.group().lower() in PROMQL_KEYWORDS:
             continue  # a function or an aggregation
         names.add(match.group())
     return names
@@ -655,12 +756,16 @@ def test_the_dashboard_queries_only_metrics_the_services_export(monitoring):
     path = ROOT / "k8s" / "monitoring" / "dashboards" / "cotoami.json"
     dashboard = json.loads(path.read_text())
     docs = _docs(monitoring)
-    config_map = next(doc for doc in docs
-                      if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("grafana-dashboards"))
+    config_map = next(
+        doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("grafana-dashboards")
+    )
     assert json.loads(config_map["data"]["cotoami.json"]) == dashboard
     exported = _exported_metric_names()
-    assert {"cotoami_http_requests_total", "cotoami_http_request_duration_seconds_bucket",
-            "cotoami_mail_queue_depth"} <= exported
+    assert {
+        "cotoami_http_requests_total",
+        "cotoami_http_request_duration_seconds_bucket",
+        "cotoami_mail_queue_depth",
+    } <= exported
     panels = [panel for panel in dashboard["panels"] if panel["type"] != "row"]
     queried = set()
     for panel in panels:
@@ -674,9 +779,14 @@ def test_the_dashboard_queries_only_metrics_the_services_export(monitoring):
         assert re.search(r"label_values\((\w+)", variable["definition"])[1] in exported
     # What the dashboard is for: requests, errors and latency per service and route, and the domain.
     assert queried >= {
-        "cotoami_http_requests_total", "cotoami_http_request_duration_seconds_bucket",
-        "cotoami_cotos_posted_total", "cotoami_signin_links_requested_total", "cotoami_sessions_started_total",
-        "cotoami_mails_sent_total", "cotoami_mails_failed_total", "cotoami_mail_queue_depth",
+        "cotoami_http_requests_total",
+        "cotoami_http_request_duration_seconds_bucket",
+        "cotoami_cotos_posted_total",
+        "cotoami_signin_links_requested_total",
+        "cotoami_sessions_started_total",
+        "cotoami_mails_sent_total",
+        "cotoami_mails_failed_total",
+        "cotoami_mail_queue_depth",
     }
     exprs = " ".join(target["expr"] for panel in panels for target in panel["targets"])
     for quantile in ("0.5", "0.99"):
@@ -684,8 +794,9 @@ def test_the_dashboard_queries_only_metrics_the_services_export(monitoring):
     # Grafana's data source is the one the panels name.
     import yaml
 
-    provisioning = next(doc for doc in docs
-                        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("grafana-provisioning"))
+    provisioning = next(
+        doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("grafana-provisioning")
+    )
     (source,) = yaml.safe_load(provisioning["data"]["datasources.yaml"])["datasources"]
     assert source["uid"] == "prometheus" and source["url"] == "http://prometheus:9090"
 
@@ -695,9 +806,13 @@ def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
     import string
 
     rendered = string.Template((ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()).safe_substitute(
-        LISTEN_PORT="18999", WEB_ROOT=str(ROOT / "gateway" / "web"), UPSTREAM_TIMEOUT="30s",
-        AVATAR_ORIGIN="https://www.gravatar.com", AUTH_UPSTREAM="127.0.0.1:8001",
-        COTOS_UPSTREAM="127.0.0.1:8002", COTONOMAS_UPSTREAM="127.0.0.1:8003",
+        LISTEN_PORT="18999",
+        WEB_ROOT=str(ROOT / "gateway" / "web"),
+        UPSTREAM_TIMEOUT="30s",
+        AVATAR_ORIGIN="https://www.gravatar.com",
+        AUTH_UPSTREAM="127.0.0.1:8001",
+        COTOS_UPSTREAM="127.0.0.1:8002",
+        COTONOMAS_UPSTREAM="127.0.0.1:8003",
     )
     (tmp_path / "cotoami.conf").write_text(rendered)
     temp = tmp_path / "temp"
@@ -709,6 +824,7 @@ def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
         f" include {tmp_path}/cotoami.conf; }}\n"
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
 from conftest import PROFILE, SERVICES, Person, unique_address
 from stack import start_postgres, stop_postgres
 
@@ -90,20 +89,27 @@ def test_postgres_stopped_and_started_loses_no_acknowledged_write(stack, mailbox
         postgres_stopper()
 
         # While it is down: the services say so in JSON, quickly, and are not ready.
-        for method, path, body in [("POST", "/api/cotos", {"content": "while down"}), ("GET", "/api/cotos", None),
-                                   ("POST", "/api/cotonomas", {"name": "While down"}), ("GET", "/api/cotonomas", None)]:
+        for method, path, body in [
+            ("POST", "/api/cotos", {"content": "while down"}),
+            ("GET", "/api/cotos", None),
+            ("POST", "/api/cotonomas", {"name": "While down"}),
+            ("GET", "/api/cotonomas", None),
+        ]:
             response = ann.call(method, path, json=body)
             assert response.status_code == 503, (path, response.status_code, response.text)
             assert response.headers["Content-Type"].startswith("application/json") and response.json()["title"]
-        signin = requests.post(stack.url + "/api/auth/signin", json={"email": unique_address()},
-                               headers={"Origin": stack.url}, timeout=10)
+        signin = requests.post(
+            stack.url + "/api/auth/signin", json={"email": unique_address()}, headers={"Origin": stack.url}, timeout=10
+        )
         assert signin.status_code == 503 and signin.json()["title"]
         for service, k in every_instance(stack):
             ready = instance_ready(service, k)
             assert ready.status_code == 503 and ready.json()["checks"]["postgres"] == "failing", (service, k)
         # What does not need PostgreSQL keeps serving: the page and the anonymous pad.
         assert requests.get(stack.url + "/", timeout=5).status_code == 200
-        assert pad.post(stack.url + "/api/cotos", json={"content": "anonymous, meanwhile"}, timeout=5).status_code == 201
+        assert (
+            pad.post(stack.url + "/api/cotos", json={"content": "anonymous, meanwhile"}, timeout=5).status_code == 201
+        )
 
         start_postgres(POSTGRES_DATA, PROFILE.own_postgres_port)
         stack.wait_until(stack.ready, 30, "every instance ready by itself")
@@ -114,14 +120,17 @@ def test_postgres_stopped_and_started_loses_no_acknowledged_write(stack, mailbox
     assert set(writer.refused) <= {503}, f"only 503 while the database was away, not {set(writer.refused)}"
     assert set(writer.acknowledged) <= every_coto(ann), "every acknowledged write is still there"
     # Every worker of every service is back within seconds (readiness above asked one worker each).
-    stack.wait_until(lambda: ann.call("POST", "/api/auth/refresh", json={}).status_code == 200, 10,
-                     "the session refreshed")
+    stack.wait_until(
+        lambda: ann.call("POST", "/api/auth/refresh", json={}).status_code == 200, 10, "the session refreshed"
+    )
 
 
 def test_a_redis_restart_keeps_shared_access_and_queued_mail(stack, mailbox):
     owner, member = Person(stack, mailbox, "owner"), Person(stack, mailbox, "member")
     room = owner.create("Shared before the restart")
-    assert owner.call("POST", f"/api/cotonomas/{room['key']}/members", json={"email": member.address}).status_code == 201
+    assert (
+        owner.call("POST", f"/api/cotonomas/{room['key']}/members", json={"email": member.address}).status_code == 201
+    )
     mailbox.wait_for(member.address, count=2)  # the sign-in link and the invitation
     member.post("said before", room["key"])
 
@@ -169,16 +178,18 @@ def test_signed_in_people_keep_reading_and_writing_while_auth_is_down(stack, mai
     # Access tokens are checked with auth's public key, without asking auth.
     posted = ann.post("while auth is away")
     assert ann.timeline()[0]["id"] == posted["id"]
-    signin = requests.post(stack.url + "/api/auth/signin", json={"email": unique_address()},
-                           headers={"Origin": stack.url}, timeout=10)
+    signin = requests.post(
+        stack.url + "/api/auth/signin", json={"email": unique_address()}, headers={"Origin": stack.url}, timeout=10
+    )
     assert signin.status_code == 502 and signin.json()["title"]
 
 
 def test_sign_in_requests_while_the_mailer_is_down_are_mailed_once_it_is_back(stack, mailbox, stopped):
     address = unique_address()
     stopped("mailer")
-    asked = requests.post(stack.url + "/api/auth/signin", json={"email": address},
-                          headers={"Origin": stack.url}, timeout=10)
+    asked = requests.post(
+        stack.url + "/api/auth/signin", json={"email": address}, headers={"Origin": stack.url}, timeout=10
+    )
     assert asked.status_code == 202
     assert mailbox.mails_to(address) == []
     stack.supervisorctl("start", "mailer:*")

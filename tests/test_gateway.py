@@ -4,7 +4,6 @@ import re
 
 import pytest
 import requests
-
 from conftest import PROFILE
 
 
@@ -20,7 +19,9 @@ def test_serves_the_web_client_with_security_headers(stack):
     assert "Server" not in response.headers or "nginx/" not in response.headers["Server"]
 
 
-@pytest.mark.parametrize("path,service", [("/api/cotos", "cotos"), ("/api/cotos/00000000-0000-7000-8000-000000000000", "cotos")])
+@pytest.mark.parametrize(
+    "path,service", [("/api/cotos", "cotos"), ("/api/cotos/00000000-0000-7000-8000-000000000000", "cotos")]
+)
 def test_routes_api_paths_to_their_service(stack, path, service):
     response = requests.get(stack.url + path, timeout=5)
     assert response.status_code in (200, 404)
@@ -28,24 +29,26 @@ def test_routes_api_paths_to_their_service(stack, path, service):
     assert any(line.get("request_id") == rid for line in stack.log_lines(service))
 
 
-@pytest.mark.parametrize("path", [
-
-    "/api/auth/nothing",
-    "/api/nothing",
-    "/api",
-    "/api/",
-    "/api/cotosx",
-    "/internal",
-    "/internal/anything",
-    "/api/cotos/../../internal/anything",
-    "/api/cotos/%2e%2e/%2e%2e/internal/anything",
-    "/api/cotos/%2E%2E/%2E%2E/internal/anything",
-    "/api/cotos/..%2f..%2finternal/anything",
-    "/api/cotos/%2f..%2finternal",
-    "/api/cotos/..%5c..%5cinternal",
-    "//internal/anything",
-    "/api//internal",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/auth/nothing",
+        "/api/nothing",
+        "/api",
+        "/api/",
+        "/api/cotosx",
+        "/internal",
+        "/internal/anything",
+        "/api/cotos/../../internal/anything",
+        "/api/cotos/%2e%2e/%2e%2e/internal/anything",
+        "/api/cotos/%2E%2E/%2E%2E/internal/anything",
+        "/api/cotos/..%2f..%2finternal/anything",
+        "/api/cotos/%2f..%2finternal",
+        "/api/cotos/..%5c..%5cinternal",
+        "//internal/anything",
+        "/api//internal",
+    ],
+)
 def test_unknown_and_internal_paths_are_404_json(stack, path):
     status, headers, body = stack.raw("GET", path)
     assert status == 404, path
@@ -73,8 +76,11 @@ def test_internal_paths_never_reach_a_service(stack):
 
 
 def test_request_id_and_client_address_are_the_gateways_not_the_clients(stack):
-    response = requests.get(stack.url + "/api/cotos", headers={"X-Request-ID": "spoofed", "X-Real-IP": "6.6.6.6",
-                                                                 "X-Forwarded-For": "6.6.6.6"}, timeout=5)
+    response = requests.get(
+        stack.url + "/api/cotos",
+        headers={"X-Request-ID": "spoofed", "X-Real-IP": "6.6.6.6", "X-Forwarded-For": "6.6.6.6"},
+        timeout=5,
+    )
     rid = response.headers["X-Request-ID"]
     assert rid != "spoofed" and re.fullmatch(r"[0-9a-f]{32}", rid)
     logged = [line for line in stack.log_lines("cotos") if line.get("request_id") == rid]
@@ -89,8 +95,12 @@ def test_a_method_the_gateway_itself_refuses_is_405_json(stack, method, path):
 
 
 def test_a_2mb_body_is_413_json(stack):
-    response = requests.post(stack.url + "/api/cotos", data=b"x" * (2 * 1024 * 1024),
-                             headers={"Content-Type": "application/json"}, timeout=10)
+    response = requests.post(
+        stack.url + "/api/cotos",
+        data=b"x" * (2 * 1024 * 1024),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert response.status_code == 413
     assert response.headers["Content-Type"].startswith("application/json") and "title" in response.json()
 
@@ -113,7 +123,9 @@ def test_a_slow_client_is_cut_off(stack):
     import socket
 
     with socket.create_connection(("127.0.0.1", PROFILE.gateway_port), timeout=30) as sock:
-        sock.sendall(b"POST /api/cotos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        sock.sendall(
+            b"POST /api/cotos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
         sock.settimeout(30)
         reply = sock.recv(4096)  # nginx answers 408 or closes once the body timeout passes
     assert reply == b"" or reply.startswith(b"HTTP/1.1 408")

@@ -25,8 +25,10 @@ def test_post_list_delete_with_one_jar_and_not_another(stack, browser):
 
 
 def test_newest_first_and_paged_through_the_gateway(stack, browser):
-    ids = [browser.post(stack.url + "/api/cotos", json={"content": f"n{n}"}, timeout=5).json()["coto"]["id"]
-           for n in range(5)]
+    ids = [
+        browser.post(stack.url + "/api/cotos", json={"content": f"n{n}"}, timeout=5).json()["coto"]["id"]
+        for n in range(5)
+    ]
     first = browser.get(stack.url + "/api/cotos", params={"limit": 3}, timeout=5).json()
     rest = browser.get(stack.url + "/api/cotos", params={"limit": 3, "before": first["next"]}, timeout=5).json()
     assert [c["id"] for c in first["cotos"] + rest["cotos"]] == ids[::-1]
@@ -67,7 +69,9 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize("method,path,body,content_type", [c[1:] for c in BAD_REQUESTS], ids=[c[0] for c in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    "method,path,body,content_type", [c[1:] for c in BAD_REQUESTS], ids=[c[0] for c in BAD_REQUESTS]
+)
 def test_bad_requests_get_4xx_json_and_change_nothing(stack, browser, method, path, body, content_type):
     keep = browser.post(stack.url + "/api/cotos", json={"content": "keep"}, timeout=5).json()["coto"]
     headers = {"Cookie": f"anonymous_id={browser.cookies['anonymous_id']}"}

@@ -11,7 +11,6 @@ from collections import Counter
 
 import pytest
 import requests
-
 from conftest import PROFILE, PYTHON, ROOT, SERVICES, unique_address
 
 
@@ -63,8 +62,10 @@ def test_a_route_cookie_keeps_a_browser_on_one_instance_of_every_service(replica
         assert first.headers["X-Content-Type-Options"] == "nosniff" and "Content-Security-Policy" in first.headers
         if cookie in instance_of:
             continue
-        ids = {service: [get(stack, path, browser).headers["X-Request-ID"] for _ in range(8)]
-               for service, path in (("cotos", "/api/cotos"), ("auth", "/api/auth/session"))}
+        ids = {
+            service: [get(stack, path, browser).headers["X-Request-ID"] for _ in range(8)]
+            for service, path in (("cotos", "/api/cotos"), ("auth", "/api/auth/session"))
+        }
         assert browser.cookies.get("route") == cookie, "the cookie is not reset while it holds"
         ids["cotos"].append(first.headers["X-Request-ID"])
         where = {service: set(served_by(stack, service, rids).values()) for service, rids in ids.items()}
@@ -89,22 +90,29 @@ def test_a_client_stuck_to_a_stopped_instance_falls_back_to_the_other(replicated
     try:
         ids = []
         for n in range(6):
-            posted = browser.post(stack.url + "/api/cotos", json={"content": f"fallback {n}"},
-                                  headers={"Origin": stack.url}, timeout=5)
+            posted = browser.post(
+                stack.url + "/api/cotos", json={"content": f"fallback {n}"}, headers={"Origin": stack.url}, timeout=5
+            )
             assert posted.status_code == 201, posted.text
             ids.append(get(stack, "/api/cotos", browser).headers["X-Request-ID"])
         assert set(served_by(stack, "cotos", ids).values()) == {2}
     finally:
         stack.supervisorctl("start", "cotos:cotos-1")
-    stack.wait_until(lambda: requests.get(f"http://127.0.0.1:{PROFILE.instance_port('cotos', 1)}/readyz",
-                                          timeout=2).ok, 20, "cotos-1 back")
+    stack.wait_until(
+        lambda: requests.get(f"http://127.0.0.1:{PROFILE.instance_port('cotos', 1)}/readyz", timeout=2).ok,
+        20,
+        "cotos-1 back",
+    )
 
 
 def processes(stack, service: str) -> set[int]:
     """Every gunicorn process (masters and workers) of the service's instances."""
     masters = [stack.pid(name) for name in stack.instances(service)]
-    workers = [int(p) for m in masters
-               for p in subprocess.run(["pgrep", "-P", str(m)], capture_output=True, text=True).stdout.split()]
+    workers = [
+        int(p)
+        for m in masters
+        for p in subprocess.run(["pgrep", "-P", str(m)], capture_output=True, text=True).stdout.split()
+    ]
     return {*masters, *workers}
 
 
@@ -144,8 +152,13 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
             try:
                 # A new connection each time: a gateway reload closes idle kept-alive client
                 # connections, which a browser retries on its own and a bare client would not.
-                response = requests.request(method, stack.url + path, json=payload, timeout=10,
-                                            headers={"Origin": stack.url, "Connection": "close"})
+                response = requests.request(
+                    method,
+                    stack.url + path,
+                    json=payload,
+                    timeout=10,
+                    headers={"Origin": stack.url, "Connection": "close"},
+                )
             except requests.RequestException as error:
                 failures.append(f"{method} {path}: {error!r}")
                 continue
@@ -164,8 +177,12 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
         thread.start()
     try:
         time.sleep(0.5)  # the stream is flowing before the rollout starts
-        rollout = subprocess.run([PYTHON, str(ROOT / "tools" / "stack.py"), "rollout", service, "--profile", "e2e"],
-                                 capture_output=True, text=True, timeout=120)
+        rollout = subprocess.run(
+            [PYTHON, str(ROOT / "tools" / "stack.py"), "rollout", service, "--profile", "e2e"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         time.sleep(0.5)
     finally:
         rolling.clear()
@@ -180,9 +197,14 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
     assert not any(name.endswith("-surge") for name in stack.pids()), "the rollout's extra process is gone"
 
     if mailed:  # every requested sign-in mail arrives, exactly once
+
         def delivered() -> Counter:
-            return Counter(to["address"] for mail in requests.get(f"{stack.inbox_url}/email", timeout=5).json()
-                           for to in mail["to"] if to["address"] in wanted)
+            return Counter(
+                to["address"]
+                for mail in requests.get(f"{stack.inbox_url}/email", timeout=5).json()
+                for to in mail["to"]
+                if to["address"] in wanted
+            )
 
         wanted = set(mailed)
         stack.wait_until(lambda: set(delivered()) == wanted, 30, f"{len(wanted)} mails delivered")

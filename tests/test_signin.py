@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-
 from conftest import sign_in, unique_address
 
 
@@ -44,15 +43,20 @@ def test_anonymous_cotos_are_saved_into_the_account(stack, mailbox, browser):
     texts = ["first anonymous", "second anonymous", "third anonymous"]
     posted = [browser.post(stack.url + "/api/cotos", json={"content": t}, timeout=5).json()["coto"] for t in texts]
     address = unique_address()
-    token = mailbox.new_link_token(address, lambda: browser.post(
-        stack.url + "/api/auth/signin", json={"email": address, "save_anonymous": True}, timeout=5))
+    token = mailbox.new_link_token(
+        address,
+        lambda: browser.post(
+            stack.url + "/api/auth/signin", json={"email": address, "save_anonymous": True}, timeout=5
+        ),
+    )
     # Confirmed on another device: the pad of the browser that asked is saved all the same.
     other_device = requests.Session()
     other_device.headers["Origin"] = stack.url
     assert other_device.post(stack.url + "/api/auth/session", json={"token": token}, timeout=5).ok
     saved = other_device.get(stack.url + "/api/cotos", timeout=5).json()["cotos"]
-    assert [(c["id"], c["content"], c["created_at"]) for c in saved] == \
-        [(c["id"], c["content"], c["created_at"]) for c in reversed(posted)]
+    assert [(c["id"], c["content"], c["created_at"]) for c in saved] == [
+        (c["id"], c["content"], c["created_at"]) for c in reversed(posted)
+    ]
     assert {c["amishi"]["display_name"] for c in saved} == {address.split("@")[0]}
     anonymous_again = requests.Session()
     anonymous_again.cookies.set("anonymous_id", browser.cookies["anonymous_id"])
@@ -87,7 +91,9 @@ def test_one_person_cannot_touch_anothers_cotos(stack, mailbox):
     sign_in(stack, mailbox, bob, unique_address("bob"))
     coto = ann.post(stack.url + "/api/cotos", json={"content": "ann's"}, timeout=5).json()["coto"]
     assert bob.get(f"{stack.url}/api/cotos/{coto['id']}", timeout=5).status_code == 404
-    assert bob.patch(f"{stack.url}/api/cotos/{coto['id']}", json={"content": "bob was here"}, timeout=5).status_code == 404
+    assert (
+        bob.patch(f"{stack.url}/api/cotos/{coto['id']}", json={"content": "bob was here"}, timeout=5).status_code == 404
+    )
     assert bob.delete(f"{stack.url}/api/cotos/{coto['id']}", timeout=5).status_code == 404
     assert bob.get(stack.url + "/api/cotos", timeout=5).json()["cotos"] == []
     assert ann.get(f"{stack.url}/api/cotos/{coto['id']}", timeout=5).json()["coto"]["content"] == "ann's"
@@ -102,8 +108,7 @@ def test_forged_access_cookies_are_refused_everywhere(stack, forged):
 
 def test_the_sign_in_mail_says_who_asked(stack, mailbox):
     address = unique_address()
-    requests.post(stack.url + "/api/auth/signin", json={"email": address}, timeout=5,
-                  headers={"X-Real-IP": "6.6.6.6"})
+    requests.post(stack.url + "/api/auth/signin", json={"email": address}, timeout=5, headers={"X-Real-IP": "6.6.6.6"})
     mail = mailbox.wait_for(address)[0]
     assert "127.0.0.1" in mail["text"] and "6.6.6.6" not in mail["text"], "the client address is the gateway's"
     assert "once" in mail["text"].lower()

@@ -6,14 +6,15 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-
 from conftest import sign_in, unique_address
 
 
 def kill(stack, program: str, how: signal.Signals) -> int:
     """Signal a service's gunicorn master and its workers; the number of workers hit."""
     master = stack.pid(program)
-    workers = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()]
+    workers = [
+        int(pid) for pid in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    ]
     for pid in (master, *workers):
         os.kill(pid, how)
     return len(workers)

@@ -5,7 +5,6 @@ import signal
 import socket
 
 import requests
-
 from conftest import PROFILE, SERVICES
 
 
@@ -70,9 +69,15 @@ def our_processes() -> list[str]:
 
 def test_down_leaves_no_process_and_up_brings_everything_back(stack, browser):
     coto = browser.post(stack.url + "/api/cotos", json={"content": "kept across down and up"}, timeout=5).json()["coto"]
-    ports = [PROFILE.gateway_port, PROFILE.smtp_port, PROFILE.inbox_port, PROFILE.redis_port, PROFILE.postgres_port,
-             *map(PROFILE.service_port, SERVICES),
-             *(PROFILE.instance_port(s, k) for s in SERVICES for k in range(1, stack.replicas() + 1))]
+    ports = [
+        PROFILE.gateway_port,
+        PROFILE.smtp_port,
+        PROFILE.inbox_port,
+        PROFILE.redis_port,
+        PROFILE.postgres_port,
+        *map(PROFILE.service_port, SERVICES),
+        *(PROFILE.instance_port(s, k) for s in SERVICES for k in range(1, stack.replicas() + 1)),
+    ]
     assert stack.stack_command("down").returncode == 0
     try:
         assert our_processes() == []

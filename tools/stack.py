@@ -30,10 +30,10 @@ import string
 import subprocess
 import sys
 import time
-import zlib
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,19 +114,37 @@ def e2e_profile(slot: int) -> Profile:
     shift = 1000 * slot
     gateway_port = 18000 + shift
     return Profile(
-        name="e2e" if slot == 0 else f"e2e-{slot}", gateway_port=gateway_port, first_service_port=gateway_port + 1,
-        smtp_port=11025 + shift, inbox_port=11080 + shift, database_prefix="cotoami_e2e_",
-        own_redis_port=16379 + shift, own_postgres_port=15432 + shift, upstream_timeout="3s",
-        avatar_url=f"http://127.0.0.1:{gateway_port}/avatars/", auth_limit_per_client=10_000,
-        mail_reclaim_idle_ms=3_000, default_replicas=2, anonymous_writes_per_client=100_000,
+        name="e2e" if slot == 0 else f"e2e-{slot}",
+        gateway_port=gateway_port,
+        first_service_port=gateway_port + 1,
+        smtp_port=11025 + shift,
+        inbox_port=11080 + shift,
+        database_prefix="cotoami_e2e_",
+        own_redis_port=16379 + shift,
+        own_postgres_port=15432 + shift,
+        upstream_timeout="3s",
+        avatar_url=f"http://127.0.0.1:{gateway_port}/avatars/",
+        auth_limit_per_client=10_000,
+        mail_reclaim_idle_ms=3_000,
+        default_replicas=2,
+        anonymous_writes_per_client=100_000,
     )
 
 
 PROFILES = {
     "dev": Profile(
-        name="dev", gateway_port=8000, first_service_port=8001, smtp_port=1025, inbox_port=1080,
-        database_prefix="cotoami_", own_redis_port=None, own_postgres_port=None, upstream_timeout="30s",
-        avatar_url="https://www.gravatar.com/avatar/", auth_limit_per_client=100, mail_reclaim_idle_ms=30_000,
+        name="dev",
+        gateway_port=8000,
+        first_service_port=8001,
+        smtp_port=1025,
+        inbox_port=1080,
+        database_prefix="cotoami_",
+        own_redis_port=None,
+        own_postgres_port=None,
+        upstream_timeout="30s",
+        avatar_url="https://www.gravatar.com/avatar/",
+        auth_limit_per_client=100,
+        mail_reclaim_idle_ms=30_000,
         default_replicas=1,
     ),
     "e2e": e2e_profile(int(os.environ.get("COTOAMI_E2E_SLOT") or 0)),
@@ -135,10 +153,20 @@ PROFILES = {
     # its own Redis, so anonymous pads stay apart; avatars from its own gateway
     # and no sign-in limit that load from one address would hit.
     "bench": Profile(
-        name="bench", gateway_port=28000, first_service_port=28001, smtp_port=21025, inbox_port=21080,
-        database_prefix="cotoami_bench_", own_redis_port=26379, own_postgres_port=None, upstream_timeout="30s",
-        avatar_url="http://127.0.0.1:28000/avatars/", auth_limit_per_client=1_000_000, mail_reclaim_idle_ms=30_000,
-        default_replicas=1, anonymous_writes_per_client=1_000_000,
+        name="bench",
+        gateway_port=28000,
+        first_service_port=28001,
+        smtp_port=21025,
+        inbox_port=21080,
+        database_prefix="cotoami_bench_",
+        own_redis_port=26379,
+        own_postgres_port=None,
+        upstream_timeout="30s",
+        avatar_url="http://127.0.0.1:28000/avatars/",
+        auth_limit_per_client=1_000_000,
+        mail_reclaim_idle_ms=30_000,
+        default_replicas=1,
+        anonymous_writes_per_client=1_000_000,
     ),
 }
 
@@ -185,24 +213,26 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
         "INTERNAL_TOKEN_FILE": str(secrets_dir / "internal-token"),
         "PYTHONUNBUFFERED": "1",
     }
-    environment.update({
-        "auth": {
-            "JWT_SIGNING_KEY_FILE": str(secrets_dir / "signing-key.pem"),
-            "COTOS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotos')}",
-            "GRAVATAR_URL": profile.avatar_url,
-            "SIGNIN_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
-            "SESSION_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
-        },
-        "cotos": {
-            "COTONOMAS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotonomas')}",
-            "ANONYMOUS_WRITES_PER_CLIENT": str(profile.anonymous_writes_per_client),
-        },
-        "cotonomas": {"COTOS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotos')}"},
-        "mailer": {
-            "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",
-            "MAIL_RECLAIM_IDLE_MS": str(profile.mail_reclaim_idle_ms),
-        },
-    }.get(service, {}))
+    environment.update(
+        {
+            "auth": {
+                "JWT_SIGNING_KEY_FILE": str(secrets_dir / "signing-key.pem"),
+                "COTOS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotos')}",
+                "GRAVATAR_URL": profile.avatar_url,
+                "SIGNIN_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
+                "SESSION_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
+            },
+            "cotos": {
+                "COTONOMAS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotonomas')}",
+                "ANONYMOUS_WRITES_PER_CLIENT": str(profile.anonymous_writes_per_client),
+            },
+            "cotonomas": {"COTOS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotos')}"},
+            "mailer": {
+                "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",
+                "MAIL_RECLAIM_IDLE_MS": str(profile.mail_reclaim_idle_ms),
+            },
+        }.get(service, {})
+    )
     return environment
 
 
@@ -211,8 +241,9 @@ def ensure_secrets(profile: Profile) -> None:
     sessions survive a restart. In Kubernetes they come from Secrets."""
     directory = profile.secrets_dir
     if not (directory / "signing-key.pem").exists():
-        subprocess.run([str(VENV_BIN / "python"), "-m", "cotoami_common.tokens", "generate-keys", str(directory)],
-                       check=True)
+        subprocess.run(
+            [str(VENV_BIN / "python"), "-m", "cotoami_common.tokens", "generate-keys", str(directory)], check=True
+        )
     token = directory / "internal-token"
     if not token.exists():
         token.touch(mode=0o600)
@@ -253,16 +284,28 @@ def start_postgres(data: Path, port: int) -> None:
         if os.geteuid() == 0:
             shutil.chown(data, "postgres", "postgres")
         subprocess.run(
-            _as_postgres_user([str(Path(program).parent / "initdb"), "-D", str(data), "-U", "postgres",
-                               "--auth=trust", "--no-sync"]),
-            check=True, stdout=subprocess.DEVNULL,
+            _as_postgres_user(
+                [str(Path(program).parent / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     subprocess.run(
-        _as_postgres_user([
-            program, "-D", str(data), "-l", str(data / "server.log"), "-w", "start",
-            "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {data}",
-        ]),
-        check=True, stdout=subprocess.DEVNULL,
+        _as_postgres_user(
+            [
+                program,
+                "-D",
+                str(data),
+                "-l",
+                str(data / "server.log"),
+                "-w",
+                "start",
+                "-o",
+                f"-c listen_addresses=127.0.0.1 -p {port} -k {data}",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -270,8 +313,11 @@ def stop_postgres(data: Path, mode: str = "fast") -> None:
     """Stop a PostgreSQL started by start_postgres: "fast" ends open sessions,
     "immediate" is a crash (tests use it; the next start recovers)."""
     if (data / "postmaster.pid").exists():
-        subprocess.run(_as_postgres_user([pg_ctl(), "-D", str(data), "-m", mode, "-w", "stop"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            _as_postgres_user([pg_ctl(), "-D", str(data), "-m", mode, "-w", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def start_private_redis(data: Path) -> None:
@@ -284,9 +330,23 @@ def start_private_redis(data: Path) -> None:
     data.mkdir(parents=True, exist_ok=True)
     print(f"starting a private Redis in {data.relative_to(ROOT)}")
     subprocess.run(
-        [server, "--bind", "127.0.0.1", "--port", str(REDIS_PORT), "--daemonize", "yes",
-         "--dir", str(data), "--appendonly", "yes", "--pidfile", str(data / "redis.pid"),
-         "--logfile", str(data / "redis.log")],
+        [
+            server,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(REDIS_PORT),
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(data),
+            "--appendonly",
+            "yes",
+            "--pidfile",
+            str(data / "redis.pid"),
+            "--logfile",
+            str(data / "redis.log"),
+        ],
         check=True,
     )
     deadline = time.monotonic() + 10
@@ -318,7 +378,9 @@ def migrate(profile: Profile, services: tuple[str, ...] = SERVICES) -> None:
             [str(VENV_BIN / "python"), "-m", "cotoami_common.migrate", "--create-database", "migrations"],
             cwd=ROOT / "services" / service,
             env={**os.environ, "DATABASE_URL": profile.database_url(service)},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for service in services
     }
@@ -335,8 +397,23 @@ def reset(profile: Profile) -> None:
     names = ", ".join(f'"{profile.database_prefix}{service}"' for service in SERVICES)
     statements = [f'DROP DATABASE IF EXISTS "{profile.database_prefix}{s}" WITH (FORCE)' for s in SERVICES]
     for statement in statements:
-        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-p", str(profile.postgres_port), "-U", "postgres",
-                        "-d", "postgres", "-c", statement], check=True)
+        subprocess.run(
+            [
+                "psql",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(profile.postgres_port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                statement,
+            ],
+            check=True,
+        )
     shutil.rmtree(profile.run_dir / "redis", ignore_errors=True)
     print(f"reset {names} and the stack's Redis")
 
@@ -388,8 +465,10 @@ def gateway_upstreams(profile: Profile, replicas: int, standing_in: dict[str, in
     values = route_values(replicas)
 
     def ports(service: str) -> list[int]:
-        return [profile.instance_port(service, SURGE if standing_in.get(service) == k else k)
-                for k in range(1, replicas + 1)]
+        return [
+            profile.instance_port(service, SURGE if standing_in.get(service) == k else k)
+            for k in range(1, replicas + 1)
+        ]
 
     at_position = ["|".join(str(ports(service)[k]) for service in ROUTED) for k in range(replicas)]
     lines = [
@@ -402,8 +481,10 @@ def gateway_upstreams(profile: Profile, replicas: int, standing_in: dict[str, in
         '    default "";',
         # The last address is the one that answered (earlier ones failed).
         *(f'    "~^{value}\\|(.*, )?127\\.0\\.0\\.1:({found})$" "";' for value, found in zip(values, at_position)),
-        *(f'    "~\\|(.*, )?127\\.0\\.0\\.1:({found})$" "route={value}; Path=/; HttpOnly; SameSite=Lax";'
-          for value, found in zip(values, at_position)),
+        *(
+            f'    "~\\|(.*, )?127\\.0\\.0\\.1:({found})$" "route={value}; Path=/; HttpOnly; SameSite=Lax";'
+            for value, found in zip(values, at_position)
+        ),
         "}",
     ]
     for service in ROUTED:
@@ -421,7 +502,9 @@ def render_gateway(profile: Profile, replicas: int, standing_in: dict[str, int] 
     before, found, rest = template.partition(UPSTREAMS_BEGIN)
     _, end, after = rest.partition(UPSTREAMS_END)
     if not found or not end:
-        raise StackError(f"gateway/nginx/cotoami.conf.template lost its '{UPSTREAMS_BEGIN}' ... '{UPSTREAMS_END}' lines")
+        raise StackError(
+            f"gateway/nginx/cotoami.conf.template lost its '{UPSTREAMS_BEGIN}' ... '{UPSTREAMS_END}' lines"
+        )
     after = after.split("\n", 1)[1]  # the rest of the end marker's line
     placeholder = "@@COTOAMI_UPSTREAMS@@"
     gateway = string.Template(before + placeholder + after).safe_substitute(
@@ -457,8 +540,9 @@ def service_program(profile: Profile, service: str, instance: int) -> dict:
     environment = service_environment(profile, service)
     # Overrides the configuration file's single bind (gunicorn reads this
     # variable after it): the port shared by all instances, and this one's own.
-    environment["GUNICORN_CMD_ARGS"] = (f"--bind 127.0.0.1:{profile.service_port(service)} "
-                                        f"--bind 127.0.0.1:{profile.instance_port(service, instance)}")
+    environment["GUNICORN_CMD_ARGS"] = (
+        f"--bind 127.0.0.1:{profile.service_port(service)} --bind 127.0.0.1:{profile.instance_port(service, instance)}"
+    )
     return {
         "command": image_command(service),
         "directory": ROOT / "services" / service,
@@ -474,26 +558,50 @@ def render_supervisor(profile: Profile, replicas: int, surge: str | None = None)
     groups = {service: [instance_name(service, k) for k in range(1, replicas + 1)] for service in SERVICES}
     programs = {
         instance_name(service, k): service_program(profile, service, k)
-        for service in SERVICES for k in range(1, replicas + 1)
+        for service in SERVICES
+        for k in range(1, replicas + 1)
     }
     if surge:
         programs[instance_name(surge, SURGE)] = service_program(profile, surge, SURGE)
     if profile.own_redis_port:
         (run / "redis").mkdir(parents=True, exist_ok=True)
         programs["redis"] = {
-            "command": [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1",
-                        "--port", str(profile.own_redis_port), "--dir", str(run / "redis"),
-                        "--appendonly", "yes", "--save", ""],
-            "directory": ROOT, "environment": {}, "stopwaitsecs": 10,
+            "command": [
+                shutil.which("redis-server") or "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(profile.own_redis_port),
+                "--dir",
+                str(run / "redis"),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+            ],
+            "directory": ROOT,
+            "environment": {},
+            "stopwaitsecs": 10,
         }
     programs["maildev"] = {
-        "command": [str(ROOT / "node_modules" / ".bin" / "maildev"), "--ip", "127.0.0.1",
-                    "--smtp", str(profile.smtp_port), "--web", str(profile.inbox_port)],
-        "directory": ROOT, "environment": {}, "stopwaitsecs": 5,
+        "command": [
+            str(ROOT / "node_modules" / ".bin" / "maildev"),
+            "--ip",
+            "127.0.0.1",
+            "--smtp",
+            str(profile.smtp_port),
+            "--web",
+            str(profile.inbox_port),
+        ],
+        "directory": ROOT,
+        "environment": {},
+        "stopwaitsecs": 5,
     }
     programs["gateway"] = {
         "command": [nginx_binary(), "-c", str(run / "nginx" / "nginx.conf"), "-p", str(run / "nginx")],
-        "directory": ROOT, "environment": {}, "stopwaitsecs": 10,
+        "directory": ROOT,
+        "environment": {},
+        "stopwaitsecs": 10,
     }
 
     lines = [
@@ -552,7 +660,9 @@ def _quote(arg: str) -> str:
 def supervisorctl(profile: Profile, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(VENV_BIN / "supervisorctl"), "-c", str(profile.run_dir / "supervisord.conf"), *args],
-        check=check, capture_output=True, text=True,
+        check=check,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -620,8 +730,9 @@ def reload_gateway(profile: Profile) -> None:
     new workers take the listening socket, old ones finish what they are doing
     and close their idle connections, then exit.)"""
     run = profile.run_dir / "nginx"
-    tested = subprocess.run([nginx_binary(), "-t", "-q", "-c", str(run / "nginx.conf"), "-p", str(run)],
-                            capture_output=True, text=True)
+    tested = subprocess.run(
+        [nginx_binary(), "-t", "-q", "-c", str(run / "nginx.conf"), "-p", str(run)], capture_output=True, text=True
+    )
     if tested.returncode != 0:
         raise StackError(f"the gateway's new configuration is invalid:\n{tested.stderr}")
     master = int(supervisorctl(profile, "pid", "gateway").stdout)
@@ -765,8 +876,10 @@ def rollout(profile: Profile, service: str) -> None:
             reload_gateway(profile)
         restarted = supervisorctl(profile, "restart", f"{service}:{name}", check=False)
         if restarted.returncode != 0 or "ERROR" in restarted.stdout:
-            raise StackError(f"{name} did not restart ({restarted.stdout.strip()}); {surge} stands in for it: "
-                             f"see {(profile.run_dir / 'logs').relative_to(ROOT)}/{name}.log, then 'make up'")
+            raise StackError(
+                f"{name} did not restart ({restarted.stdout.strip()}); {surge} stands in for it: "
+                f"see {(profile.run_dir / 'logs').relative_to(ROOT)}/{name}.log, then 'make up'"
+            )
         wait_ready(profile, {name: f"http://127.0.0.1:{profile.instance_port(service, k)}/readyz"})
         print(f"  {name} replaced")
     if service in ROUTED:
@@ -804,8 +917,11 @@ def main() -> int:
     parser.add_argument("service", nargs="?", choices=SERVICES, help="rollout: the service to roll out")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
     parser.add_argument("--fresh", action="store_true", help="not dev: empty databases before starting")
-    parser.add_argument("--replicas", type=int, help="up: instances of each service (default: as running, else "
-                                                     "the profile's: dev 1, e2e 2)")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        help="up: instances of each service (default: as running, else the profile's: dev 1, e2e 2)",
+    )
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     if (args.command == "rollout") != (args.service is not None):

@@ -24,8 +24,9 @@ from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.web import new_app
 
 
-def create_app(config: Config, accounts: AccountStore, redis_client: redis.Redis, cotos: CotosClient,
-               checks: dict[str, Check]) -> falcon.App:
+def create_app(
+    config: Config, accounts: AccountStore, redis_client: redis.Redis, cotos: CotosClient, checks: dict[str, Check]
+) -> falcon.App:
     # Sessions are read by the resources themselves: signing in must work even
     # with a stale access cookie, so auth does not use the Authentication middleware.
     app = new_app(config.max_body_bytes, config.allowed_origins)

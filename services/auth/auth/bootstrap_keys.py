@@ -105,8 +105,9 @@ def bootstrap(cluster: KubernetesSecrets) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--api-url", default=API_URL)
-    parser.add_argument("--service-account", type=Path, default=SERVICE_ACCOUNT,
-                        help="directory holding token, ca.crt and namespace")
+    parser.add_argument(
+        "--service-account", type=Path, default=SERVICE_ACCOUNT, help="directory holding token, ca.crt and namespace"
+    )
     args = parser.parse_args(argv)
     try:
         made = bootstrap(KubernetesSecrets(args.api_url, args.service_account))

@@ -34,8 +34,10 @@ REFRESH_COOKIE_PATH = "/api/auth/"
 ANONYMOUS_COOKIE = "anonymous_id"  # set by the cotos service for the anonymous pad
 
 # ASCII addresses; local part up to 64, whole address up to 254 characters.
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
 _LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -138,7 +140,9 @@ class SigninResource:
         email = normalised_email(body)
         save_anonymous = body.get("save_anonymous", False)
         if not isinstance(save_anonymous, bool):
-            raise falcon.HTTPBadRequest(title="Invalid save_anonymous", description="save_anonymous must be true or false.")
+            raise falcon.HTTPBadRequest(
+                title="Invalid save_anonymous", description="save_anonymous must be true or false."
+            )
         client = client_address(req)
         waits = [
             self.limits.hit(f"signin:client:{client}", self.config.signin_limit_per_client),
@@ -147,19 +151,28 @@ class SigninResource:
         wait = max((w for w in waits if w is not None), default=None)
         if wait is not None:
             raise falcon.HTTPTooManyRequests(
-                title="Too many sign-in requests", description="Wait a while before asking for another link.",
+                title="Too many sign-in requests",
+                description="Wait a while before asking for another link.",
                 retry_after=wait,
             )
-        anonymous_id = next((v for v in req.get_cookie_values(ANONYMOUS_COOKIE) or [] if _ANONYMOUS_ID.fullmatch(v)), None)
+        anonymous_id = next(
+            (v for v in req.get_cookie_values(ANONYMOUS_COOKIE) or [] if _ANONYMOUS_ID.fullmatch(v)), None
+        )
         minutes = self.config.signin_link_minutes
-        token = self.accounts.issue_link(email, anonymous_id if save_anonymous else None, save_anonymous,
-                                         timedelta(minutes=minutes))
-        enqueue_mail(self.mail, "signin", email, {
-            "link": f"{self.config.public_url}/signin/{token}",
-            "expires_minutes": minutes,
-            "requested_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "requested_from": client,
-        })
+        token = self.accounts.issue_link(
+            email, anonymous_id if save_anonymous else None, save_anonymous, timedelta(minutes=minutes)
+        )
+        enqueue_mail(
+            self.mail,
+            "signin",
+            email,
+            {
+                "link": f"{self.config.public_url}/signin/{token}",
+                "expires_minutes": minutes,
+                "requested_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "requested_from": client,
+            },
+        )
         SIGNIN_LINKS_REQUESTED.inc()
         # The same answer whoever the address belongs to: nothing to learn from it.
         resp.status = falcon.HTTP_202
@@ -167,7 +180,7 @@ class SigninResource:
             "status": "sent",
             "expires_minutes": minutes,
             "description": f"If the address receives mail, a sign-in link is on its way. "
-                           f"It works once, within {minutes} minutes.",
+            f"It works once, within {minutes} minutes.",
         }
 
 
@@ -192,8 +205,15 @@ class LinkResource:
 class SessionResource:
     """/api/auth/session: who is signed in; sign in with a link; sign out."""
 
-    def __init__(self, config: Config, accounts: AccountStore, limits: RateLimiter, profiles: Profiles,
-                 cookies: SessionCookies, claims: AnonymousCotoClaims):
+    def __init__(
+        self,
+        config: Config,
+        accounts: AccountStore,
+        limits: RateLimiter,
+        profiles: Profiles,
+        cookies: SessionCookies,
+        claims: AnonymousCotoClaims,
+    ):
         self.config = config
         self.verifier = config.tokens.verifier()
         self.accounts = accounts
@@ -249,11 +269,14 @@ class RefreshResource:
         try:
             if not refresh_token:
                 raise SessionEnded()
-            record, next_token = self.accounts.refresh(refresh_token, timedelta(seconds=self.config.refresh_token_seconds))
+            record, next_token = self.accounts.refresh(
+                refresh_token, timedelta(seconds=self.config.refresh_token_seconds)
+            )
         except SessionEnded:
             self.cookies.clear(resp)
-            raise falcon.HTTPUnauthorized(title="Signed out", description="The session has ended; sign in again.",
-                                          challenges=["Cookie"]) from None
+            raise falcon.HTTPUnauthorized(
+                title="Signed out", description="The session has ended; sign in again.", challenges=["Cookie"]
+            ) from None
         amishi = self.cookies.amishi(record)
         self.cookies.issue(req, resp, amishi, next_token)
         self.claims.deliver(amishi)

@@ -149,7 +149,9 @@ class AccountStore:
     def sign_out(self, token: str) -> None:
         with self.pool.connection() as conn, conn.transaction():
             cur = conn.cursor()
-            row = cur.execute("SELECT session_id FROM refresh_tokens WHERE token_hash = %s", (token_hash(token),)).fetchone()
+            row = cur.execute(
+                "SELECT session_id FROM refresh_tokens WHERE token_hash = %s", (token_hash(token),)
+            ).fetchone()
             if row:
                 self._revoke_session(cur, row[0])
 

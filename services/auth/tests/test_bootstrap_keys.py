@@ -89,7 +89,7 @@ def secret_data(server: FakeApiServer, name: str) -> dict[str, str]:
 
 
 def _certificate(subject: str, key, issuer: str, issuer_key, ca: bool) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
@@ -104,7 +104,8 @@ def _certificate(subject: str, key, issuer: str, issuer_key, ca: bool) -> x509.C
     )
     if not ca:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -117,8 +118,11 @@ def cluster_certificates(directory: Path) -> tuple[Path, Path, Path]:
     paths = directory / "ca.crt", directory / "server.crt", directory / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return paths
 
 
@@ -148,14 +152,16 @@ def api(tmp_path, service_account):
 
 
 def run(api: FakeApiServer, service_account: Path) -> int:
-    return bootstrap_keys.main(["--api-url", f"https://127.0.0.1:{api.server_port}",
-                                "--service-account", str(service_account)])
+    return bootstrap_keys.main(
+        ["--api-url", f"https://127.0.0.1:{api.server_port}", "--service-account", str(service_account)]
+    )
 
 
 def assert_keys_match(api: FakeApiServer) -> None:
     """A token signed with the signing key verifies with the key set."""
-    signer = AccessTokenSigner(secret_data(api, "cotoami-signing-key")["signing-key.pem"].encode(),
-                               "cotoami-auth", "cotoami", 600)
+    signer = AccessTokenSigner(
+        secret_data(api, "cotoami-signing-key")["signing-key.pem"].encode(), "cotoami-auth", "cotoami", 600
+    )
     verifier = AccessTokenVerifier(json.loads(secret_data(api, "cotoami-keys")["jwks.json"]), "cotoami-auth", "cotoami")
     amishi = Amishi("6f1c1c9e-6a55-4f1c-9d0f-2a9f0c6d8e11", "a@example.com", "a", "https://example.com/a.png")
     assert verifier.verify(signer.sign(amishi)) == amishi
@@ -195,8 +201,10 @@ def test_a_run_stopped_after_the_signing_key_is_completed_with_its_key_set(api, 
 def test_losing_a_race_to_create_keeps_what_the_winner_made(api, service_account):
     # Another pod creates both Secrets between this run's GETs and its POSTs: each POST gets 409.
     winner = {"cotoami-signing-key": {"signing-key.pem": bootstrap_keys.new_signing_key()}}
-    winner["cotoami-keys"] = {"jwks.json": bootstrap_keys.key_set(winner["cotoami-signing-key"]["signing-key.pem"]),
-                              "internal-token": "the-winners-token"}
+    winner["cotoami-keys"] = {
+        "jwks.json": bootstrap_keys.key_set(winner["cotoami-signing-key"]["signing-key.pem"]),
+        "internal-token": "the-winners-token",
+    }
 
     def other_pod_first(name):
         with api.lock:

@@ -14,8 +14,7 @@ NEW_SIGNIN_TOKEN = (
     " VALUES (%s, %s, %s, now() + interval '10 minutes')"
 )
 NEW_REFRESH_TOKEN = (
-    "INSERT INTO refresh_tokens (token_hash, amishi_id, session_id, expires_at)"
-    " VALUES (%s, %s, gen_random_uuid(), %s)"
+    "INSERT INTO refresh_tokens (token_hash, amishi_id, session_id, expires_at) VALUES (%s, %s, gen_random_uuid(), %s)"
 )
 
 
@@ -41,8 +40,12 @@ def test_amishis_get_an_id_and_a_creation_time(db):
 
 
 def test_a_blank_display_name_is_refused(db):
-    violates(db, "amishis_display_name_length",
-             "INSERT INTO amishis (email, display_name) VALUES ('ann@example.com', '  ')", ())
+    violates(
+        db,
+        "amishis_display_name_length",
+        "INSERT INTO amishis (email, display_name) VALUES ('ann@example.com', '  ')",
+        (),
+    )
 
 
 def test_only_sha256_hashes_are_stored(db):
@@ -59,9 +62,12 @@ def test_a_signin_token_remembers_a_well_formed_anonymous_id_or_none(db):
 
 
 def test_a_token_expires_after_it_was_made(db):
-    violates(db, "signin_tokens_expire_after_creation",
-             "INSERT INTO signin_tokens (token_hash, email, expires_at) VALUES (%s, 'ann@example.com', now())",
-             (bytes(32),))
+    violates(
+        db,
+        "signin_tokens_expire_after_creation",
+        "INSERT INTO signin_tokens (token_hash, email, expires_at) VALUES (%s, 'ann@example.com', now())",
+        (bytes(32),),
+    )
 
 
 def test_refresh_tokens_belong_to_an_amishi_and_go_with_them(db):

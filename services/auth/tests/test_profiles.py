@@ -10,8 +10,11 @@ from cotoami_common.testing import serving
 
 DIGEST = hashlib.sha256(b"ann@example.com").hexdigest()
 # Names the profile server knows, by the digest it is asked for.
-NAMES = {DIGEST: "Ann Lee", hashlib.sha256(b"nul@example.com").hexdigest(): "Ann\x00Lee",
-         hashlib.sha256(b"lines@example.com").hexdigest(): "Ann\nLee"}
+NAMES = {
+    DIGEST: "Ann Lee",
+    hashlib.sha256(b"nul@example.com").hexdigest(): "Ann\x00Lee",
+    hashlib.sha256(b"lines@example.com").hexdigest(): "Ann\nLee",
+}
 
 
 class ProfileServer(BaseHTTPRequestHandler):

@@ -48,21 +48,24 @@ def test_signin_mails_a_link_and_answers_alike_for_any_address(client, mail_jobs
     assert len(job["id"]) == 36
 
 
-@pytest.mark.parametrize("body,status", [
-    ({"email": "not-an-address"}, 400),
-    ({"email": "a@b"}, 400),
-    ({"email": "a b@example.com"}, 400),
-    ({"email": "a@exa mple.com"}, 400),
-    ({"email": "<script>@example.com"}, 400),
-    ({"email": "x" * 65 + "@example.com"}, 400),
-    ({"email": "a@" + "b" * 250 + ".com"}, 400),
-    ({"email": ""}, 400),
-    ({"email": 42}, 400),
-    ({"email": None}, 400),
-    ({}, 400),
-    ({"email": "ann@example.com", "save_anonymous": "yes"}, 400),
-    ({"email": "ann@example.com", "admin": True}, 400),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({"email": "not-an-address"}, 400),
+        ({"email": "a@b"}, 400),
+        ({"email": "a b@example.com"}, 400),
+        ({"email": "a@exa mple.com"}, 400),
+        ({"email": "<script>@example.com"}, 400),
+        ({"email": "x" * 65 + "@example.com"}, 400),
+        ({"email": "a@" + "b" * 250 + ".com"}, 400),
+        ({"email": ""}, 400),
+        ({"email": 42}, 400),
+        ({"email": None}, 400),
+        ({}, 400),
+        ({"email": "ann@example.com", "save_anonymous": "yes"}, 400),
+        ({"email": "ann@example.com", "admin": True}, 400),
+    ],
+)
 def test_bad_signin_requests_are_refused_and_mail_nothing(client, mail_jobs, body, status):
     result = client.simulate_post(SIGNIN, json=body)
     assert result.status_code == status and "title" in result.json
@@ -71,7 +74,10 @@ def test_bad_signin_requests_are_refused_and_mail_nothing(client, mail_jobs, bod
 
 def test_five_mails_per_address_then_429_without_mail(client, mail_jobs):
     for n in range(5):
-        assert client.simulate_post(SIGNIN, json={"email": "ann@example.com" if n % 2 else "ANN@example.com"}).status_code == 202
+        assert (
+            client.simulate_post(SIGNIN, json={"email": "ann@example.com" if n % 2 else "ANN@example.com"}).status_code
+            == 202
+        )
     refused = client.simulate_post(SIGNIN, json={"email": "ann@example.com"})
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 900
@@ -80,11 +86,10 @@ def test_five_mails_per_address_then_429_without_mail(client, mail_jobs):
 
 
 def test_per_client_limit_uses_the_gateways_address(make_app, environ, mail_jobs, redis, accounts):
-    from auth.config import Config
-    from cotoami_common.config import Env
-
     from auth.app import create_app
+    from auth.config import Config
     from auth.cotos_client import CotosClient
+    from cotoami_common.config import Env
 
     config = Config.from_env(Env({**environ, "SIGNIN_LIMIT_PER_CLIENT": "3"}))
     client = testing.TestClient(create_app(config, accounts, redis, CotosClient("http://127.0.0.1:1", "x"), {}))
@@ -92,7 +97,12 @@ def test_per_client_limit_uses_the_gateways_address(make_app, environ, mail_jobs
     for n in range(3):
         assert client.simulate_post(SIGNIN, json={"email": f"p{n}@example.com"}, headers=office).status_code == 202
     assert client.simulate_post(SIGNIN, json={"email": "p9@example.com"}, headers=office).status_code == 429
-    assert client.simulate_post(SIGNIN, json={"email": "p9@example.com"}, headers={"X-Real-IP": "198.51.100.8"}).status_code == 202
+    assert (
+        client.simulate_post(
+            SIGNIN, json={"email": "p9@example.com"}, headers={"X-Real-IP": "198.51.100.8"}
+        ).status_code
+        == 202
+    )
 
 
 # --- redeeming a link
@@ -120,7 +130,9 @@ def test_a_link_works_once(client, mail_jobs):
 
 def test_an_expired_link_is_refused(client, mail_jobs, db):
     token = request_link(client, mail_jobs)
-    db.execute("UPDATE signin_tokens SET created_at = now() - interval '11 minutes', expires_at = now() - interval '1 minute'")
+    db.execute(
+        "UPDATE signin_tokens SET created_at = now() - interval '11 minutes', expires_at = now() - interval '1 minute'"
+    )
     result = client.simulate_post(SESSION, json={"token": token})
     assert result.status_code == 410 and result.json["title"] == "Sign-in link expired"
 
@@ -244,10 +256,12 @@ def test_the_requesting_browsers_pad_is_claimed_on_sign_in(client, mail_jobs, co
     pad = "ab" * 16
     token = request_link(client, mail_jobs, save_anonymous=True, headers={"Cookie": f"anonymous_id={pad}"})
     amishi = client.simulate_post(SESSION, json={"token": token}).json["amishi"]  # from another device: no cookie
-    assert cotos_double.claims == [{
-        "body": {"anonymous_id": pad, "amishi": {k: amishi[k] for k in ("id", "display_name", "avatar_url")}},
-        "authorization": "Bearer test-internal-token",
-    }]
+    assert cotos_double.claims == [
+        {
+            "body": {"anonymous_id": pad, "amishi": {k: amishi[k] for k in ("id", "display_name", "avatar_url")}},
+            "authorization": "Bearer test-internal-token",
+        }
+    ]
     assert db.execute("SELECT done_at IS NOT NULL FROM anonymous_claims").fetchone() == (True,)
 
 

@@ -138,7 +138,9 @@ class ServiceConfig:
     def common_settings(env: Env, service: str) -> dict[str, Any]:
         return {
             "database_url": env.url(
-                "DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/cotoami_{service}", schemes=("postgresql", "postgres")
+                "DATABASE_URL",
+                f"postgresql://postgres@127.0.0.1:5432/cotoami_{service}",
+                schemes=("postgresql", "postgres"),
             ),
             "redis_url": env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss")),
             "allowed_origins": env.origins("ALLOWED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"),
@@ -159,7 +161,7 @@ class TokenConfig:
         return AccessTokenVerifier(self.jwks, self.issuer, self.audience)
 
     @classmethod
-    def from_env(cls, env: Env) -> "TokenConfig":
+    def from_env(cls, env: Env) -> TokenConfig:
         config = cls(
             jwks=env.json_file("JWT_PUBLIC_KEYS_FILE"),
             issuer=env.str("JWT_ISSUER", "cotoami-auth"),

@@ -50,16 +50,20 @@ def postgres_check(pool: psycopg_pool.ConnectionPool) -> Check:
     def check() -> None:
         with pool.connection(timeout=2) as conn:
             conn.execute("SELECT 1")
+
     return check
 
 
 def redis_check(client: redis.Redis) -> Check:
     def check() -> None:
         client.ping()
+
     return check
 
 
-def add_health_routes(app: falcon.App, checks: Mapping[str, Check], liveness: Mapping[str, Check] | None = None) -> None:
+def add_health_routes(
+    app: falcon.App, checks: Mapping[str, Check], liveness: Mapping[str, Check] | None = None
+) -> None:
     """checks: the backing services; liveness: the process's own threads, part of readiness too."""
     liveness = liveness or {}
     app.add_route("/healthz", HealthResource(liveness))

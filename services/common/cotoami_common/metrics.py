@@ -21,8 +21,7 @@ import time
 from collections.abc import Iterable
 
 import falcon
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import REGISTRY, Collector
 
@@ -55,8 +54,9 @@ def route_label(uri_template: str | None) -> str:
     return _CONVERTER.sub(r"{\1}", uri_template) if uri_template else UNMATCHED
 
 
-def counter(name: str, documentation: str, labelnames: Iterable[str] = (),
-            initial: Iterable[tuple[str, ...]] = ()) -> Counter:
+def counter(
+    name: str, documentation: str, labelnames: Iterable[str] = (), initial: Iterable[tuple[str, ...]] = ()
+) -> Counter:
     """A service's domain counter. `initial` lists the label values whose
     series exist from the start, at 0, so that rates over them are never empty."""
     if not name.startswith("cotoami_") or not name.endswith("_total"):

@@ -15,8 +15,8 @@ import json
 import os
 import re
 import secrets
-import threading
 import shutil
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
-
-from cotoami_common import testing_env  # first: it sets the metrics directory
 
 import falcon
 import psycopg
@@ -36,6 +34,7 @@ from falcon import testing
 from openapi_spec_validator import validate as validate_openapi
 from psycopg import sql
 
+from cotoami_common import testing_env  # first: it sets the metrics directory
 from cotoami_common.backing import postgres_pool, redis_client
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.health import postgres_check, redis_check
@@ -59,8 +58,11 @@ def scrape(client: testing.TestClient) -> dict[tuple[str, frozenset], float]:
     result = client.simulate_get("/metrics")
     assert result.status_code == 200, result.text
     assert result.headers["Content-Type"].startswith("text/plain; version=0.0.4"), result.headers
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(result.text) for sample in family.samples}
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(result.text)
+        for sample in family.samples
+    }
 
 
 def sample(client: testing.TestClient, name: str, **labels: str) -> float:
@@ -100,10 +102,13 @@ def empty_database_url():
 def clean_database(database_url: str) -> str:
     """The test run's database with every table emptied, before each test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT quote_ident(tablename) FROM pg_tables"
-            " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
-        )]
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT quote_ident(tablename) FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+            )
+        ]
         if tables:
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     return database_url
@@ -137,7 +142,10 @@ class TokenKeys:
         return self.signer.sign(amishi, now)
 
     def environ(self) -> dict[str, str]:
-        return {"JWT_PUBLIC_KEYS_FILE": str(self.jwks_file), "JWT_SIGNING_KEY_FILE": str(self.directory / "signing-key.pem")}
+        return {
+            "JWT_PUBLIC_KEYS_FILE": str(self.jwks_file),
+            "JWT_SIGNING_KEY_FILE": str(self.directory / "signing-key.pem"),
+        }
 
 
 @pytest.fixture(scope="session")
@@ -217,12 +225,19 @@ def schema_of(url: str) -> list[tuple]:
 _LOCKING = [
     (r"ALTER COLUMN \S+ (SET DATA )?TYPE", "changes a column's type, rewriting the table under an exclusive lock"),
     (r"\bRENAME\b", "renames what the running code still uses: add the new, copy, drop the old later"),
-    (r"ADD COLUMN (?!.*\bDEFAULT\b).*\bNOT NULL\b", "adds a NOT NULL column without a default: old code's inserts fail"),
-    (r"ADD COLUMN .*\bDEFAULT (GEN_RANDOM_UUID|RANDOM|CLOCK_TIMESTAMP|TIMEOFDAY)\(",
-     "adds a column with a volatile default, rewriting the table"),
+    (
+        r"ADD COLUMN (?!.*\bDEFAULT\b).*\bNOT NULL\b",
+        "adds a NOT NULL column without a default: old code's inserts fail",
+    ),
+    (
+        r"ADD COLUMN .*\bDEFAULT (GEN_RANDOM_UUID|RANDOM|CLOCK_TIMESTAMP|TIMEOFDAY)\(",
+        "adds a column with a volatile default, rewriting the table",
+    ),
     (r"ALTER COLUMN \S+ SET NOT NULL", "scans the table under an exclusive lock: add a CHECK NOT VALID, then VALIDATE"),
-    (r"ADD (CONSTRAINT \S+ )?(CHECK|FOREIGN KEY)(?!.*\bNOT VALID\b)",
-     "checks every row under the table lock: add it NOT VALID, then VALIDATE it in a later migration"),
+    (
+        r"ADD (CONSTRAINT \S+ )?(CHECK|FOREIGN KEY)(?!.*\bNOT VALID\b)",
+        "checks every row under the table lock: add it NOT VALID, then VALIDATE it in a later migration",
+    ),
     (r"ADD (CONSTRAINT \S+ )?(UNIQUE|PRIMARY KEY)", "builds an index while writes wait"),
 ]
 _ALWAYS_LOCKING = r"^(VACUUM FULL|CLUSTER|LOCK TABLE)\b"
@@ -293,7 +308,9 @@ class ServiceContract:
         client.simulate_get("/api/no/such/thing/here")
         after = scrape(client)
         labels = frozenset(zip(("route", "method", "status"), key))
-        assert after[("cotoami_http_requests_total", labels)] == before.get(("cotoami_http_requests_total", labels), 0) + 1
+        assert (
+            after[("cotoami_http_requests_total", labels)] == before.get(("cotoami_http_requests_total", labels), 0) + 1
+        )
         count = ("cotoami_http_request_duration_seconds_count", labels)
         assert after[count] == before.get(count, 0) + 1
         unmatched = frozenset({"route": "(unmatched)", "method": "GET", "status": "404"}.items())
@@ -321,7 +338,9 @@ class ServiceContract:
             for statement in found:
                 problem = locking_problem(statement, made_earlier)
                 assert problem is None, f"{path.name}: {problem}: {statement[:120]}"
-            made_earlier |= {m.lower() for s in found for m in re.findall(r"^CREATE TABLE (?:IF NOT EXISTS )?(\w+)", s, re.I)}
+            made_earlier |= {
+                m.lower() for s in found for m in re.findall(r"^CREATE TABLE (?:IF NOT EXISTS )?(\w+)", s, re.I)
+            }
 
     def test_config_defaults_serve_local_use(self, config_class, required_environ):
         config = config_class.from_env(Env(required_environ))
@@ -356,8 +375,7 @@ class TokenAndCredentialContract:
         with pytest.raises(ConfigError, match=missing):
             config_class.from_env(Env(environ))
 
-    def test_the_service_credential_is_read_from_a_file_and_never_shown(self, config_class, required_environ,
-                                                                         tmp_path):
+    def test_the_service_credential_is_read_from_a_file_and_never_shown(self, config_class, required_environ, tmp_path):
         secret = tmp_path / "internal-token"
         secret.write_text("from-a-mounted-secret\n")
         environ = {**required_environ, "INTERNAL_TOKEN": "", "INTERNAL_TOKEN_FILE": str(secret)}
@@ -399,8 +417,12 @@ def _resolved(document: dict, item: dict) -> dict:
 
 def documented_operations(document: dict) -> set[tuple[str, str]]:
     """Every (path, method) an OpenAPI document lists."""
-    return {(path, method) for path, item in document["paths"].items()
-            for method in _resolved(document, item) if method in _OPENAPI_METHODS}
+    return {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in _resolved(document, item)
+        if method in _OPENAPI_METHODS
+    }
 
 
 class OpenApiContract:

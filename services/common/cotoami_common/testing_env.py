@@ -14,7 +14,9 @@ MADE_METRICS_DIR: str | None = None
 
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     if "prometheus_client" in sys.modules:
-        raise ImportError("import cotoami_common.testing_env before anything that imports prometheus_client"
-                          " (the app): metrics must be kept in multiprocess mode, as under gunicorn")
+        raise ImportError(
+            "import cotoami_common.testing_env before anything that imports prometheus_client"
+            " (the app): metrics must be kept in multiprocess mode, as under gunicorn"
+        )
     MADE_METRICS_DIR = tempfile.mkdtemp(prefix="cotoami-test-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = MADE_METRICS_DIR

@@ -52,13 +52,15 @@ class RequestContext:
                 req.method,
                 req.path,
                 resp.status_code,
-                extra={"fields": {
-                    "method": req.method,
-                    "path": req.path,
-                    "status": resp.status_code,
-                    "duration_ms": round(elapsed_ms, 2),
-                    "client": client_address(req),
-                }},
+                extra={
+                    "fields": {
+                        "method": req.method,
+                        "path": req.path,
+                        "status": resp.status_code,
+                        "duration_ms": round(elapsed_ms, 2),
+                        "client": client_address(req),
+                    }
+                },
             )
         request_id.set(None)
 
@@ -71,9 +73,7 @@ class BodyLimit:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_length is not None and req.content_length > self.max_bytes:
-            raise falcon.HTTPContentTooLarge(
-                description=f"The request body is larger than {self.max_bytes} bytes."
-            )
+            raise falcon.HTTPContentTooLarge(description=f"The request body is larger than {self.max_bytes} bytes.")
 
 
 class CrossSiteWriteGuard:
@@ -111,12 +111,15 @@ def authenticate(req: falcon.Request, verifier: AccessTokenVerifier) -> Amishi |
         return verifier.verify(token)
     except ExpiredToken:
         raise falcon.HTTPUnauthorized(
-            title="Session expired", description="Refresh the session and try again.",
+            title="Session expired",
+            description="Refresh the session and try again.",
             challenges=['Bearer error="invalid_token"'],
         ) from None
     except InvalidToken:
         raise falcon.HTTPUnauthorized(
-            title="Invalid session", description="Sign in again.", challenges=['Bearer error="invalid_token"'],
+            title="Invalid session",
+            description="Sign in again.",
+            challenges=['Bearer error="invalid_token"'],
         ) from None
 
 
@@ -144,8 +147,9 @@ class InternalCredential:
             return
         given = (req.get_header("Authorization") or "").encode()
         if self.expected is None or not hmac.compare_digest(given, self.expected):
-            raise falcon.HTTPUnauthorized(title="Unauthorized", description="A service credential is required.",
-                                          challenges=["Bearer"])
+            raise falcon.HTTPUnauthorized(
+                title="Unauthorized", description="A service credential is required.", challenges=["Bearer"]
+            )
 
 
 def internal_headers(token: str) -> dict[str, str]:
@@ -190,8 +194,13 @@ def new_app(
 ) -> falcon.App:
     """metrics_collectors: what /metrics computes at each scrape besides the counters."""
     router = falcon.routing.CompiledRouter()
-    middleware = [RequestMetrics(router), RequestContext(), BodyLimit(max_body_bytes),
-                  CrossSiteWriteGuard(allowed_origins), InternalCredential(internal_token)]
+    middleware = [
+        RequestMetrics(router),
+        RequestContext(),
+        BodyLimit(max_body_bytes),
+        CrossSiteWriteGuard(allowed_origins),
+        InternalCredential(internal_token),
+    ]
     if verifier is not None:
         middleware.append(Authentication(verifier))
     app = falcon.App(middleware=middleware, router=router, cors_enable=False)
@@ -200,7 +209,12 @@ def new_app(
     # Registered in this order so the more specific handlers win.
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(
-        (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, psycopg.OperationalError, psycopg_pool.PoolTimeout),
+        (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            psycopg.OperationalError,
+            psycopg_pool.PoolTimeout,
+        ),
         _unavailable,
     )
     return app
@@ -267,7 +281,9 @@ def client_address(req: falcon.Request) -> str:
     return req.get_header("X-Real-IP") or req.remote_addr or "unknown"
 
 
-def set_cookie(req: falcon.Request, resp: falcon.Response, name: str, value: str, max_age: int, path: str = "/") -> None:
+def set_cookie(
+    req: falcon.Request, resp: falcon.Response, name: str, value: str, max_age: int, path: str = "/"
+) -> None:
     """Cookies are HttpOnly and SameSite=Lax always, Secure when the gateway was reached over HTTPS."""
     resp.set_cookie(
         name,

@@ -25,8 +25,11 @@ def test_an_idle_connection_is_handed_out_without_a_round_trip(pool, monkeypatch
     backend_pid(pool)
     sent = []
     execute = psycopg.Connection.execute
-    monkeypatch.setattr(psycopg.Connection, "execute", lambda conn, query, *args, **kwargs: (
-        sent.append(query), execute(conn, query, *args, **kwargs))[1])
+    monkeypatch.setattr(
+        psycopg.Connection,
+        "execute",
+        lambda conn, query, *args, **kwargs: (sent.append(query), execute(conn, query, *args, **kwargs))[1],
+    )
     backend_pid(pool)
     assert sent == ["SELECT pg_backend_pid()"], "a check query was sent"
 

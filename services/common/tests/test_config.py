@@ -28,7 +28,9 @@ def test_required_variable_missing_is_named():
     ],
 )
 def test_malformed_values_are_named(call, message):
-    env = Env({"N": "many", "BIG": "11", "FLAG": "perhaps", "DB": "mysql://x/y", "LEVEL": "LOUD", "ORIGINS": "http://a/path"})
+    env = Env(
+        {"N": "many", "BIG": "11", "FLAG": "perhaps", "DB": "mysql://x/y", "LEVEL": "LOUD", "ORIGINS": "http://a/path"}
+    )
     with pytest.raises(ConfigError, match=message):
         call(env)
 

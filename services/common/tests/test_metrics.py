@@ -77,7 +77,12 @@ def test_a_request_moves_the_counter_and_the_histogram_under_its_route_template(
     # The histogram's buckets are cumulative: the +Inf one holds every request.
     inf = frozenset({**labels("/things/{thing_id}", "GET", 200), "le": "+Inf"}.items())
     assert found[("cotoami_http_request_duration_seconds_bucket", inf)] == after[1]
-    assert found[("cotoami_http_request_duration_seconds_sum", frozenset(labels("/things/{thing_id}", "GET", 200).items()))] > 0
+    assert (
+        found[
+            ("cotoami_http_request_duration_seconds_sum", frozenset(labels("/things/{thing_id}", "GET", 200).items()))
+        ]
+        > 0
+    )
     # Never the raw path, which holds ids.
     assert not [key for key in found if "/things/4" in dict(key[1]).get("route", "")]
 
@@ -123,12 +128,15 @@ def test_metrics_need_no_credential_and_are_not_logged(client, caplog):
     assert not [record for record in caplog.records if "/metrics" in record.getMessage()]
 
 
-@pytest.mark.parametrize("template,label", [
-    ("/api/cotos/{coto_id:uuid}", "/api/cotos/{coto_id}"),
-    ("/api/cotonomas/{key}/members/{email}", "/api/cotonomas/{key}/members/{email}"),
-    ("/a/{n:int(min=1)}/b", "/a/{n}/b"),
-    (None, "(unmatched)"),
-])
+@pytest.mark.parametrize(
+    "template,label",
+    [
+        ("/api/cotos/{coto_id:uuid}", "/api/cotos/{coto_id}"),
+        ("/api/cotonomas/{key}/members/{email}", "/api/cotonomas/{key}/members/{email}"),
+        ("/a/{n:int(min=1)}/b", "/a/{n}/b"),
+        (None, "(unmatched)"),
+    ],
+)
 def test_route_labels(template, label):
     assert route_label(template) == label
 
@@ -197,12 +205,32 @@ def gunicorn(tmp_path):
     def start(**environ: str) -> tuple[subprocess.Popen, str]:
         port = free_port()
         env = {name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"}
-        env.update({"BIND_HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2", "WEB_THREADS": "1",
-                    "GRACEFUL_TIMEOUT": "2", "SERVICE_NAME": "metrics-test", **environ})
+        env.update(
+            {
+                "BIND_HOST": "127.0.0.1",
+                "PORT": str(port),
+                "WEB_CONCURRENCY": "2",
+                "WEB_THREADS": "1",
+                "GRACEFUL_TIMEOUT": "2",
+                "SERVICE_NAME": "metrics-test",
+                **environ,
+            }
+        )
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "python:cotoami_common.gunicorn_conf",
-             "--chdir", str(HERE), "metrics_app:get_app()"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                "python:cotoami_common.gunicorn_conf",
+                "--chdir",
+                str(HERE),
+                "metrics_app:get_app()",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         started.append(process)
         url = f"http://127.0.0.1:{port}"

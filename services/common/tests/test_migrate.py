@@ -92,33 +92,39 @@ def test_cli_reads_the_url_from_a_mounted_file(monkeypatch, empty_database_url, 
 EXISTING = {"notes"}
 
 
-@pytest.mark.parametrize("statement", [
-    "ALTER TABLE notes ALTER COLUMN text TYPE varchar(10)",
-    "ALTER TABLE notes RENAME COLUMN text TO body",
-    "ALTER TABLE notes ADD COLUMN body text NOT NULL",
-    "ALTER TABLE notes ADD COLUMN ref uuid DEFAULT gen_random_uuid()",
-    "ALTER TABLE notes ALTER COLUMN text SET NOT NULL",
-    "ALTER TABLE notes ADD CONSTRAINT notes_short CHECK (length(text) < 10)",
-    "ALTER TABLE notes ADD CONSTRAINT notes_text UNIQUE (text)",
-    "CREATE INDEX notes_by_text ON notes (text)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS notes_by_text ON notes (text)",
-    "VACUUM FULL notes",
-    "LOCK TABLE notes",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE notes ALTER COLUMN text TYPE varchar(10)",
+        "ALTER TABLE notes RENAME COLUMN text TO body",
+        "ALTER TABLE notes ADD COLUMN body text NOT NULL",
+        "ALTER TABLE notes ADD COLUMN ref uuid DEFAULT gen_random_uuid()",
+        "ALTER TABLE notes ALTER COLUMN text SET NOT NULL",
+        "ALTER TABLE notes ADD CONSTRAINT notes_short CHECK (length(text) < 10)",
+        "ALTER TABLE notes ADD CONSTRAINT notes_text UNIQUE (text)",
+        "CREATE INDEX notes_by_text ON notes (text)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS notes_by_text ON notes (text)",
+        "VACUUM FULL notes",
+        "LOCK TABLE notes",
+    ],
+)
 def test_statements_that_would_stop_a_rollout_are_named(statement):
     assert locking_problem(statement, EXISTING) is not None
 
 
-@pytest.mark.parametrize("statement", [
-    "ALTER TABLE notes ADD COLUMN body text",
-    "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false",
-    "ALTER TABLE notes ADD CONSTRAINT notes_short CHECK (length(text) < 10) NOT VALID",
-    "ALTER TABLE notes VALIDATE CONSTRAINT notes_short",
-    "CREATE INDEX CONCURRENTLY notes_by_text ON notes (text)",
-    "CREATE TABLE tags (id int PRIMARY KEY)",
-    "CREATE INDEX tags_by_id ON tags (id)",  # a table no running code uses yet
-    "ALTER TABLE tags RENAME COLUMN id TO key",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE notes ADD COLUMN body text",
+        "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false",
+        "ALTER TABLE notes ADD CONSTRAINT notes_short CHECK (length(text) < 10) NOT VALID",
+        "ALTER TABLE notes VALIDATE CONSTRAINT notes_short",
+        "CREATE INDEX CONCURRENTLY notes_by_text ON notes (text)",
+        "CREATE TABLE tags (id int PRIMARY KEY)",
+        "CREATE INDEX tags_by_id ON tags (id)",  # a table no running code uses yet
+        "ALTER TABLE tags RENAME COLUMN id TO key",
+    ],
+)
 def test_statements_safe_during_a_rollout_pass(statement):
     assert locking_problem(statement, EXISTING) is None
 
@@ -133,6 +139,8 @@ def test_a_no_transaction_migration_can_build_an_index_concurrently(empty_databa
     create_database(empty_database_url)
     assert apply_migrations(empty_database_url, migrations)[-1] == "0003_index_concurrently"
     with psycopg.connect(empty_database_url) as conn:
-        valid = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'notes_by_id_text'::regclass").fetchone()
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'notes_by_id_text'::regclass"
+        ).fetchone()
     assert valid == (True,)
     assert apply_migrations(empty_database_url, migrations) == []

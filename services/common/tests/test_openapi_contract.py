@@ -60,8 +60,9 @@ DOCUMENT = {
         "securitySchemes": {"credential": {"type": "http", "scheme": "bearer"}},
         "pathItems": {
             "Thing": {
-                "parameters": [{"name": "thing_id", "in": "path", "required": True,
-                                "schema": {"type": "string", "format": "uuid"}}],
+                "parameters": [
+                    {"name": "thing_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+                ],
                 "get": _operation("200"),
                 "delete": _operation("204"),
             },
@@ -70,10 +71,14 @@ DOCUMENT = {
 }
 
 SERVED = {
-    ("/api/things", "get"), ("/api/things", "post"),
-    ("/api/things/{thing_id}", "get"), ("/api/things/{thing_id}", "delete"),
+    ("/api/things", "get"),
+    ("/api/things", "post"),
+    ("/api/things/{thing_id}", "get"),
+    ("/api/things/{thing_id}", "delete"),
     ("/internal/secrets/{key}", "put"),
-    ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
+    ("/healthz", "get"),
+    ("/readyz", "get"),
+    ("/metrics", "get"),
 }
 
 
@@ -108,7 +113,9 @@ def contract() -> TestOpenApiContract:
 def test_a_route_missing_from_the_document_fails_the_contract(contract):
     document = copy.deepcopy(DOCUMENT)
     del document["components"]["pathItems"]["Thing"]["delete"]
-    with pytest.raises(AssertionError, match=r"served but not in openapi.yaml: \[\('/api/things/\{thing_id\}', 'delete'\)\]"):
+    with pytest.raises(
+        AssertionError, match=r"served but not in openapi.yaml: \[\('/api/things/\{thing_id\}', 'delete'\)\]"
+    ):
         contract.test_every_route_served_is_documented(make_things_app, document)
 
 

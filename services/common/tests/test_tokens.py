@@ -50,8 +50,17 @@ def _forge(claims: dict, header: dict, key, algorithm: str) -> str:
 
 def _claims(**overrides):
     now = int(time.time())
-    claims = {"iss": "cotoami-auth", "aud": "cotoami", "sub": "5d1f6d2e-8b8a-4c1e-9f57-0d5b6a1c2e3f", "iat": now, "exp": now + 600, "jti": "j",
-              "email": "a@b.c", "name": "a", "picture": "p"}
+    claims = {
+        "iss": "cotoami-auth",
+        "aud": "cotoami",
+        "sub": "5d1f6d2e-8b8a-4c1e-9f57-0d5b6a1c2e3f",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "j",
+        "email": "a@b.c",
+        "name": "a",
+        "picture": "p",
+    }
     return {**claims, **overrides}
 
 
@@ -95,17 +104,33 @@ def test_refused_tokens(token_keys, verifier):
     kid = token_keys.signer.key_id
     stranger = ec.generate_private_key(ec.SECP256R1())
     signer_key = serialization.load_pem_private_key((token_keys.directory / "signing-key.pem").read_bytes(), None)
-    public_pem = signer_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = signer_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     good = token_keys.access_token(new_amishi())
     head, body, signature = good.split(".")
-    tampered_body = base64.urlsafe_b64encode(
-        json.dumps({**json.loads(base64.urlsafe_b64decode(body + "==")), "sub": "someone-else"}).encode()
-    ).rstrip(b"=").decode()
-    none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": kid, "typ": "at+jwt"}).encode()).rstrip(b"=").decode()
-    hs_header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": kid, "typ": "at+jwt"}).encode()).rstrip(b"=").decode()
-    hs_signature = base64.urlsafe_b64encode(
-        hmac.new(public_pem, f"{hs_header}.{body}".encode(), hashlib.sha256).digest()
-    ).rstrip(b"=").decode()
+    tampered_body = (
+        base64.urlsafe_b64encode(
+            json.dumps({**json.loads(base64.urlsafe_b64decode(body + "==")), "sub": "someone-else"}).encode()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
+    none_header = (
+        base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": kid, "typ": "at+jwt"}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
+    hs_header = (
+        base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": kid, "typ": "at+jwt"}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
+    hs_signature = (
+        base64.urlsafe_b64encode(hmac.new(public_pem, f"{hs_header}.{body}".encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     header = {"kid": kid, "typ": "at+jwt"}
     refused = {
         "tampered": f"{head}.{tampered_body}.{signature}",
@@ -120,7 +145,9 @@ def test_refused_tokens(token_keys, verifier):
         "no exp": _forge({k: v for k, v in _claims().items() if k != "exp"}, header, signer_key, "ES256"),
         "no profile": _forge(_claims(name=""), header, signer_key, "ES256"),
         "subject not an amishi id": _forge(_claims(sub="x"), header, signer_key, "ES256"),
-        "subject not canonical": _forge(_claims(sub="5D1F6D2E-8B8A-4C1E-9F57-0D5B6A1C2E3F"), header, signer_key, "ES256"),
+        "subject not canonical": _forge(
+            _claims(sub="5D1F6D2E-8B8A-4C1E-9F57-0D5B6A1C2E3F"), header, signer_key, "ES256"
+        ),
         "garbage": "not.a.token",
         "empty": "",
     }
@@ -132,6 +159,7 @@ def test_refused_tokens(token_keys, verifier):
 
 def test_the_signer_takes_only_p256_keys():
     other = ec.generate_private_key(ec.SECP384R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     with pytest.raises(ValueError, match="P-256"):
         AccessTokenSigner(other, "i", "a", 60)

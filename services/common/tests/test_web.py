@@ -66,9 +66,16 @@ def test_internal_paths_need_the_credential_however_many_leading_slashes(path):
 
 
 def test_json_object_requires_json(client):
-    assert client.simulate_post("/echo", body="a=b", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 415
+    assert (
+        client.simulate_post(
+            "/echo", body="a=b", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        ).status_code
+        == 415
+    )
     assert client.simulate_post("/echo", json=[1]).status_code == 400
-    assert client.simulate_post("/echo", json={"a": 1}, headers={"Content-Type": "application/json; charset=utf-8"}).json == {"a": 1}
+    assert client.simulate_post(
+        "/echo", json={"a": 1}, headers={"Content-Type": "application/json; charset=utf-8"}
+    ).json == {"a": 1}
 
 
 def test_json_nested_too_deeply_to_parse_is_a_400():
@@ -90,17 +97,33 @@ class Limited:
         resp.media = {"limit": limit_param(req, default=50, maximum=200)}
 
 
-@pytest.mark.parametrize("raw,status", [
-    ("1", 200), ("200", 200), ("007", 200),
-    ("0", 400), ("201", 400), ("-1", 400), ("+5", 400), (" 5", 400), ("", 400),
-    ("²", 400), ("٣", 400), ("9" * 5000, 400),
-])
+@pytest.mark.parametrize(
+    "raw,status",
+    [
+        ("1", 200),
+        ("200", 200),
+        ("007", 200),
+        ("0", 400),
+        ("201", 400),
+        ("-1", 400),
+        ("+5", 400),
+        (" 5", 400),
+        ("", 400),
+        ("²", 400),
+        ("٣", 400),
+        ("9" * 5000, 400),
+    ],
+)
 def test_limit_is_an_integer_within_bounds_or_a_400(raw, status):
     app = new_app(max_body_bytes=100, allowed_origins=[])
     app.add_route("/limited", Limited())
     result = testing.TestClient(app).simulate_get("/limited", params={"limit": raw})
     assert result.status_code == status, result.text
-    assert result.json == ({"limit": int(raw)} if status == 200 else {"title": "Invalid limit", "description": "limit must be an integer from 1 to 200."})
+    assert result.json == (
+        {"limit": int(raw)}
+        if status == 200
+        else {"title": "Invalid limit", "description": "limit must be an integer from 1 to 200."}
+    )
 
 
 def test_falcon_errors_keep_their_status_and_json_shape(client):
@@ -108,17 +131,20 @@ def test_falcon_errors_keep_their_status_and_json_shape(client):
     assert result.status_code == 405 and "title" in result.json
 
 
-@pytest.mark.parametrize("value,one_line,ok", [
-    ("  a note  ", False, "a note"),
-    ("two\nlines\tand a tab", False, "two\nlines\tand a tab"),
-    ("two\nlines", True, None),
-    ("line\u2028separator", True, None),
-    ("bell\x07", False, None),
-    ("lone \ud800 surrogate", False, None),
-    ("   ", False, None),
-    ("x" * 31, False, None),
-    (5, False, None),
-])
+@pytest.mark.parametrize(
+    "value,one_line,ok",
+    [
+        ("  a note  ", False, "a note"),
+        ("two\nlines\tand a tab", False, "two\nlines\tand a tab"),
+        ("two\nlines", True, None),
+        ("line\u2028separator", True, None),
+        ("bell\x07", False, None),
+        ("lone \ud800 surrogate", False, None),
+        ("   ", False, None),
+        ("x" * 31, False, None),
+        (5, False, None),
+    ],
+)
 def test_text_fields(value, one_line, ok):
     if ok is not None:
         assert text_field({"f": value}, "f", 30, one_line) == ok

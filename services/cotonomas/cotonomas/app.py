@@ -23,10 +23,20 @@ from cotonomas.resources import (
 from cotonomas.store import CotonomaStore
 
 
-def create_app(config: Config, store: CotonomaStore, cotos: CotosClient, redis_client: redis.Redis,
-               checks: dict[str, Check], liveness: dict[str, Check] | None = None) -> falcon.App:
-    app = new_app(config.max_body_bytes, config.allowed_origins, verifier=config.tokens.verifier(),
-                  internal_token=config.internal_token)
+def create_app(
+    config: Config,
+    store: CotonomaStore,
+    cotos: CotosClient,
+    redis_client: redis.Redis,
+    checks: dict[str, Check],
+    liveness: dict[str, Check] | None = None,
+) -> falcon.App:
+    app = new_app(
+        config.max_body_bytes,
+        config.allowed_origins,
+        verifier=config.tokens.verifier(),
+        internal_token=config.internal_token,
+    )
     add_health_routes(app, checks, liveness)
     add_domain_error_handlers(app)
     writes = CotonomaWrites(store, cotos)
@@ -49,5 +59,6 @@ def get_app() -> falcon.App:
     reconciler = Reconciler(CotonomaWrites(store, cotos))
     reconciler.start()
     atexit.register(reconciler.stop)
-    return create_app(config, store, cotos, backing.redis, checks=backing.checks,
-                      liveness={"reconciler": reconciler.check})
+    return create_app(
+        config, store, cotos, backing.redis, checks=backing.checks, liveness={"reconciler": reconciler.check}
+    )

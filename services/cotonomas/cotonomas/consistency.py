@@ -76,8 +76,11 @@ class CotonomaWrites:
         try:
             self.cotos.put_cotonoma_coto(key, current[0], current[1], owner.public())
         except CotosUnavailable as failure:
-            log.warning("the cotonoma's coto may keep the name that was refused: %s", failure,
-                        extra={"fields": {"cotonoma": key}})
+            log.warning(
+                "the cotonoma's coto may keep the name that was refused: %s",
+                failure,
+                extra={"fields": {"cotonoma": key}},
+            )
 
     def undo_stuck_creations(self, older_than: timedelta = STUCK_AFTER) -> int:
         """Undo each creation left unfinished for longer than `older_than`: delete
@@ -99,8 +102,12 @@ class Reconciler:
     Every process runs one; row locks (SKIP LOCKED) keep them from undoing the
     same creation twice or one still being finished."""
 
-    def __init__(self, writes: CotonomaWrites, every_seconds: float = RECONCILE_EVERY_SECONDS,
-                 stuck_after: timedelta = STUCK_AFTER):
+    def __init__(
+        self,
+        writes: CotonomaWrites,
+        every_seconds: float = RECONCILE_EVERY_SECONDS,
+        stuck_after: timedelta = STUCK_AFTER,
+    ):
         self.writes = writes
         self.every_seconds = every_seconds
         self.stuck_after = stuck_after

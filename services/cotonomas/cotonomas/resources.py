@@ -73,7 +73,8 @@ def no_such_cotonoma() -> falcon.HTTPNotFound:
 def name_taken(error: NameTaken) -> falcon.HTTPError:
     if error.pending:
         return falcon.HTTPServiceUnavailable(
-            title="Name in use", retry_after=10,
+            title="Name in use",
+            retry_after=10,
             description="A cotonoma of this name is still being created or undone here; try again shortly.",
         )
     return falcon.HTTPConflict(title="Name taken", description="You already have a cotonoma of this name here.")
@@ -81,7 +82,8 @@ def name_taken(error: NameTaken) -> falcon.HTTPError:
 
 def cotos_unavailable() -> falcon.HTTPServiceUnavailable:
     return falcon.HTTPServiceUnavailable(
-        title="Cotos unavailable", retry_after=5,
+        title="Cotos unavailable",
+        retry_after=5,
         description="The cotos service is not answering, so nothing was changed; try again shortly.",
     )
 
@@ -102,6 +104,7 @@ def add_domain_error_handlers(app: falcon.App) -> None:
 def _answering_with(to_http):
     def handle(req, resp, error, params):
         raise to_http(error)
+
     return handle
 
 
@@ -191,12 +194,17 @@ class MembersResource:
         try:
             # Queued before the member is committed: a failure leaves neither.
             with self.store.adding_member(place.key, amishi, email) as member:
-                enqueue_mail(self.mail, "invitation", email, {
-                    "link": f"{self.public_url}/cotonomas/{place.key}",
-                    "cotonoma_name": place.name,
-                    "inviter_name": amishi.display_name,
-                    "inviter_email": amishi.email,
-                })
+                enqueue_mail(
+                    self.mail,
+                    "invitation",
+                    email,
+                    {
+                        "link": f"{self.public_url}/cotonomas/{place.key}",
+                        "cotonoma_name": place.name,
+                        "inviter_name": amishi.display_name,
+                        "inviter_email": amishi.email,
+                    },
+                )
         except AlreadyMember:
             raise falcon.HTTPConflict(title="Already a member", description=f"{email} is a member already.") from None
         resp.status = falcon.HTTP_201

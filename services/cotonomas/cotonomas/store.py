@@ -132,9 +132,7 @@ SELECT l.key, l.name, l.parent_key, l.created_at, a.id::text AS owner_id, a.disp
 
 
 # One cotonoma (%(key)s).
-_ONE = _with_owners_and_sharing(
-    "SELECT key, name, parent_key, owner_id, created_at FROM cotonomas WHERE key = %(key)s"
-)
+_ONE = _with_owners_and_sharing("SELECT key, name, parent_key, owner_id, created_at FROM cotonomas WHERE key = %(key)s")
 # One cotonoma (%(key)s) and its children.
 _WITH_CHILDREN = _with_owners_and_sharing(
     "SELECT key, name, parent_key, owner_id, created_at FROM cotonomas"
@@ -273,8 +271,13 @@ class CotonomaStore:
     def page(self, viewer: Viewer, before: tuple[datetime, str] | None, limit: int) -> tuple[list[dict], str | None]:
         """The cotonomas the viewer owns or is a member of, newest first, and the cursor of the next page."""
         before_at, before_key = before if before else ("infinity", "")
-        params = {"amishi_id": viewer.id, "email": viewer.email, "before_at": before_at, "before_key": before_key,
-                  "limit": limit + 1}
+        params = {
+            "amishi_id": viewer.id,
+            "email": viewer.email,
+            "before_at": before_at,
+            "before_key": before_key,
+            "limit": limit + 1,
+        }
         with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(_PAGE, params).fetchall()
         return [_cotonoma(row) for row in rows[:limit]], (_cursor(rows[limit - 1]) if len(rows) > limit else None)
@@ -370,6 +373,6 @@ class CotonomaStore:
     def remove_member(self, key: str, owner: Amishi, email: str) -> bool:
         """Whether the address was a member (and is no longer)."""
         with self._writing(owner) as conn:
-            return conn.execute(
-                "DELETE FROM members WHERE cotonoma_key = %s AND email = %s", (key, email)
-            ).rowcount == 1
+            return (
+                conn.execute("DELETE FROM members WHERE cotonoma_key = %s AND email = %s", (key, email)).rowcount == 1
+            )

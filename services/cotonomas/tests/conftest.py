@@ -46,8 +46,16 @@ def required_environ(token_keys) -> dict[str, str]:
 
 @pytest.fixture
 def config(clean_database, redis_url, required_environ) -> Config:
-    return Config.from_env(Env({"DATABASE_URL": clean_database, "REDIS_URL": redis_url,
-                                "PUBLIC_URL": "https://cotoami.test", **required_environ}))
+    return Config.from_env(
+        Env(
+            {
+                "DATABASE_URL": clean_database,
+                "REDIS_URL": redis_url,
+                "PUBLIC_URL": "https://cotoami.test",
+                **required_environ,
+            }
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,7 @@ def sign_in(client, token_keys):
     def person(who: str | Amishi) -> Person:
         amishi = new_amishi(who) if isinstance(who, str) else who
         return Person(client, amishi, token_keys.access_token(amishi))
+
     return person
 
 

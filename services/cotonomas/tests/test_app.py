@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import INTERNAL_TOKEN
+
 from cotoami_common.testing import ServiceContract, TokenAndCredentialContract
 
 PUBLIC_ROUTES = [
@@ -35,10 +35,14 @@ def test_a_bad_access_token_is_401(client, cookie):
     assert result.status_code == 401 and result.json["title"] == "Invalid session"
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {INTERNAL_TOKEN}", f"Bearer {INTERNAL_TOKEN}x"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", f"Basic {INTERNAL_TOKEN}", f"Bearer {INTERNAL_TOKEN}x"]
+)
 def test_the_internal_route_needs_the_service_credential(client, authorization):
     headers = {"Authorization": authorization} if authorization else {}
-    result = client.simulate_get("/internal/cotonomas/key-00001/access",
-                                 params={"amishi_id": "00000000-0000-4000-8000-000000000001", "email": "a@b.co"},
-                                 headers=headers)
+    result = client.simulate_get(
+        "/internal/cotonomas/key-00001/access",
+        params={"amishi_id": "00000000-0000-4000-8000-000000000001", "email": "a@b.co"},
+        headers=headers,
+    )
     assert result.status_code == 401 and result.json["title"] == "Unauthorized"

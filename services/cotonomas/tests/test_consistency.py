@@ -5,8 +5,8 @@ import time
 from datetime import timedelta
 
 import pytest
-
 from conftest import INTERNAL_TOKEN, Call
+
 from cotonomas.consistency import Reconciler
 from cotonomas.cotos_client import CotosUnavailable
 
@@ -22,8 +22,14 @@ def assert_503_json(result):
 
 def test_creating_at_home_puts_the_coto_with_no_parent(ann, cotos_double, rows):
     cotonoma = ann.create("Ideas")
-    assert cotos_double.calls == [Call("PUT", cotonoma["key"], {
-        "name": "Ideas", "parent_key": None, "owner": ann.amishi.public()}, f"Bearer {INTERNAL_TOKEN}")]
+    assert cotos_double.calls == [
+        Call(
+            "PUT",
+            cotonoma["key"],
+            {"name": "Ideas", "parent_key": None, "owner": ann.amishi.public()},
+            f"Bearer {INTERNAL_TOKEN}",
+        )
+    ]
     assert cotos_double.cotos.keys() == {cotonoma["key"]}
     assert rows() == [("Ideas", "ready")]
 
@@ -72,9 +78,11 @@ def test_a_creation_neither_finished_nor_undone_is_undone_by_the_reconciler_once
     # Meanwhile it exists for nobody, and its name waits.
     assert ann.listed() == []
     assert ann.request("GET", f"/api/cotonomas/{key}").status_code == 404
-    access = client.simulate_get(f"/internal/cotonomas/{key}/access",
-                                 params={"amishi_id": ann.amishi.id, "email": ann.amishi.email},
-                                 headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"})
+    access = client.simulate_get(
+        f"/internal/cotonomas/{key}/access",
+        params={"amishi_id": ann.amishi.id, "email": ann.amishi.email},
+        headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"},
+    )
     assert access.status_code == 404
     again = ann.request("POST", "/api/cotonomas", json={"name": "Ideas"})
     assert again.status_code == 503 and again.json["title"] == "Name in use"
@@ -137,8 +145,12 @@ def test_a_rename_puts_the_new_name_with_the_parent_and_owner(ann, cotos_double)
     child = ann.create("Child", parent["key"])
     result = ann.request("PATCH", f"/api/cotonomas/{child['key']}", json={"name": " Renamed "})
     assert result.status_code == 200 and result.json["cotonoma"]["name"] == "Renamed"
-    assert cotos_double.calls[-1] == Call("PUT", child["key"], {
-        "name": "Renamed", "parent_key": parent["key"], "owner": ann.amishi.public()}, f"Bearer {INTERNAL_TOKEN}")
+    assert cotos_double.calls[-1] == Call(
+        "PUT",
+        child["key"],
+        {"name": "Renamed", "parent_key": parent["key"], "owner": ann.amishi.public()},
+        f"Bearer {INTERNAL_TOKEN}",
+    )
     assert cotos_double.cotos[child["key"]]["name"] == "Renamed"
 
 

@@ -3,8 +3,8 @@
 import time
 
 import pytest
-
 from conftest import COTOS_TIMEOUT_SECONDS, INTERNAL_TOKEN, Call
+
 from cotonomas.cotos_client import CotosClient, CotosUnavailable
 
 OWNER = {"id": "00000000-0000-4000-8000-000000000001", "display_name": "ann", "avatar_url": "https://a.test/ann"}
@@ -25,8 +25,9 @@ def test_put_and_delete_carry_the_body_and_the_service_credential(cotos_client, 
 
 def test_a_top_level_cotonoma_has_a_null_parent(cotos_client, cotos_double):
     cotos_client.put_cotonoma_coto("key-00001", "Ideas", None, OWNER)
-    assert cotos_double.calls == [Call("PUT", "key-00001", {"name": "Ideas", "parent_key": None, "owner": OWNER},
-                                       f"Bearer {INTERNAL_TOKEN}")]
+    assert cotos_double.calls == [
+        Call("PUT", "key-00001", {"name": "Ideas", "parent_key": None, "owner": OWNER}, f"Bearer {INTERNAL_TOKEN}")
+    ]
 
 
 def test_an_error_answer_may_have_done_something(cotos_client, cotos_double):

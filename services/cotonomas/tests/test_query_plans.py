@@ -26,26 +26,37 @@ def big(database_url):
     """The test run's database filled once for this module (and emptied after)."""
     with psycopg.connect(database_url, autocommit=True) as db:
         db.execute("TRUNCATE amishis, cotonomas, members")
-        db.execute("""
+        db.execute(
+            """
             CREATE FUNCTION pg_temp.amishi(n int) RETURNS uuid LANGUAGE sql AS $$
                 SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
             CREATE FUNCTION pg_temp.key(j int) RETURNS text LANGUAGE sql AS $$ SELECT 'cotonoma-' || j $$;
             CREATE FUNCTION pg_temp.owner(j int) RETURNS int LANGUAGE sql AS $$
                 SELECT CASE WHEN j <= 2 * %(owned)s THEN 1 ELSE 2 + j %% (%(amishis)s - 1) END $$;
-        """.replace("%(owned)s", str(OWNED)).replace("%(amishis)s", str(AMISHIS)).replace("%%", "%"))
-        db.execute("""
+        """.replace("%(owned)s", str(OWNED))
+            .replace("%(amishis)s", str(AMISHIS))
+            .replace("%%", "%")
+        )
+        db.execute(
+            """
             INSERT INTO amishis (id, email, display_name, avatar_url)
             SELECT pg_temp.amishi(n), 'amishi-' || n || '@example.com', 'amishi ' || n, 'https://a.test/' || n
               FROM generate_series(1, %s) n
-        """, (AMISHIS,))
-        db.execute("""
+        """,
+            (AMISHIS,),
+        )
+        db.execute(
+            """
             INSERT INTO cotonomas (key, name, owner_id, parent_key, state, created_at)
             SELECT pg_temp.key(j), 'Cotonoma ' || j, pg_temp.amishi(pg_temp.owner(j)),
                    CASE WHEN j > %(owned)s AND j <= 2 * %(owned)s THEN pg_temp.key(j - %(owned)s) END,
                    'ready', now() - j * interval '1 minute'
               FROM generate_series(1, %(cotonomas)s) j
-        """, {"owned": OWNED, "cotonomas": COTONOMAS})
-        db.execute("""
+        """,
+            {"owned": OWNED, "cotonomas": COTONOMAS},
+        )
+        db.execute(
+            """
             INSERT INTO members (cotonoma_key, email, added_by)
             SELECT pg_temp.key(j), %(email)s, pg_temp.amishi(pg_temp.owner(j))
               FROM generate_series(2 * %(owned)s + 1, 2 * %(owned)s + %(shared)s) j
@@ -54,8 +65,16 @@ def big(database_url):
                    pg_temp.amishi(pg_temp.owner(j))
               FROM generate_series(2 * %(owned)s + 1, %(cotonomas)s) j, generate_series(1, %(members)s) m
             ON CONFLICT DO NOTHING
-        """, {"email": VIEWER["email"], "owned": OWNED, "shared": SHARED, "amishis": AMISHIS,
-              "cotonomas": COTONOMAS, "members": MEMBERS})
+        """,
+            {
+                "email": VIEWER["email"],
+                "owned": OWNED,
+                "shared": SHARED,
+                "amishis": AMISHIS,
+                "cotonomas": COTONOMAS,
+                "members": MEMBERS,
+            },
+        )
         db.execute("ANALYZE amishis")
         db.execute("ANALYZE cotonomas")
         db.execute("ANALYZE members")

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from conftest import INTERNAL_TOKEN
 
 KEY = re.compile(r"[A-Za-z0-9_-]{16}")
@@ -29,6 +28,7 @@ def access(client, key, person, email=None):
 
 
 # Creating
+
 
 def test_create_answers_the_new_cotonoma(ann):
     result = ann.request("POST", "/api/cotonomas", json={"name": "  Ideas  "})
@@ -91,7 +91,9 @@ def test_a_member_creates_inside_and_the_owner_of_the_parent_sees_it(ann, bob, c
     notes = bob.create("Bob's notes", team["key"])
     assert notes["owner"] == bob.amishi.public() and notes["shared"] is True
     for person in (ann, bob):
-        assert [c["key"] for c in person.request("GET", f"/api/cotonomas/{team['key']}").json["children"]] == [notes["key"]]
+        assert [c["key"] for c in person.request("GET", f"/api/cotonomas/{team['key']}").json["children"]] == [
+            notes["key"]
+        ]
         assert person.request("GET", f"/api/cotonomas/{notes['key']}").status_code == 200
     assert dave.request("GET", f"/api/cotonomas/{notes['key']}").status_code == 404
     # Owner-only actions on it are Bob's.
@@ -100,6 +102,7 @@ def test_a_member_creates_inside_and_the_owner_of_the_parent_sees_it(ann, bob, c
 
 
 # Listing
+
 
 def test_list_holds_mine_at_any_depth_and_those_shared_with_me_newest_first(ann, bob, carol):
     mine = ann.create("Mine")
@@ -135,14 +138,16 @@ def test_list_pages(ann):
     assert [c["name"] for c in page["cotonomas"]] == ["n0"] and page["next"] is None
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "201"}, {"limit": "x"}, {"before": "nonsense"},
-                                    {"before": "1.short"}])
+@pytest.mark.parametrize(
+    "params", [{"limit": "0"}, {"limit": "201"}, {"limit": "x"}, {"before": "nonsense"}, {"before": "1.short"}]
+)
 def test_bad_list_parameters_are_400(ann, params):
     result = ann.request("GET", "/api/cotonomas", params=params)
     assert result.status_code == 400 and result.json["title"]
 
 
 # Reading one
+
 
 def test_get_shows_ancestors_root_first_and_children_newest_first(ann):
     top = ann.create("Top")
@@ -201,10 +206,13 @@ def test_a_stranger_gets_404_on_every_route(ann, bob, dave, mail_jobs, rows, cot
             assert result.json == {"title": "No such cotonoma", "description": "There is no cotonoma with this key."}
     assert dave.listed() == []
     assert (rows(), len(mail_jobs()), len(cotos_double.calls)) == before
-    assert [m["email"] for m in ann.request("GET", f"/api/cotonomas/{key}/members").json["members"]] == ["bob@example.com"]
+    assert [m["email"] for m in ann.request("GET", f"/api/cotonomas/{key}/members").json["members"]] == [
+        "bob@example.com"
+    ]
 
 
 # Renaming
+
 
 def test_rename_is_for_the_owner(ann, bob, rows):
     cotonoma = ann.create("Ideas")
@@ -230,6 +238,7 @@ def test_rename_to_a_name_taken_in_the_same_parent_is_409(ann, cotos_double, row
 
 # Members
 
+
 def test_owner_lists_adds_and_removes_members(ann, bob, carol):
     cotonoma = ann.create("Team")
     key = cotonoma["key"]
@@ -247,7 +256,9 @@ def test_owner_lists_adds_and_removes_members(ann, bob, carol):
     assert removed.status_code == 204 and removed.text == ""
     assert carol.request("GET", f"/api/cotonomas/{key}").status_code == 404, "access ends at once"
     assert carol.listed() == []
-    assert [m["email"] for m in ann.request("GET", f"/api/cotonomas/{key}/members").json["members"]] == ["bob@example.com"]
+    assert [m["email"] for m in ann.request("GET", f"/api/cotonomas/{key}/members").json["members"]] == [
+        "bob@example.com"
+    ]
 
 
 def test_members_are_the_owners_business(ann, bob, mail_jobs):
@@ -263,7 +274,9 @@ def test_members_are_the_owners_business(ann, bob, mail_jobs):
         result = bob.request(method, path, json=body)
         assert result.status_code == 403 and result.json["title"] == "Owner only", (method, path)
     assert len(mail_jobs()) == jobs
-    assert [m["email"] for m in ann.request("GET", f"/api/cotonomas/{key}/members").json["members"]] == ["bob@example.com"]
+    assert [m["email"] for m in ann.request("GET", f"/api/cotonomas/{key}/members").json["members"]] == [
+        "bob@example.com"
+    ]
 
 
 def test_adding_a_member_queues_the_invitation(ann, mail_jobs):
@@ -280,31 +293,35 @@ def test_adding_a_member_queues_the_invitation(ann, mail_jobs):
     assert re.fullmatch(r"[0-9a-f-]{36}", job["id"])
 
 
-@pytest.mark.parametrize("email,status,title", [
-    ("ann@example.com", 400, "Invalid email"),
-    (" ANN@example.COM ", 400, "Invalid email"),
-    ("bob@example.com", 409, "Already a member"),
-    ("BOB@example.com", 409, "Already a member"),
-    ("not an address", 400, "Invalid email"),
-    ("bob@localhost", 400, "Invalid email"),
-    ("bob@@example.com", 400, "Invalid email"),
-    (".bob@example.com", 400, "Invalid email"),
-    ("bo..b@example.com", 400, "Invalid email"),
-    ("bob@example.com\n", 409, "Already a member"),  # trimmed
-    ("bob@exa mple.com", 400, "Invalid email"),
-    ("bób@example.com", 400, "Invalid email"),
-    ("a/b@example.com", 400, "Invalid email"),  # the gateway refuses %2F: it could never be removed
-    ("b" * 65 + "@example.com", 400, "Invalid email"),
-    ("bob@" + "e" * 250 + ".com", 400, "Invalid email"),
-    ("", 400, "Invalid email"),
-])
+@pytest.mark.parametrize(
+    "email,status,title",
+    [
+        ("ann@example.com", 400, "Invalid email"),
+        (" ANN@example.COM ", 400, "Invalid email"),
+        ("bob@example.com", 409, "Already a member"),
+        ("BOB@example.com", 409, "Already a member"),
+        ("not an address", 400, "Invalid email"),
+        ("bob@localhost", 400, "Invalid email"),
+        ("bob@@example.com", 400, "Invalid email"),
+        (".bob@example.com", 400, "Invalid email"),
+        ("bo..b@example.com", 400, "Invalid email"),
+        ("bob@example.com\n", 409, "Already a member"),  # trimmed
+        ("bob@exa mple.com", 400, "Invalid email"),
+        ("bób@example.com", 400, "Invalid email"),
+        ("a/b@example.com", 400, "Invalid email"),  # the gateway refuses %2F: it could never be removed
+        ("b" * 65 + "@example.com", 400, "Invalid email"),
+        ("bob@" + "e" * 250 + ".com", 400, "Invalid email"),
+        ("", 400, "Invalid email"),
+    ],
+)
 def test_adding_oneself_a_bad_address_or_a_member_twice_changes_nothing(ann, mail_jobs, email, status, title):
     cotonoma = ann.create("Team")
     ann.add_member(cotonoma["key"], "bob@example.com")
     result = ann.request("POST", f"/api/cotonomas/{cotonoma['key']}/members", json={"email": email})
     assert result.status_code == status and result.json["title"] == title
     assert [m["email"] for m in ann.request("GET", f"/api/cotonomas/{cotonoma['key']}/members").json["members"]] == [
-        "bob@example.com"]
+        "bob@example.com"
+    ]
     assert len(mail_jobs()) == 1
 
 
@@ -334,6 +351,7 @@ def test_the_owner_sees_a_shared_cotonoma_marked(ann):
 
 # The internal access route
 
+
 def test_access_for_owner_member_and_ancestor_member(client, ann, bob, carol, dave):
     top = ann.create("Top")
     child = ann.create("Child", top["key"])
@@ -342,14 +360,21 @@ def test_access_for_owner_member_and_ancestor_member(client, ann, bob, carol, da
     expected_top = {"key": top["key"], "name": "Top", "owner_id": ann.amishi.id}
     expected_child = {"key": child["key"], "name": "Child", "owner_id": ann.amishi.id}
     for person, key, expected in [
-        (ann, top["key"], expected_top), (ann, child["key"], expected_child),   # owner
-        (bob, top["key"], expected_top), (bob, child["key"], expected_child),   # member, and of an ancestor
-        (carol, child["key"], expected_child),                                  # member of the child
+        (ann, top["key"], expected_top),
+        (ann, child["key"], expected_child),  # owner
+        (bob, top["key"], expected_top),
+        (bob, child["key"], expected_child),  # member, and of an ancestor
+        (carol, child["key"], expected_child),  # member of the child
     ]:
         result = access(client, key, person)
         assert result.status_code == 200 and result.json == expected
-    for person, key in [(carol, top["key"]), (dave, top["key"]), (dave, child["key"]), (ann, "no-such-key-0000"),
-                        (ann, "bad")]:
+    for person, key in [
+        (carol, top["key"]),
+        (dave, top["key"]),
+        (dave, child["key"]),
+        (ann, "no-such-key-0000"),
+        (ann, "bad"),
+    ]:
         result = access(client, key, person)
         assert result.status_code == 404 and result.json["title"] == "No such cotonoma"
 
@@ -362,13 +387,21 @@ def test_access_matches_the_address_in_any_case_and_ends_with_membership(client,
     assert access(client, top["key"], bob).status_code == 404
 
 
-@pytest.mark.parametrize("params", [{}, {"amishi_id": "00000000-0000-4000-8000-000000000001"}, {"email": "a@b.co"},
-                                    {"amishi_id": "not-a-uuid", "email": "a@b.co"},
-                                    {"amishi_id": "00000000-0000-4000-8000-000000000001", "email": "a\x00@b.co"},
-                                    {"amishi_id": "00000000-0000-4000-8000-000000000001", "email": "a" * 250 + "@b.co"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"amishi_id": "00000000-0000-4000-8000-000000000001"},
+        {"email": "a@b.co"},
+        {"amishi_id": "not-a-uuid", "email": "a@b.co"},
+        {"amishi_id": "00000000-0000-4000-8000-000000000001", "email": "a\x00@b.co"},
+        {"amishi_id": "00000000-0000-4000-8000-000000000001", "email": "a" * 250 + "@b.co"},
+    ],
+)
 def test_access_needs_an_amishi_id_and_an_address(client, params):
-    result = client.simulate_get("/internal/cotonomas/key-00001/access", params=params,
-                                 headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"})
+    result = client.simulate_get(
+        "/internal/cotonomas/key-00001/access", params=params, headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"}
+    )
     assert result.status_code == 400 and result.json["title"]
 
 
@@ -400,7 +433,12 @@ BAD_BODIES = [
     ("name with a line separator", b'{"name": "a\\u2028b"}', "application/json", 400),
     ("name with a lone surrogate", b'{"name": "a\\ud800b"}', "application/json", 400),
     ("invalid UTF-8", b'{"name": "\xff\xfe"}', "application/json", 400),
-    ("unknown field", b'{"name": "Ideas", "owner_id": "00000000-0000-4000-8000-000000000001"}', "application/json", 400),
+    (
+        "unknown field",
+        b'{"name": "Ideas", "owner_id": "00000000-0000-4000-8000-000000000001"}',
+        "application/json",
+        400,
+    ),
     ("odd key", b'{"name": "Ideas", "": 1}', "application/json", 400),
     ("key with NUL", b'{"name": "Ideas", "\\u0000": 1}', "application/json", 400),
     ("state smuggled", b'{"name": "Ideas", "state": "ready"}', "application/json", 400),

@@ -34,7 +34,10 @@ def test_the_owner_and_members_of_it_or_an_ancestor_reach_a_cotonoma(store):
     middle = made(store, ANN, "Middle", top)
     bottom = made(store, ANN, "Bottom", middle)
     share(store, middle, ANN, "bob@example.com")
-    assert store.reach(bottom, Viewer.of(ANN)).ancestors == [{"key": top, "name": "Top"}, {"key": middle, "name": "Middle"}]
+    assert store.reach(bottom, Viewer.of(ANN)).ancestors == [
+        {"key": top, "name": "Top"},
+        {"key": middle, "name": "Middle"},
+    ]
     # Bob sees from the cotonoma shared with him down, not what is above it.
     assert store.reach(bottom, Viewer.of(BOB)).ancestors == [{"key": middle, "name": "Middle"}]
     assert store.reach(middle, Viewer.of(BOB)).ancestors == []
@@ -89,8 +92,10 @@ def test_pages_follow_created_at_then_key_across_mine_and_shared(store, db):
         share(store, key, BOB, "ann@example.com")
     made(store, BOB, "not shared")
     # Ties on created_at are broken by key.
-    db.execute("UPDATE cotonomas SET created_at = %s WHERE key = ANY(%s)",
-                (datetime(2024, 1, 1, tzinfo=UTC), [mine[0], theirs[0], mine[1]]))
+    db.execute(
+        "UPDATE cotonomas SET created_at = %s WHERE key = ANY(%s)",
+        (datetime(2024, 1, 1, tzinfo=UTC), [mine[0], theirs[0], mine[1]]),
+    )
     expected = [theirs[2], theirs[1], mine[2]] + sorted([mine[0], theirs[0], mine[1]], reverse=True)
     seen, cursor = [], None
     while True:
@@ -101,7 +106,9 @@ def test_pages_follow_created_at_then_key_across_mine_and_shared(store, db):
     assert seen == expected
 
 
-@pytest.mark.parametrize("cursor", ["", "abc", "1.short", "-1.key-00001", "999999999999999999.key-00001", "1 .key-00001"])
+@pytest.mark.parametrize(
+    "cursor", ["", "abc", "1.short", "-1.key-00001", "999999999999999999.key-00001", "1 .key-00001"]
+)
 def test_a_bad_cursor_is_none(cursor):
     assert parse_cursor(cursor) is None
 
@@ -152,8 +159,7 @@ def test_the_reconciler_skips_a_creation_another_process_holds(store):
 
 def test_a_creation_being_finished_is_not_stuck(store):
     key = store.begin_creation(ANN, "Busy", None)
-    with store.finishing_creation(key):
-        with store.oldest_stuck_creation(timedelta(0)) as creation:
-            assert creation is None
+    with store.finishing_creation(key), store.oldest_stuck_creation(timedelta(0)) as creation:
+        assert creation is None
     with store.oldest_stuck_creation(timedelta(hours=1)) as creation:
         assert creation is None, "young creations are left to their request"

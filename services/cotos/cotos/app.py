@@ -36,12 +36,19 @@ def create_app(
     limits: RateLimiter,
     checks: dict,
 ) -> falcon.App:
-    app = new_app(config.max_body_bytes, config.allowed_origins, verifier=verifier, internal_token=config.internal_token)
+    app = new_app(
+        config.max_body_bytes, config.allowed_origins, verifier=verifier, internal_token=config.internal_token
+    )
     app.add_error_handler(CotonomasUnavailable, _cotonomas_unavailable)
     add_health_routes(app, checks)
-    cotos_resource = CotosResource(cotos, anonymous_cotos, cotonoma_access,
-                                   anonymous_ttl_seconds=config.anonymous_ttl_seconds, limits=limits,
-                                   anonymous_writes_per_client=config.anonymous_writes_per_client)
+    cotos_resource = CotosResource(
+        cotos,
+        anonymous_cotos,
+        cotonoma_access,
+        anonymous_ttl_seconds=config.anonymous_ttl_seconds,
+        limits=limits,
+        anonymous_writes_per_client=config.anonymous_writes_per_client,
+    )
     app.add_route("/api/cotos", cotos_resource)
     app.add_route("/api/cotos/{coto_id:uuid}", cotos_resource, suffix="item")
     app.add_route("/internal/anonymous-cotos/claims", AnonymousCotoClaimsResource(cotos, anonymous_cotos))
@@ -52,9 +59,17 @@ def create_app(
 def get_app() -> falcon.App:
     config = load_config(Config.from_env, os.environ)
     backing = Backing.open(config)
-    anonymous_cotos = AnonymousCotoStore(backing.redis, ttl_seconds=config.anonymous_ttl_seconds,
-                                         max_cotos=config.anonymous_pad_max_cotos)
+    anonymous_cotos = AnonymousCotoStore(
+        backing.redis, ttl_seconds=config.anonymous_ttl_seconds, max_cotos=config.anonymous_pad_max_cotos
+    )
     cotonoma_access = CotonomaAccess(config.cotonomas_internal_url, config.internal_token)
     limits = RateLimiter(backing.redis, config.rate_limit_window_seconds)
-    return create_app(config, config.tokens.verifier(), CotoStore(backing.pool), anonymous_cotos, cotonoma_access,
-                      limits, checks=backing.checks)
+    return create_app(
+        config,
+        config.tokens.verifier(),
+        CotoStore(backing.pool),
+        anonymous_cotos,
+        cotonoma_access,
+        limits,
+        checks=backing.checks,
+    )

@@ -87,8 +87,12 @@ class CotonomaAccess:
             body = response.json()
         except ValueError:
             raise CotonomasUnavailable("cotonomas answered an access check with something other than JSON") from None
-        if not (isinstance(body, dict) and body.get("key") == key
-                and isinstance(body.get("name"), str) and isinstance(body.get("owner_id"), str)):
+        if not (
+            isinstance(body, dict)
+            and body.get("key") == key
+            and isinstance(body.get("name"), str)
+            and isinstance(body.get("owner_id"), str)
+        ):
             raise CotonomasUnavailable("cotonomas answered an access check without a decision for this key")
         return {"key": key, "name": body["name"], "owner_id": body["owner_id"]}
 

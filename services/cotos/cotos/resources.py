@@ -40,14 +40,17 @@ def cursor_param(req: falcon.Request) -> str | None:
     try:
         return str(uuid.UUID(raw))
     except ValueError:
-        raise falcon.HTTPBadRequest(title="Invalid cursor", description="before must be a cursor from a previous page.") from None
+        raise falcon.HTTPBadRequest(
+            title="Invalid cursor", description="before must be a cursor from a previous page."
+        ) from None
 
 
 def idempotency_key(req: falcon.Request) -> str | None:
     key = req.get_header("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise falcon.HTTPBadRequest(title="Invalid Idempotency-Key",
-                                    description="Idempotency-Key must be 1 to 255 visible ASCII characters.")
+        raise falcon.HTTPBadRequest(
+            title="Invalid Idempotency-Key", description="Idempotency-Key must be 1 to 255 visible ASCII characters."
+        )
     return key
 
 
@@ -85,8 +88,15 @@ class CotosResource:
     memo pad known by a cookie, and never reach cotonomas.
     """
 
-    def __init__(self, cotos: CotoStore, anonymous_cotos: AnonymousCotoStore, access: CotonomaAccess,
-                 anonymous_ttl_seconds: int, limits: RateLimiter, anonymous_writes_per_client: int):
+    def __init__(
+        self,
+        cotos: CotoStore,
+        anonymous_cotos: AnonymousCotoStore,
+        access: CotonomaAccess,
+        anonymous_ttl_seconds: int,
+        limits: RateLimiter,
+        anonymous_writes_per_client: int,
+    ):
         self.cotos = cotos
         self.anonymous_cotos = anonymous_cotos
         self.access = access
@@ -186,8 +196,15 @@ class CotosResource:
         resp.location = f"/api/cotos/{posted.coto['id']}"
         resp.media = {"coto": posted.coto}
 
-    def _post(self, req: falcon.Request, resp: falcon.Response, amishi: Amishi | None, content: str,
-              cotonoma_key: str | None, key: str | None) -> Posted:
+    def _post(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        amishi: Amishi | None,
+        content: str,
+        cotonoma_key: str | None,
+        key: str | None,
+    ) -> Posted:
         if amishi is not None:
             if cotonoma_key is not None:
                 self._enter(cotonoma_key, amishi)
@@ -253,8 +270,9 @@ def _author(body: dict, field: str) -> dict:
     reject_unknown_fields(author, ("id", "display_name", "avatar_url"))
     for name in ("id", "display_name", "avatar_url"):
         if not isinstance(author.get(name), str) or not author[name].strip() or not is_clean_text(author[name], True):
-            raise falcon.HTTPBadRequest(title="Invalid body",
-                                        description=f"{field}.{name} must be one line of text, not blank.")
+            raise falcon.HTTPBadRequest(
+                title="Invalid body", description=f"{field}.{name} must be one line of text, not blank."
+            )
     try:
         amishi_id = str(uuid.UUID(author["id"]))
     except ValueError:

@@ -147,8 +147,14 @@ class AnonymousCotoStore:
         key_record = f"anon:{anonymous_id}:idempotency:{idempotency_key}" if idempotency_key else ""
         outcome = self._post(
             keys=[*self._keys(anonymous_id), key_record],
-            args=[coto["id"], json.dumps(coto, ensure_ascii=False), self.ttl_seconds, self.max_cotos,
-                  f"{coto['id']} {fingerprint}", IDEMPOTENCY_TTL_SECONDS],
+            args=[
+                coto["id"],
+                json.dumps(coto, ensure_ascii=False),
+                self.ttl_seconds,
+                self.max_cotos,
+                f"{coto['id']} {fingerprint}",
+                IDEMPOTENCY_TTL_SECONDS,
+            ],
         )
         if outcome == "posted":
             return Posted(coto, replayed=False)
@@ -199,7 +205,9 @@ class AnonymousCotoStore:
 
     def all(self, anonymous_id: str) -> list[dict]:
         """Every coto of the pad, oldest first."""
-        return sorted((json.loads(raw) for raw in self.client.hvals(self._keys(anonymous_id)[1])), key=lambda c: c["id"])
+        return sorted(
+            (json.loads(raw) for raw in self.client.hvals(self._keys(anonymous_id)[1])), key=lambda c: c["id"]
+        )
 
     def forget(self, anonymous_id: str, coto_ids: list[str]) -> None:
         """Removes these cotos from the pad; the pad's keys vanish with its last coto.
@@ -271,6 +279,7 @@ DELETE FROM idempotency_keys WHERE amishi_id = %s AND created_at < now() - inter
 _STANDS_FOR_COTONOMA = "SELECT 1 FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NOT NULL"
 
 _GET = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = %s"
+
 
 def _timeline_page(column: str, param: str, where: str) -> str:
     """A timeline page: the newest cotos whose `column` is %(param)s, along the
@@ -348,8 +357,9 @@ class CotoStore:
     def __init__(self, pool: psycopg_pool.ConnectionPool):
         self.pool = pool
 
-    def post(self, amishi: Amishi, content: str, cotonoma_key: str | None = None,
-             idempotency_key: str | None = None) -> Posted:
+    def post(
+        self, amishi: Amishi, content: str, cotonoma_key: str | None = None, idempotency_key: str | None = None
+    ) -> Posted:
         """Posts at home, or in the cotonoma given (whose access the caller checked).
         Raises IdempotencyKeyReused for a key this amishi used for another request."""
         coto_id = new_coto_id()
@@ -403,9 +413,12 @@ class CotoStore:
         """Whether a coto of this amishi was deleted.
         Raises StandsForCotonoma for the author's coto of a cotonoma."""
         with self.pool.connection() as conn:
-            deleted = conn.execute(
-                "DELETE FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NULL", (coto_id, amishi_id)
-            ).rowcount == 1
+            deleted = (
+                conn.execute(
+                    "DELETE FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NULL", (coto_id, amishi_id)
+                ).rowcount
+                == 1
+            )
             if not deleted and conn.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi_id)).fetchone():
                 raise StandsForCotonoma(coto_id)
             return deleted
@@ -415,8 +428,16 @@ class CotoStore:
         owner's home) if absent, else renamed; the owner is recorded as its author."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(_RECORD_AUTHOR, owner)
-            cur.execute(_PUT_COTONOMA_COTO, {"id": new_coto_id(), "owner_id": owner["id"], "name": name,
-                                             "parent_key": parent_key, "cotonoma_key": cotonoma_key})
+            cur.execute(
+                _PUT_COTONOMA_COTO,
+                {
+                    "id": new_coto_id(),
+                    "owner_id": owner["id"],
+                    "name": name,
+                    "parent_key": parent_key,
+                    "cotonoma_key": cotonoma_key,
+                },
+            )
             return _coto(cur.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone())
 
     def delete_cotonoma_coto(self, cotonoma_key: str) -> None:
@@ -429,10 +450,13 @@ class CotoStore:
         and times, in one transaction; returns how many were not there yet."""
         with self.pool.connection() as conn:
             conn.execute(_RECORD_AUTHOR, author)
-            return conn.execute(_SAVE_ANONYMOUS, (
-                author["id"],
-                [c["id"] for c in cotos],
-                [c["content"] for c in cotos],
-                [datetime.fromisoformat(c["created_at"]) for c in cotos],
-                [datetime.fromisoformat(c["updated_at"]) for c in cotos],
-            )).rowcount
+            return conn.execute(
+                _SAVE_ANONYMOUS,
+                (
+                    author["id"],
+                    [c["id"] for c in cotos],
+                    [c["content"] for c in cotos],
+                    [datetime.fromisoformat(c["created_at"]) for c in cotos],
+                    [datetime.fromisoformat(c["updated_at"]) for c in cotos],
+                ),
+            ).rowcount

@@ -191,9 +191,11 @@ def limits(anonymous_cotos, config) -> RateLimiter:
 @pytest.fixture
 def client_asking(config, verifier, coto_store, anonymous_cotos, limits):
     """A client of an app that asks cotonomas at the given address."""
+
     def client(url: str) -> testing.TestClient:
         access = CotonomaAccess(url, INTERNAL_TOKEN, timeout_seconds=ACCESS_TIMEOUT_SECONDS)
         return testing.TestClient(create_app(config, verifier, coto_store, anonymous_cotos, access, limits, checks={}))
+
     return client
 
 
@@ -223,11 +225,13 @@ def sign_in(client, token_keys):
 def new_cotonoma(client, cotonomas_double):
     """Makes a cotonoma as the cotonomas service would: its coto here (by the
     internal PUT), and who may enter it in the double. Returns its key."""
+
     def new_cotonoma(name: str, owner: Amishi, *members: Amishi, parent_key: str | None = None) -> str:
         key = secrets.token_urlsafe(12)
         put_cotonoma_coto(client, key, name, owner, parent_key)
         cotonomas_double.add(key, name, owner, *members)
         return key
+
     return new_cotonoma
 
 
@@ -265,4 +269,3 @@ class Browser:
         result = self.request("GET", "/api/cotos", params=params)
         assert result.status_code == 200, result.text
         return result.json["cotos"]
-

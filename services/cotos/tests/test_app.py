@@ -34,28 +34,47 @@ def test_logs_are_json_lines_with_the_request_id(client, capsys):
 def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, verifier, coto_store, cotonoma_access):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     client = testing.TestClient(
-        create_app(config, verifier, coto_store, AnonymousCotoStore(dead, 60), cotonoma_access,
-                   RateLimiter(dead, 60), checks={})
+        create_app(
+            config,
+            verifier,
+            coto_store,
+            AnonymousCotoStore(dead, 60),
+            cotonoma_access,
+            RateLimiter(dead, 60),
+            checks={},
+        )
     )
     result = client.simulate_post("/api/cotos", json={"content": "x"})
     assert result.status_code == 503 and result.headers["Retry-After"] == "5"
     assert "title" in result.json and "Traceback" not in result.text
 
 
-@pytest.mark.parametrize("environ,named", [({"ANONYMOUS_TTL_DAYS": "soon"}, "ANONYMOUS_TTL_DAYS"),
-                                           ({"ANONYMOUS_TTL_DAYS": "0"}, "ANONYMOUS_TTL_DAYS"),
-                                           ({"JWT_PUBLIC_KEYS_FILE": "/nonexistent/jwks.json"}, "JWT_PUBLIC_KEYS_FILE"),
-                                           ({"COTONOMAS_INTERNAL_URL": "cotonomas:8003"}, "COTONOMAS_INTERNAL_URL")])
+@pytest.mark.parametrize(
+    "environ,named",
+    [
+        ({"ANONYMOUS_TTL_DAYS": "soon"}, "ANONYMOUS_TTL_DAYS"),
+        ({"ANONYMOUS_TTL_DAYS": "0"}, "ANONYMOUS_TTL_DAYS"),
+        ({"JWT_PUBLIC_KEYS_FILE": "/nonexistent/jwks.json"}, "JWT_PUBLIC_KEYS_FILE"),
+        ({"COTONOMAS_INTERNAL_URL": "cotonomas:8003"}, "COTONOMAS_INTERNAL_URL"),
+    ],
+)
 def test_malformed_cotos_config_names_the_variable(required_environ, environ, named):
     with pytest.raises(ConfigError, match=named):
         Config.from_env(Env({**required_environ, **environ}))
 
 
-def test_a_postgres_outage_is_503_json_for_the_signed_in(config, verifier, anonymous_cotos, cotonoma_access, limits,
-                                                          token_keys):
+def test_a_postgres_outage_is_503_json_for_the_signed_in(
+    config, verifier, anonymous_cotos, cotonoma_access, limits, token_keys
+):
     # Nothing listens on port 1; a short checkout timeout keeps the test quick.
-    dead_pool = psycopg_pool.ConnectionPool("postgresql://postgres@127.0.0.1:1/nothing", min_size=0, max_size=1,
-                                            timeout=0.3, kwargs={"connect_timeout": 1}, open=True)
+    dead_pool = psycopg_pool.ConnectionPool(
+        "postgresql://postgres@127.0.0.1:1/nothing",
+        min_size=0,
+        max_size=1,
+        timeout=0.3,
+        kwargs={"connect_timeout": 1},
+        open=True,
+    )
     try:
         client = testing.TestClient(
             create_app(config, verifier, CotoStore(dead_pool), anonymous_cotos, cotonoma_access, limits, checks={})

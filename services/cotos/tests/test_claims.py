@@ -56,8 +56,9 @@ def test_a_repeated_claim_moves_nothing_twice(client, config, pad, sign_in):
     assert len(sign_in(amishi).timeline()) == 3
 
 
-def test_a_claim_interrupted_after_saving_is_finished_by_its_retry(client, config, pad, sign_in, anonymous_cotos,
-                                                                    coto_store, redis, db):
+def test_a_claim_interrupted_after_saving_is_finished_by_its_retry(
+    client, config, pad, sign_in, anonymous_cotos, coto_store, redis, db
+):
     anonymous_id, cotos = pad
     amishi = new_amishi()
     # The first attempt saved the cotos and died before the pad forgot them.

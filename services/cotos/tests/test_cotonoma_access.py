@@ -5,8 +5,8 @@ import threading
 import time
 
 import pytest
-
 from conftest import ACCESS_TIMEOUT_SECONDS, INTERNAL_TOKEN
+
 from cotoami_common.testing import new_amishi
 from cotos.cotonoma_access import CotonomaAccess, CotonomasUnavailable
 
@@ -29,11 +29,15 @@ def room(cotonomas_double, owner, member):
     return KEY
 
 
-def test_an_allowed_amishi_gets_the_cotonoma_asked_with_the_service_credential(cotonoma_access, cotonomas_double,
-                                                                               room, member):
+def test_an_allowed_amishi_gets_the_cotonoma_asked_with_the_service_credential(
+    cotonoma_access, cotonomas_double, room, member
+):
     shouting = new_amishi("MEMBER@Example.com")
     assert cotonoma_access.cotonoma(room, shouting) == {
-        "key": room, "name": "Room", "owner_id": cotonomas_double.cotonomas[room]["owner_id"]}
+        "key": room,
+        "name": "Room",
+        "owner_id": cotonomas_double.cotonomas[room]["owner_id"],
+    }
     [asked] = cotonomas_double.asked
     assert asked["key"] == room
     assert asked["query"] == {"amishi_id": shouting.id, "email": "member@example.com"}, "matched by lower-cased address"
@@ -92,8 +96,10 @@ def test_the_defaults_keep_decisions_at_most_two_seconds_and_wait_about_two():
     assert access.ttl_seconds <= 2 and access.timeout_seconds == 2
 
 
-@pytest.mark.parametrize("key", ["", "short", "a" * 65, "has space9", "../../admin", "key/with/slash",
-                                 "dot.ted.key", "ünïcödé-key", "key%2F..%2F"])
+@pytest.mark.parametrize(
+    "key",
+    ["", "short", "a" * 65, "has space9", "../../admin", "key/with/slash", "dot.ted.key", "ünïcödé-key", "key%2F..%2F"],
+)
 def test_a_malformed_key_is_none_without_asking(cotonoma_access, cotonomas_double, member, key):
     assert cotonoma_access.cotonoma(key, member) is None
     assert cotonomas_double.asked == []
@@ -115,8 +121,9 @@ ODD_ANSWERS = [
 
 
 @pytest.mark.parametrize("status,body", [case[1:] for case in ODD_ANSWERS], ids=[case[0] for case in ODD_ANSWERS])
-def test_an_odd_answer_fails_closed_and_is_not_remembered(cotonoma_access, cotonomas_double, room, member,
-                                                          status, body):
+def test_an_odd_answer_fails_closed_and_is_not_remembered(
+    cotonoma_access, cotonomas_double, room, member, status, body
+):
     cotonomas_double.answer, cotonomas_double.body = status, body
     with pytest.raises(CotonomasUnavailable):
         cotonoma_access.cotonoma(room, member)

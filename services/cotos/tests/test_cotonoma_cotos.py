@@ -5,8 +5,8 @@ import json
 import threading
 
 import pytest
-
 from conftest import INTERNAL_TOKEN, put_cotonoma_coto
+
 from cotoami_common.testing import new_amishi
 
 KEY = "room-key-0001"
@@ -20,8 +20,10 @@ def owner():
 
 
 def _cotonoma_cotos(db) -> list[tuple]:
-    return db.execute("SELECT cotonoma_key, content, amishi_id::text, posted_in_key FROM cotos"
-                      " WHERE cotonoma_key IS NOT NULL ORDER BY id").fetchall()
+    return db.execute(
+        "SELECT cotonoma_key, content, amishi_id::text, posted_in_key FROM cotos"
+        " WHERE cotonoma_key IS NOT NULL ORDER BY id"
+    ).fetchall()
 
 
 def test_put_creates_the_coto_at_home_with_its_owner_as_author(client, sign_in, owner, db):
@@ -30,7 +32,9 @@ def test_put_creates_the_coto_at_home_with_its_owner_as_author(client, sign_in, 
     assert coto["amishi"] == owner.public() and coto["posted_in"] is None
     assert coto["created_at"] == coto["updated_at"]
     assert db.execute("SELECT display_name, avatar_url FROM authors WHERE amishi_id = %s", (owner.id,)).fetchone() == (
-        owner.display_name, owner.avatar_url)
+        owner.display_name,
+        owner.avatar_url,
+    )
     assert sign_in(owner).timeline() == [coto]
 
 
@@ -44,8 +48,9 @@ def test_put_twice_makes_one_coto_and_a_new_name_renames_it(client, owner, db):
     first = put_cotonoma_coto(client, KEY, "Ideas", owner)
     written = db.execute("SELECT xmin::text FROM cotos WHERE cotonoma_key = %s", (KEY,)).fetchone()
     assert put_cotonoma_coto(client, KEY, "Ideas", owner) == first
-    assert db.execute("SELECT xmin::text FROM cotos WHERE cotonoma_key = %s", (KEY,)).fetchone() == written, \
+    assert db.execute("SELECT xmin::text FROM cotos WHERE cotonoma_key = %s", (KEY,)).fetchone() == written, (
         "a repeat writes nothing"
+    )
     renamed = put_cotonoma_coto(client, KEY, "  Better ideas ", owner)
     assert renamed["id"] == first["id"] and renamed["content"] == "Better ideas"
     assert renamed["created_at"] == first["created_at"] and renamed["updated_at"] >= first["updated_at"]
@@ -93,13 +98,14 @@ def test_put_after_delete_creates_it_again(client, owner, db):
     assert _cotonoma_cotos(db) == [(KEY, "Ideas again", owner.id, None)]
 
 
-@pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": INTERNAL_TOKEN}]
-)
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": INTERNAL_TOKEN}])
 def test_both_need_the_service_credential(client, owner, db, headers):
     put_cotonoma_coto(client, KEY, "Ideas", owner)
     body = {"name": "Stolen", "parent_key": None, "owner": new_amishi("eve@example.com").public()}
-    for result in (client.simulate_put(PATH, json=body, headers=headers), client.simulate_delete(PATH, headers=headers)):
+    for result in (
+        client.simulate_put(PATH, json=body, headers=headers),
+        client.simulate_delete(PATH, headers=headers),
+    ):
         assert result.status_code == 401 and "title" in result.json
     assert _cotonoma_cotos(db) == [(KEY, "Ideas", owner.id, None)]
 
@@ -155,8 +161,10 @@ def test_a_name_of_exactly_fifty_characters_is_accepted(client, owner):
 @pytest.mark.parametrize("key", ["short", "a" * 65, "dot.ted.key", "%20space%20key"])
 def test_a_malformed_key_in_the_path_is_400(client, db, key):
     path = f"/internal/cotonoma-cotos/{key}"
-    for result in (client.simulate_put(path, json=GOOD, headers=CREDENTIAL),
-                   client.simulate_delete(path, headers=CREDENTIAL)):
+    for result in (
+        client.simulate_put(path, json=GOOD, headers=CREDENTIAL),
+        client.simulate_delete(path, headers=CREDENTIAL),
+    ):
         assert result.status_code == 400 and "title" in result.json
     assert db.execute("SELECT count(*) FROM cotos").fetchone()[0] == 0
 

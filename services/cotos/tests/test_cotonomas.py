@@ -4,8 +4,8 @@ who may read and change what, as cotonomas (a double here) decides."""
 import time
 
 import pytest
-
 from conftest import ACCESS_TIMEOUT_SECONDS, put_cotonoma_coto
+
 from cotoami_common.testing import new_amishi
 
 
@@ -46,7 +46,9 @@ def test_home_lists_my_posts_everywhere_labelled_with_where(sign_in, new_cotonom
     inside = as_bob.post("bob inside", shared)
     as_ann.post("ann inside", shared)
     assert [(c["id"], c["posted_in"]) for c in as_bob.timeline()] == [
-        (inside["id"], {"key": shared, "name": "Shared"}), (at_home["id"], None)]
+        (inside["id"], {"key": shared, "name": "Shared"}),
+        (at_home["id"], None),
+    ]
     ann_home = as_ann.timeline()
     assert [c["content"] for c in ann_home] == ["ann inside", "Shared"]
     assert ann_home[1]["as_cotonoma"] is True and ann_home[1]["cotonoma_key"] == shared
@@ -88,8 +90,10 @@ def test_timeline_of_a_cotonoma_pages_newest_first(sign_in, shared, ann, bob):
 def test_an_outsider_learns_nothing_and_posts_nothing(sign_in, shared, ann, db):
     coto = sign_in(ann).post("private", shared)
     outsider = sign_in(new_amishi("eve@example.com"))
-    for result in (outsider.request("GET", "/api/cotos", params={"cotonoma": shared}),
-                   outsider.request("POST", "/api/cotos", json={"content": "let me in", "cotonoma_key": shared})):
+    for result in (
+        outsider.request("GET", "/api/cotos", params={"cotonoma": shared}),
+        outsider.request("POST", "/api/cotos", json={"content": "let me in", "cotonoma_key": shared}),
+    ):
         assert result.status_code == 404 and result.json["title"] == "No such cotonoma"
     for method, kwargs in (("GET", {}), ("PATCH", {"json": {"content": "x"}}), ("DELETE", {})):
         result = outsider.request(method, f"/api/cotos/{coto['id']}", **kwargs)
@@ -122,8 +126,10 @@ def test_a_cotonoma_key_that_is_not_a_string_is_400(sign_in, ann, key):
 
 
 def test_anonymous_visitors_are_asked_to_sign_in_and_cotonomas_is_not_asked(browser, shared, cotonomas_double):
-    for result in (browser.request("GET", "/api/cotos", params={"cotonoma": shared}),
-                   browser.request("POST", "/api/cotos", json={"content": "x", "cotonoma_key": shared})):
+    for result in (
+        browser.request("GET", "/api/cotos", params={"cotonoma": shared}),
+        browser.request("POST", "/api/cotos", json={"content": "x", "cotonoma_key": shared}),
+    ):
         assert result.status_code == 401 and result.json["title"] == "Sign in"
     assert cotonomas_double.asked == []
 
@@ -226,8 +232,9 @@ def test_a_cotonomas_that_is_down_is_503(client_asking, closed_port_url, token_k
     client = client_asking(closed_port_url)
     cookie = {"Cookie": f"access_token={token_keys.access_token(ann)}"}
     _assert_503(client.simulate_get("/api/cotos", params={"cotonoma": "room-key-0001"}, headers=cookie))
-    _assert_503(client.simulate_post("/api/cotos", json={"content": "x", "cotonoma_key": "room-key-0001"},
-                                     headers=cookie))
+    _assert_503(
+        client.simulate_post("/api/cotos", json={"content": "x", "cotonoma_key": "room-key-0001"}, headers=cookie)
+    )
     assert client.simulate_get("/api/cotos", headers=cookie).status_code == 200, "home needs no cotonomas"
 
 

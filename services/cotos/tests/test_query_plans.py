@@ -44,12 +44,16 @@ def big(database_url):
                         || lpad(to_hex((random() * 2047)::int), 3, '0')
                         || substr(replace(gen_random_uuid()::text, '-', ''), 17))::uuid $$
         """)
-        db.execute("""
+        db.execute(
+            """
             INSERT INTO authors (amishi_id, display_name, avatar_url)
             SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'amishi ' || n, 'https://a.test/' || n
               FROM generate_series(1, %s) n
-        """, (AUTHORS,))
-        db.execute("""
+        """,
+            (AUTHORS,),
+        )
+        db.execute(
+            """
             INSERT INTO cotos (id, amishi_id, content, posted_in_key, cotonoma_key, created_at)
             SELECT pg_temp.uuid7(at), ('00000000-0000-4000-8000-' || lpad(who::text, 12, '0'))::uuid,
                    'coto', posted_in_key, cotonoma_key, at
@@ -68,7 +72,15 @@ def big(database_url):
                     SELECT 3 + n %% (%(authors)s - 2), NULL, NULL, now() - n * interval '20 seconds'
                       FROM generate_series(1, %(others)s) n) AS planned
              ORDER BY at
-        """, {"heavy": HEAVY_COTOS, "light": LIGHT_COTOS, "busy": BUSY_COTOS, "others": OTHERS_COTOS, "authors": AUTHORS})
+        """,
+            {
+                "heavy": HEAVY_COTOS,
+                "light": LIGHT_COTOS,
+                "busy": BUSY_COTOS,
+                "others": OTHERS_COTOS,
+                "authors": AUTHORS,
+            },
+        )
         db.execute("ANALYZE cotos")
         db.execute("ANALYZE authors")
         yield db
@@ -76,8 +88,9 @@ def big(database_url):
 
 
 def deep_cursor(db, column: str, value: str, depth: int) -> str:
-    return db.execute(f"SELECT id FROM cotos WHERE {column} = %s ORDER BY id DESC OFFSET %s LIMIT 1",
-                      (value, depth - 1)).fetchone()[0]
+    return db.execute(
+        f"SELECT id FROM cotos WHERE {column} = %s ORDER BY id DESC OFFSET %s LIMIT 1", (value, depth - 1)
+    ).fetchone()[0]
 
 
 def assert_reads_only_what_it_returns(db, query: str, params) -> None:

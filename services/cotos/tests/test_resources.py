@@ -116,7 +116,9 @@ def test_odd_ids_are_404(browser, path):
     assert result.status_code == 404 and "title" in result.json
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "201"}, {"limit": "x"}, {"limit": "-1"}, {"before": "zzz"}])
+@pytest.mark.parametrize(
+    "params", [{"limit": "0"}, {"limit": "201"}, {"limit": "x"}, {"limit": "-1"}, {"before": "zzz"}]
+)
 def test_bad_timeline_params_are_400(browser, params):
     browser.post("x")
     assert browser.request("GET", "/api/cotos", params=params).status_code == 400
@@ -124,7 +126,12 @@ def test_bad_timeline_params_are_400(browser, params):
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}],
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
 )
 def test_cross_site_writes_are_refused(browser, headers):
     coto = browser.post("keep me")

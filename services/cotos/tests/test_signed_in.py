@@ -4,9 +4,9 @@ import time
 from dataclasses import replace
 
 import pytest
+from test_resources import BAD_POSTS
 
 from cotoami_common.testing import new_amishi
-from test_resources import BAD_POSTS
 
 
 @pytest.fixture
@@ -19,8 +19,11 @@ def test_post_returns_the_coto_with_its_author(ann):
     assert result.status_code == 201
     coto = result.json["coto"]
     assert coto["content"] == "signed in"
-    assert coto["amishi"] == {"id": coto["amishi"]["id"], "display_name": "ann",
-                              "avatar_url": "https://gravatar.test/avatar/ann@example.com"}
+    assert coto["amishi"] == {
+        "id": coto["amishi"]["id"],
+        "display_name": "ann",
+        "avatar_url": "https://gravatar.test/avatar/ann@example.com",
+    }
     assert coto["posted_in"] is None and coto["as_cotonoma"] is False and coto["cotonoma_key"] is None
     assert coto["created_at"] == coto["updated_at"]
     assert len(coto["created_at"]) == len("2024-01-01T00:00:00.000Z") and coto["created_at"].endswith("Z")

@@ -85,8 +85,10 @@ def crowded(coto_store, db):
     matters, a page is a small slice of a timeline, and that a small slice of
     the table."""
     amishis = [new_amishi(f"n{n}@example.com") for n in range(50)]
-    rooms = [coto_store.put_cotonoma_coto(f"room-{n:04}", f"Room {n}", None, amishis[n].public())["cotonoma_key"]
-             for n in range(20)]
+    rooms = [
+        coto_store.put_cotonoma_coto(f"room-{n:04}", f"Room {n}", None, amishis[n].public())["cotonoma_key"]
+        for n in range(20)
+    ]
     for amishi in amishis:
         coto_store.post(amishi, "first")  # records the author
     reader, busy = amishis[7], rooms[3]

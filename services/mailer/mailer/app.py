@@ -15,10 +15,14 @@ from mailer.metrics import MailQueueCollector
 from mailer.worker import MailWorker
 
 
-def create_app(config: Config, redis_client: redis.Redis, checks: dict[str, Check],
-               liveness: dict[str, Check] | None = None) -> falcon.App:
-    app = new_app(config.max_body_bytes, config.allowed_origins,
-                  metrics_collectors=[MailQueueCollector(redis_client, config.mail_stream)])
+def create_app(
+    config: Config, redis_client: redis.Redis, checks: dict[str, Check], liveness: dict[str, Check] | None = None
+) -> falcon.App:
+    app = new_app(
+        config.max_body_bytes,
+        config.allowed_origins,
+        metrics_collectors=[MailQueueCollector(redis_client, config.mail_stream)],
+    )
     add_health_routes(app, checks, liveness)
     return app
 

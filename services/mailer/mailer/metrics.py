@@ -59,10 +59,15 @@ class MailQueueCollector(Collector):
 
     def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         return (
-            GaugeMetricFamily(self.DEPTH, f"Mail jobs not yet settled: the length of the `{self.stream}` stream "
-                                          "(pending plus not yet delivered to a mailer)."),
-            GaugeMetricFamily(self.PENDING, "Mail jobs a mailer has taken and not yet settled "
-                                            "(in an attempt or waiting to be tried again)."),
+            GaugeMetricFamily(
+                self.DEPTH,
+                f"Mail jobs not yet settled: the length of the `{self.stream}` stream "
+                "(pending plus not yet delivered to a mailer).",
+            ),
+            GaugeMetricFamily(
+                self.PENDING,
+                "Mail jobs a mailer has taken and not yet settled (in an attempt or waiting to be tried again).",
+            ),
             GaugeMetricFamily(self.DEAD, f"Mail jobs in the dead-letter stream `{self.stream}:dead`."),
         )
 

@@ -102,7 +102,9 @@ class SmtpSender:
         smtplib.SMTPException or OSError otherwise."""
         endpoint = self.endpoint
         if endpoint.scheme == "smtps":
-            client = smtplib.SMTP_SSL(endpoint.host, endpoint.port, timeout=self.timeout, context=ssl.create_default_context())
+            client = smtplib.SMTP_SSL(
+                endpoint.host, endpoint.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
         else:
             client = smtplib.SMTP(endpoint.host, endpoint.port, timeout=self.timeout)
         try:

@@ -147,7 +147,9 @@ class MailWorker:
             self.queue.create_group()
             self._group_ready = True
         # Jobs already held come before new ones, so that retries are not starved.
-        entry = self._take_due() or self.queue.reclaim(self.reclaim_idle_ms) or self.queue.read_new(self._read_block_ms())
+        entry = (
+            self._take_due() or self.queue.reclaim(self.reclaim_idle_ms) or self.queue.read_new(self._read_block_ms())
+        )
         if entry:
             self._handle(entry)
 
@@ -214,7 +216,9 @@ class MailWorker:
             else:
                 delay = self.backoff.delay(attempt)
                 self._wait(entry, delay)
-                log.warning("mail not sent; will try again", extra={"fields": {**fields, "error": reason, "retry_in": delay}})
+                log.warning(
+                    "mail not sent; will try again", extra={"fields": {**fields, "error": reason, "retry_in": delay}}
+                )
             return
         # Recorded before the ack: if this worker dies in between, whoever
         # reclaims the job finds it sent and only acknowledges it.

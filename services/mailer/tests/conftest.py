@@ -65,8 +65,19 @@ class Maildev:
         self.web_port = free_port()
         directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [str(MAILDEV), "--ip", "127.0.0.1", "--smtp", str(self.smtp_port), "--web", str(self.web_port),
-             "--mail-directory", str(directory), "--silent", *options],
+            [
+                str(MAILDEV),
+                "--ip",
+                "127.0.0.1",
+                "--smtp",
+                str(self.smtp_port),
+                "--web",
+                str(self.web_port),
+                "--mail-directory",
+                str(directory),
+                "--silent",
+                *options,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -102,9 +113,11 @@ class Maildev:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
         """The inbox once it holds at least count mails."""
+
         def enough() -> list[dict] | None:
             mails = self.emails()
             return mails if len(mails) >= count else None
+
         return eventually(enough, timeout, f"{count} mails in maildev")
 
     def clear(self) -> None:
@@ -157,10 +170,19 @@ def config_class() -> type[Config]:
 @pytest.fixture
 def config_for(clean_database, redis_url, maildev) -> Callable[..., Config]:
     """A Config for the test database, Redis and maildev, with the given variables on top."""
+
     def make(**environ: str) -> Config:
-        return Config.from_env(Env({
-            "DATABASE_URL": clean_database, "REDIS_URL": redis_url, "SMTP_URL": maildev.smtp_url, **environ,
-        }))
+        return Config.from_env(
+            Env(
+                {
+                    "DATABASE_URL": clean_database,
+                    "REDIS_URL": redis_url,
+                    "SMTP_URL": maildev.smtp_url,
+                    **environ,
+                }
+            )
+        )
+
     return make
 
 

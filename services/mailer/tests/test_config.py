@@ -16,11 +16,22 @@ def test_defaults_suit_the_local_stack():
 
 
 def test_settings_are_read():
-    config = Config.from_env(Env({
-        "SMTP_URL": "smtps://user:pw@mail.example.com", "MAIL_FROM": "hello@example.com", "MAIL_STREAM": "mail:v2",
-        "MAIL_MAX_ATTEMPTS": "8", "MAIL_RECLAIM_IDLE_MS": "60000",
-    }))
-    assert (config.smtp_url, config.mail_from, config.mail_stream) == ("smtps://user:pw@mail.example.com", "hello@example.com", "mail:v2")
+    config = Config.from_env(
+        Env(
+            {
+                "SMTP_URL": "smtps://user:pw@mail.example.com",
+                "MAIL_FROM": "hello@example.com",
+                "MAIL_STREAM": "mail:v2",
+                "MAIL_MAX_ATTEMPTS": "8",
+                "MAIL_RECLAIM_IDLE_MS": "60000",
+            }
+        )
+    )
+    assert (config.smtp_url, config.mail_from, config.mail_stream) == (
+        "smtps://user:pw@mail.example.com",
+        "hello@example.com",
+        "mail:v2",
+    )
     assert (config.mail_max_attempts, config.mail_reclaim_idle_ms) == (8, 60_000)
 
 

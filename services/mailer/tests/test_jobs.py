@@ -26,7 +26,9 @@ def test_the_id_is_compared_in_lower_case():
     assert parse_job(fields(id=JOB_ID.upper())).id == JOB_ID
 
 
-@pytest.mark.parametrize("address", ["ann@example.com", "a.b+tag@mail.example.co.jp", "o'neil@example.com", "ann@localhost"])
+@pytest.mark.parametrize(
+    "address", ["ann@example.com", "a.b+tag@mail.example.co.jp", "o'neil@example.com", "ann@localhost"]
+)
 def test_plain_addresses_are_recipients(address):
     assert parse_job(fields(to=address)).to == address
 
@@ -54,10 +56,24 @@ def test_malformed_jobs_say_what_is_wrong(entry, reason):
 @pytest.mark.parametrize(
     "address",
     [
-        "ann", "ann@", "@example.com", "ann@@example.com", "ann example@example.com", "ann@exa mple.com",
-        ".ann@example.com", "ann.@example.com", "a..nn@example.com", "ann@-example.com", "ann@example..com",
-        "ann@example.com\r\nBcc: eve@example.com", "Ann <ann@example.com>", "ann@example.com, eve@example.com",
-        "änn@example.com", "a" * 65 + "@example.com", "ann@" + "a" * 250 + ".com", None,
+        "ann",
+        "ann@",
+        "@example.com",
+        "ann@@example.com",
+        "ann example@example.com",
+        "ann@exa mple.com",
+        ".ann@example.com",
+        "ann.@example.com",
+        "a..nn@example.com",
+        "ann@-example.com",
+        "ann@example..com",
+        "ann@example.com\r\nBcc: eve@example.com",
+        "Ann <ann@example.com>",
+        "ann@example.com, eve@example.com",
+        "änn@example.com",
+        "a" * 65 + "@example.com",
+        "ann@" + "a" * 250 + ".com",
+        None,
     ],
 )
 def test_anything_but_a_plain_address_is_not_a_recipient(address):

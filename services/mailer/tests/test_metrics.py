@@ -4,9 +4,9 @@ import json
 import uuid
 
 import pytest
+from conftest import SIGNIN_DATA, eventually, free_port
 from falcon import testing
 
-from conftest import SIGNIN_DATA, eventually, free_port
 from cotoami_common.backing import redis_client
 from cotoami_common.mail import enqueue_mail
 from cotoami_common.testing import sample, scrape
@@ -52,19 +52,24 @@ def test_failed_attempts_and_the_mail_given_up_on_are_counted(client, start_work
 def test_malformed_jobs_are_dead_lettered_under_their_kind_or_unknown(client, start_worker, redis):
     before = {kind: mails(client, "dead_lettered", kind) for kind in ("signin", "unknown")}
     redis.xadd("mail", {"job": json.dumps({"id": str(uuid.uuid4()), "kind": "signin", "data": SIGNIN_DATA})})
-    redis.xadd("mail", {"job": json.dumps({"id": str(uuid.uuid4()), "kind": "newsletter", "to": "a@example.com",
-                                           "data": {}})})
+    redis.xadd(
+        "mail", {"job": json.dumps({"id": str(uuid.uuid4()), "kind": "newsletter", "to": "a@example.com", "data": {}})}
+    )
     redis.xadd("mail", {"job": "{not json"})
     start_worker()
-    eventually(lambda: mails(client, "dead_lettered", "unknown") == before["unknown"] + 2, what="two unknown dead letters")
+    eventually(
+        lambda: mails(client, "dead_lettered", "unknown") == before["unknown"] + 2, what="two unknown dead letters"
+    )
     assert mails(client, "dead_lettered", "signin") == before["signin"] + 1
     assert "newsletter" not in client.simulate_get("/metrics").text
 
 
 def queue(client) -> tuple[float, float, float]:
     found = scrape(client)
-    return tuple(found.get((name, frozenset()), None) for name in
-                 ("cotoami_mail_queue_depth", "cotoami_mail_queue_pending", "cotoami_mail_dead_letters"))
+    return tuple(
+        found.get((name, frozenset()), None)
+        for name in ("cotoami_mail_queue_depth", "cotoami_mail_queue_pending", "cotoami_mail_dead_letters")
+    )
 
 
 def test_the_queue_depth_is_what_waits_in_the_stream(client, redis):

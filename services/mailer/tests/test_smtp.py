@@ -11,8 +11,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-
 from conftest import free_port
+
 from mailer.jobs import MailJob
 from mailer.smtp import SmtpEndpoint, SmtpSender, compose, is_permanent, sender_address
 from mailer.templates import RenderedMail
@@ -24,7 +24,10 @@ from mailer.templates import RenderedMail
         ("smtp://127.0.0.1:1025", ("smtp", "127.0.0.1", 1025, None, None)),
         ("smtp://mail.example.com", ("smtp", "mail.example.com", 25, None, None)),
         ("smtps://user:p%40ss%3Aword@mail.example.com", ("smtps", "mail.example.com", 465, "user", "p@ss:word")),
-        ("smtp+starttls://me%40example.com:pw@mail.example.com:2525/", ("smtp+starttls", "mail.example.com", 2525, "me@example.com", "pw")),
+        (
+            "smtp+starttls://me%40example.com:pw@mail.example.com:2525/",
+            ("smtp+starttls", "mail.example.com", 2525, "me@example.com", "pw"),
+        ),
         ("smtp://[::1]:1025", ("smtp", "::1", 1025, None, None)),
     ],
 )
@@ -70,7 +73,11 @@ def test_the_message_has_both_parts_and_an_id_made_from_the_job():
     job = MailJob(id=str(uuid.uuid4()), kind="signin", to="ann@example.com", data={})
     message = compose(job, RenderedMail("Sign in ✓", "text ✓\n", "<p>html ✓</p>\n"), "Cotoami <no-reply@cotoami.local>")
     assert message["Message-ID"] == f"<{job.id}@cotoami.local>"
-    assert (message["From"], message["To"], message["Subject"]) == ("Cotoami <no-reply@cotoami.local>", "ann@example.com", "Sign in ✓")
+    assert (message["From"], message["To"], message["Subject"]) == (
+        "Cotoami <no-reply@cotoami.local>",
+        "ann@example.com",
+        "Sign in ✓",
+    )
     assert message["Auto-Submitted"] == "auto-generated" and message["Date"]
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content() for part in message.iter_parts()] == ["text ✓\n", "<p>html ✓</p>\n"]
@@ -88,7 +95,7 @@ def test_the_message_has_both_parts_and_an_id_made_from_the_job():
         (smtplib.SMTPAuthenticationError(535, b"bad credentials"), False),
         (smtplib.SMTPServerDisconnected("gone"), False),
         (ConnectionRefusedError(), False),
-        (socket.timeout(), False),
+        (TimeoutError(), False),
     ],
 )
 def test_only_a_5xx_about_this_message_is_final(error, permanent):
@@ -119,17 +126,47 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
 
 def test_smtps_logs_in_over_tls_to_a_server_it_trusts(maildev_factory, certificate, monkeypatch):
     cert, key = certificate
-    server = maildev_factory(options=("--incoming-secure", "--incoming-cert", str(cert), "--incoming-key", str(key),
-                                      "--incoming-user", "mailer", "--incoming-pass", "p@ss:word"))
+    server = maildev_factory(
+        options=(
+            "--incoming-secure",
+            "--incoming-cert",
+            str(cert),
+            "--incoming-key",
+            str(key),
+            "--incoming-user",
+            "mailer",
+            "--incoming-pass",
+            "p@ss:word",
+        )
+    )
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's default trust store, for this test only
     wrong = SmtpSender(SmtpEndpoint.parse(f"smtps://mailer:wrong@127.0.0.1:{server.smtp_port}"))
     with pytest.raises(smtplib.SMTPAuthenticationError):
@@ -146,10 +183,12 @@ def test_smtps_refuses_a_server_certificate_it_cannot_verify(certificate):
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
     with socket.create_server(("127.0.0.1", free_port())) as listener:
+
         def handshake() -> None:
             conn, _ = listener.accept()
             with conn, contextlib.suppress(OSError):
                 tls.wrap_socket(conn, server_side=True)
+
         server = threading.Thread(target=handshake)
         server.start()
         with pytest.raises(ssl.SSLCertVerificationError):

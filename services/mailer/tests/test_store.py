@@ -22,13 +22,16 @@ def job() -> MailJob:
 
 
 def row(db, job_id: str):
-    return db.execute("SELECT status, attempts, last_error, sent_at IS NOT NULL FROM deliveries WHERE job_id = %s",
-                      (job_id,)).fetchone()
+    return db.execute(
+        "SELECT status, attempts, last_error, sent_at IS NOT NULL FROM deliveries WHERE job_id = %s", (job_id,)
+    ).fetchone()
 
 
 def started_ago(db, job_id: str, seconds: float) -> None:
-    db.execute("UPDATE deliveries SET attempt_started_at = now() - make_interval(secs => %s) WHERE job_id = %s",
-               (seconds, job_id))
+    db.execute(
+        "UPDATE deliveries SET attempt_started_at = now() - make_interval(secs => %s) WHERE job_id = %s",
+        (seconds, job_id),
+    )
 
 
 def test_the_first_claim_starts_attempt_one(deliveries, job, db):

@@ -4,8 +4,8 @@ import uuid
 
 import jinja2
 import pytest
-
 from conftest import SIGNIN_DATA
+
 from mailer.jobs import MailJob, MalformedJob
 from mailer.templates import MailTemplates
 
@@ -39,7 +39,10 @@ def test_signin_says_who_asked_when_and_from_where_and_when_the_link_expires(tem
         assert "at 15:04 UTC on 26 November 2026, from the address 203.0.113.9." in part
         assert SIGNIN_DATA["link"] in part
         assert "The link works once" in part
-        assert " ".join(part.split()).count("expires 10 minutes after it was requested, at 15:14 UTC on 26 November 2026") == 1
+        assert (
+            " ".join(part.split()).count("expires 10 minutes after it was requested, at 15:14 UTC on 26 November 2026")
+            == 1
+        )
         assert "If this was not you, ignore this mail." in part
 
 
@@ -51,7 +54,9 @@ def test_signin_shows_the_link_as_a_button_and_written_out(templates):
 
 
 def test_times_in_other_zones_are_shown_in_utc(templates):
-    mail = templates.render(job("signin", {**SIGNIN_DATA, "requested_at": "2026-11-27T00:04:22+09:00", "expires_minutes": 1}))
+    mail = templates.render(
+        job("signin", {**SIGNIN_DATA, "requested_at": "2026-11-27T00:04:22+09:00", "expires_minutes": 1})
+    )
     assert "15:04 UTC on 26 November 2026" in mail.text
     assert "expires 1 minute after" in mail.text and "15:05 UTC" in mail.text
 
@@ -65,7 +70,7 @@ def test_invitation_names_the_inviter_and_the_cotonoma(templates):
 
 
 def test_html_escapes_the_data_and_text_keeps_it_as_written(templates):
-    name = "<img src=x onerror=alert(1)> & \"co\""
+    name = '<img src=x onerror=alert(1)> & "co"'
     mail = templates.render(job("invitation", {**INVITATION_DATA, "cotonoma_name": name, "link": "http://h/a?b=1&c=2"}))
     assert name in mail.text and "http://h/a?b=1&c=2" in mail.text
     assert "<img" not in mail.html
@@ -119,7 +124,11 @@ def test_adding_a_kind_is_adding_two_templates(tmp_path):
     (tmp_path / "hello.txt.j2").write_text('{% set subject = "Hello " ~ name %}Hello {{ name }}\n')
     (tmp_path / "hello.html.j2").write_text("<p>{{ subject }}: {{ name }}</p>\n")
     mail = MailTemplates(tmp_path).render(job("hello", {"name": "<Ann>"}))
-    assert (mail.subject, mail.text, mail.html) == ("Hello <Ann>", "Hello <Ann>\n", "<p>Hello &lt;Ann&gt;: &lt;Ann&gt;</p>\n")
+    assert (mail.subject, mail.text, mail.html) == (
+        "Hello <Ann>",
+        "Hello <Ann>\n",
+        "<p>Hello &lt;Ann&gt;: &lt;Ann&gt;</p>\n",
+    )
 
 
 def test_a_kind_with_one_template_stops_the_start(tmp_path):

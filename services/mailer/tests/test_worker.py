@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 import redis as redis_lib
-
 from conftest import SIGNIN_DATA, eventually, free_port
+
 from cotoami_common.mail import enqueue_mail
 from mailer.store import GROUP, MailQueue
 
@@ -63,10 +63,17 @@ def test_a_signin_job_is_delivered_as_text_and_html(start_worker, maildev, redis
 
 def test_data_is_escaped_in_the_html_part_and_kept_as_written_in_the_text(start_worker, maildev, redis):
     name = '<script>alert("x")</script> & co'
-    enqueue_mail(redis, "invitation", "bob@example.com", {
-        "link": "http://127.0.0.1:8000/cotonomas/k1?from=mail&x=1",
-        "cotonoma_name": name, "inviter_name": "Ann <ann>", "inviter_email": "ann@example.com",
-    })
+    enqueue_mail(
+        redis,
+        "invitation",
+        "bob@example.com",
+        {
+            "link": "http://127.0.0.1:8000/cotonomas/k1?from=mail&x=1",
+            "cotonoma_name": name,
+            "inviter_name": "Ann <ann>",
+            "inviter_email": "ann@example.com",
+        },
+    )
     start_worker()
 
     [mail] = maildev.wait_for(1)
@@ -114,12 +121,33 @@ MALFORMED = {
     "no recipient": json.dumps({"id": str(uuid.uuid4()), "kind": "signin", "data": SIGNIN_DATA}),
     "bad id": json.dumps({"id": "42", "kind": "signin", "to": "ann@example.com", "data": SIGNIN_DATA}),
     "unknown kind": json.dumps({"id": str(uuid.uuid4()), "kind": "newsletter", "to": "ann@example.com", "data": {}}),
-    "invalid recipient": json.dumps({"id": str(uuid.uuid4()), "kind": "signin", "to": "ann@ex ample.com", "data": SIGNIN_DATA}),
-    "header injection": json.dumps({"id": str(uuid.uuid4()), "kind": "signin", "to": "ann@example.com\r\nBcc: eve@example.com", "data": SIGNIN_DATA}),
-    "missing data": json.dumps({"id": str(uuid.uuid4()), "kind": "signin", "to": "ann@example.com",
-                                "data": {k: v for k, v in SIGNIN_DATA.items() if k != "link"}}),
-    "unusable data": json.dumps({"id": str(uuid.uuid4()), "kind": "signin", "to": "ann@example.com",
-                                 "data": {**SIGNIN_DATA, "link": "javascript:alert(1)"}}),
+    "invalid recipient": json.dumps(
+        {"id": str(uuid.uuid4()), "kind": "signin", "to": "ann@ex ample.com", "data": SIGNIN_DATA}
+    ),
+    "header injection": json.dumps(
+        {
+            "id": str(uuid.uuid4()),
+            "kind": "signin",
+            "to": "ann@example.com\r\nBcc: eve@example.com",
+            "data": SIGNIN_DATA,
+        }
+    ),
+    "missing data": json.dumps(
+        {
+            "id": str(uuid.uuid4()),
+            "kind": "signin",
+            "to": "ann@example.com",
+            "data": {k: v for k, v in SIGNIN_DATA.items() if k != "link"},
+        }
+    ),
+    "unusable data": json.dumps(
+        {
+            "id": str(uuid.uuid4()),
+            "kind": "signin",
+            "to": "ann@example.com",
+            "data": {**SIGNIN_DATA, "link": "javascript:alert(1)"},
+        }
+    ),
 }
 
 

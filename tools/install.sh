@@ -25,13 +25,13 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || { echo "install: Python 3.11 or newer is needed, found $(python3 --version)" >&2; exit 1; }
 
 # One venv for the local stack; each service still pins its own requirements.txt.
-requirements=(requirements-dev.txt services/*/requirements.txt services/common/pyproject.toml)
+requirements=(requirements-dev.txt services/*/requirements.txt services/common/pyproject.toml services/testing/pyproject.toml)
 stamp=.venv/.installed-$(cat "${requirements[@]}" | sha256sum | cut -c1-16)
 if [[ ! -f $stamp ]]; then
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   args=()
   for file in requirements-dev.txt services/*/requirements.txt; do args+=(-r "$file"); done
-  .venv/bin/pip install -q --disable-pip-version-check "${args[@]}" -e services/common \
+  .venv/bin/pip install -q --disable-pip-version-check "${args[@]}" -e services/common -e services/testing \
     || { echo "install: pip could not install the requirements: see its error above" >&2; exit 1; }
   rm -f .venv/.installed-* && touch "$stamp"
 fi

@@ -1,6 +1,6 @@
 # First of all: metrics are kept in multiprocess mode, as under gunicorn, only if
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
-import cotoami_common.testing_env  # noqa: F401,I001
+import cotoami_testing  # noqa: F401,I001
 
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.register_assert_rewrite("cotoami_common.testing")  # imported below, before pytest_plugins loads it
 from falcon import testing
 
 from auth.app import create_app
@@ -16,16 +15,16 @@ from auth.config import Config
 from auth.cotos_client import CotosClient
 from auth.store import AccountStore
 from cotoami_common.config import Env
-from cotoami_common.testing import serving
+from cotoami_testing.fixtures import serving
 
-pytest_plugins = ["cotoami_common.testing"]
+pytest_plugins = ["cotoami_testing.fixtures"]
 
 INTERNAL_TOKEN = "test-internal-token"
 
 
 @pytest.fixture(scope="session")
-def migrations_dir() -> Path:
-    return Path(__file__).parents[1] / "migrations"
+def service_dir() -> Path:
+    return Path(__file__).parents[1]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-from cotoami_common.testing import ServiceContract, TokenAndCredentialContract
+from cotoami_testing.contracts import ServiceContract, TokenAndCredentialContract
 
 
 class TestServiceContract(ServiceContract):

@@ -1,6 +1,6 @@
 """The auth service's domain counters, read through its own /metrics."""
 
-from cotoami_common.testing import sample
+from cotoami_testing.fixtures import sample
 
 SIGNIN = "/api/auth/signin"
 SESSION = "/api/auth/session"

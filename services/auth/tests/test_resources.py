@@ -2,6 +2,7 @@ import hashlib
 import threading
 
 import pytest
+from cotoami_testing.fixtures import new_amishi
 from falcon import testing
 
 from cotoami_common.tokens import AccessTokenVerifier
@@ -183,16 +184,12 @@ def test_session_shows_who_is_signed_in(client, mail_jobs):
 
 
 def test_an_expired_access_token_asks_for_a_refresh(client, token_keys):
-    from cotoami_common.testing import new_amishi
-
     expired = token_keys.access_token(new_amishi(), now=0)
     result = client.simulate_get(SESSION, headers=cookie_header({"access_token": expired}))
     assert result.status_code == 401 and result.json["title"] == "Session expired"
 
 
 def test_signing_in_works_over_a_stale_access_cookie(client, mail_jobs, token_keys):
-    from cotoami_common.testing import new_amishi
-
     token = request_link(client, mail_jobs)
     stale = cookie_header({"access_token": token_keys.access_token(new_amishi(), now=0)})
     assert client.simulate_post(SESSION, json={"token": token}, headers=stale).status_code == 200

@@ -1,1 +1,1 @@
-pytest_plugins = ["cotoami_common.testing"]
+pytest_plugins = ["cotoami_testing.fixtures"]

@@ -10,11 +10,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cotoami_testing.fixtures import sample, scrape
 from falcon import testing
 from prometheus_client.parser import text_string_to_metric_families
 
 from cotoami_common.metrics import REQUESTS, counter, route_label, sample_names
-from cotoami_common.testing import sample, scrape
 from cotoami_common.web import new_app
 
 HERE = Path(__file__).resolve().parent

@@ -1,11 +1,10 @@
 import copy
-from pathlib import Path
 
 import pytest
+from cotoami_testing.contracts import OpenApiContract, documented_operations, served_operations
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from cotoami_common.health import add_health_routes
-from cotoami_common.testing import OpenApiContract, documented_operations, served_operations
 from cotoami_common.web import new_app
 
 
@@ -93,8 +92,6 @@ def test_documented_operations_follow_path_item_references():
 
 class TestOpenApiContract(OpenApiContract):
     """The contract holds for an app and a document that agree."""
-
-    document_path = Path("openapi.yaml")
 
     @pytest.fixture
     def document(self) -> dict:

@@ -6,10 +6,10 @@ import time
 
 import jwt
 import pytest
+from cotoami_testing.fixtures import new_amishi
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cotoami_common.testing import new_amishi
 from cotoami_common.tokens import (
     AccessTokenSigner,
     AccessTokenVerifier,

@@ -1,6 +1,6 @@
 # First of all: metrics are kept in multiprocess mode, as under gunicorn, only if
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
-import cotoami_common.testing_env  # noqa: F401,I001
+import cotoami_testing  # noqa: F401,I001
 
 import json
 import re
@@ -14,13 +14,14 @@ from falcon import testing
 
 from cotoami_common.config import Env
 from cotoami_common.tokens import Amishi
+from cotoami_testing.fixtures import new_amishi
 from cotonomas.app import create_app
 from cotonomas.config import Config
 from cotonomas.consistency import CotonomaWrites
 from cotonomas.cotos_client import CotosClient
 from cotonomas.store import CotonomaStore
 
-pytest_plugins = ["cotoami_common.testing"]
+pytest_plugins = ["cotoami_testing.fixtures"]
 
 INTERNAL_TOKEN = "internal-credential-for-tests"
 # Short, so that the slow answers below cost the test run little.
@@ -29,8 +30,8 @@ SLOW_ANSWER_SECONDS = 3.0
 
 
 @pytest.fixture(scope="session")
-def migrations_dir() -> Path:
-    return Path(__file__).parents[1] / "migrations"
+def service_dir() -> Path:
+    return Path(__file__).parents[1]
 
 
 @pytest.fixture
@@ -248,8 +249,6 @@ class Person:
 @pytest.fixture
 def sign_in(client, token_keys):
     """A signed-in person: sign_in("bob@example.com") or sign_in(an_amishi)."""
-    from cotoami_common.testing import new_amishi  # here: pytest must import the plugin first, to rewrite its asserts
-
     def person(who: str | Amishi) -> Person:
         amishi = new_amishi(who) if isinstance(who, str) else who
         return Person(client, amishi, token_keys.access_token(amishi))

@@ -1,7 +1,6 @@
 import pytest
 from conftest import INTERNAL_TOKEN
-
-from cotoami_common.testing import ServiceContract, TokenAndCredentialContract
+from cotoami_testing.contracts import ServiceContract, TokenAndCredentialContract
 
 PUBLIC_ROUTES = [
     ("GET", "/api/cotonomas", None),

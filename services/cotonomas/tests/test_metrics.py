@@ -1,6 +1,6 @@
 """The cotonomas service's domain counter, read through its own /metrics."""
 
-from cotoami_common.testing import sample
+from cotoami_testing.fixtures import sample
 
 
 def created(client, place: str) -> float:

@@ -8,8 +8,8 @@ hundred others, among twenty thousand cotonomas of ten thousand amishis."""
 
 import psycopg
 import pytest
+from cotoami_testing.fixtures import scans_in_plan
 
-from cotoami_common.testing import scans_in_plan
 from cotonomas.store import _CHAIN, _ONE, _PAGE, _WITH_CHILDREN
 
 AMISHIS = 10_000

@@ -5,8 +5,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cotoami_testing.fixtures import new_amishi
 
-from cotoami_common.testing import new_amishi
 from cotonomas.store import KEY, NameTaken, NoSuchCotonoma, Viewer, new_key, parse_cursor
 
 ANN, BOB, CAROL = new_amishi("ann@example.com"), new_amishi("bob@example.com"), new_amishi("carol@example.com")

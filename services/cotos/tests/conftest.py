@@ -1,6 +1,6 @@
 # First of all: metrics are kept in multiprocess mode, as under gunicorn, only if
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
-import cotoami_common.testing_env  # noqa: F401,I001
+import cotoami_testing  # noqa: F401,I001
 
 import json
 import re
@@ -13,20 +13,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-pytest.register_assert_rewrite("cotoami_common.testing")  # imported below, before pytest_plugins loads it
 from falcon import testing
 
 from cotoami_common.backing import redis_client
 from cotoami_common.config import Env
 from cotoami_common.ratelimit import RateLimiter
-from cotoami_common.testing import serving
+from cotoami_testing.fixtures import serving
 from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotos.app import create_app
 from cotos.config import Config
 from cotos.cotonoma_access import CotonomaAccess
 from cotos.store import AnonymousCotoStore, CotoStore
 
-pytest_plugins = ["cotoami_common.testing"]
+pytest_plugins = ["cotoami_testing.fixtures"]
 
 INTERNAL_TOKEN = "internal-credential-for-tests"
 # Short, so that a slow or silent cotonomas costs the tests little.
@@ -34,8 +33,8 @@ ACCESS_TIMEOUT_SECONDS = 0.3
 
 
 @pytest.fixture(scope="session")
-def migrations_dir() -> Path:
-    return Path(__file__).parents[1] / "migrations"
+def service_dir() -> Path:
+    return Path(__file__).parents[1]
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """POST /internal/anonymous-cotos/claims: auth moves a memo pad into an account on sign-in."""
 
 import pytest
-
-from cotoami_common.testing import new_amishi
+from cotoami_testing.fixtures import new_amishi
 
 CLAIMS = "/internal/anonymous-cotos/claims"
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 from conftest import ACCESS_TIMEOUT_SECONDS, INTERNAL_TOKEN
+from cotoami_testing.fixtures import new_amishi
 
-from cotoami_common.testing import new_amishi
 from cotos.cotonoma_access import CotonomaAccess, CotonomasUnavailable
 
 KEY = "room-key-0001"

@@ -6,8 +6,7 @@ import threading
 
 import pytest
 from conftest import INTERNAL_TOKEN, put_cotonoma_coto
-
-from cotoami_common.testing import new_amishi
+from cotoami_testing.fixtures import new_amishi
 
 KEY = "room-key-0001"
 PATH = f"/internal/cotonoma-cotos/{KEY}"

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import Browser
+from cotoami_testing.fixtures import new_amishi
 from falcon import testing
 
-from cotoami_common.testing import new_amishi
 from cotos.app import create_app
 from cotos.store import AnonymousCotoStore
 

@@ -10,8 +10,8 @@ walking the primary key from the newest coto backwards is the worst plan."""
 
 import psycopg
 import pytest
+from cotoami_testing.fixtures import scans_in_plan
 
-from cotoami_common.testing import scans_in_plan
 from cotos.store import (
     _GET,
     _GET_COTONOMA_COTO,

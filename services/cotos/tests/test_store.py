@@ -2,8 +2,8 @@ import uuid
 from dataclasses import replace
 
 import pytest
+from cotoami_testing.fixtures import new_amishi
 
-from cotoami_common.testing import new_amishi
 from cotos.store import (
     COTONOMA_TIMELINE_FIRST_PAGE,
     COTONOMA_TIMELINE_PAGE_BEFORE,

@@ -1,6 +1,6 @@
 # First of all: metrics are kept in multiprocess mode, as under gunicorn, only if
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
-import cotoami_common.testing_env  # noqa: F401,I001
+import cotoami_testing  # noqa: F401,I001
 
 import json
 import random
@@ -19,7 +19,7 @@ from mailer.app import create_app
 from mailer.config import Config
 from mailer.worker import Backoff, MailWorker
 
-pytest_plugins = ["cotoami_common.testing"]
+pytest_plugins = ["cotoami_testing.fixtures"]
 
 MAILDEV = Path(__file__).resolve().parents[3] / "node_modules" / ".bin" / "maildev"
 # The ports these tests may use.
@@ -158,8 +158,8 @@ def maildev(session_maildev) -> Maildev:
 
 
 @pytest.fixture(scope="session")
-def migrations_dir() -> Path:
-    return Path(__file__).parents[1] / "migrations"
+def service_dir() -> Path:
+    return Path(__file__).parents[1]
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
+from cotoami_testing.contracts import ServiceContract
 from falcon import testing
 
-from cotoami_common.testing import ServiceContract
 from mailer.app import create_app
 
 

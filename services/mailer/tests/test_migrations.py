@@ -1,8 +1,7 @@
 """The schema holds what the mailer relies on, whatever its code does."""
 
 import pytest
-
-from cotoami_common.testing import violates
+from cotoami_testing.fixtures import violates
 
 NEW_DELIVERY = (
     "INSERT INTO deliveries (job_id, kind, recipient, status, attempts, last_error, sent_at)"

@@ -1,210 +1,28 @@
-"""What every service's tests share: a database of its own with the service's
-migrations applied, a Redis database wiped around each test, and the contract
-every service keeps (health, readiness, JSON errors, request ids, config errors).
+"""The contract every service keeps, tested the same way in each: subclass
+ServiceContract (and TokenAndCredentialContract, for a service that verifies
+access tokens and takes part in /internal/ calls) in its test_app.py, and
+OpenApiContract in its test_openapi.py. They use the fixtures of
+cotoami_testing.fixtures and the service's `make_app(checks)`, `config_class`
+and `service_dir`."""
 
-A service's conftest.py enables the fixtures with
-`pytest_plugins = ["cotoami_common.testing"]` and provides `migrations_dir`,
-`config_class` and `make_app(checks)`; its test_app.py subclasses ServiceContract,
-its test_openapi.py OpenApiContract.
-
-Metrics are kept in prometheus-client's multiprocess mode, as under gunicorn
-(see cotoami_common.testing_env, which a conftest.py imports before its app).
-"""
-
-import json
-import os
 import re
-import secrets
-import shutil
-import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
 import falcon
 import psycopg
 import pytest
-import redis
 import yaml
 from falcon import testing
 from openapi_spec_validator import validate as validate_openapi
-from psycopg import sql
 
-from cotoami_common import testing_env  # first: it sets the metrics directory
 from cotoami_common.backing import postgres_pool, redis_client
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.health import postgres_check, redis_check
 from cotoami_common.metrics import route_label
 from cotoami_common.migrate import apply_migrations, create_database, migration_files, statements
-from cotoami_common.tokens import AccessTokenSigner, Amishi, generate_keys
-
-
-@pytest.fixture(scope="session", autouse=True)
-def metrics_dir() -> Path:
-    """Where this test run's processes keep their metrics (PROMETHEUS_MULTIPROC_DIR)."""
-    yield Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    if testing_env.MADE_METRICS_DIR:
-        shutil.rmtree(testing_env.MADE_METRICS_DIR, ignore_errors=True)
-
-
-def scrape(client: testing.TestClient) -> dict[tuple[str, frozenset], float]:
-    """GET /metrics: every sample, keyed by its name and labels."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    result = client.simulate_get("/metrics")
-    assert result.status_code == 200, result.text
-    assert result.headers["Content-Type"].startswith("text/plain; version=0.0.4"), result.headers
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(result.text)
-        for sample in family.samples
-    }
-
-
-def sample(client: testing.TestClient, name: str, **labels: str) -> float:
-    """The value /metrics gives one sample now (0 when it has none yet)."""
-    return scrape(client).get((name, frozenset(labels.items())), 0.0)
-
-
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _drop_database(name: str) -> None:
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture(scope="session")
-def database_url(migrations_dir: Path):
-    """A new database for this test run, dropped at the end."""
-    name = f"test_{migrations_dir.parent.name}_{secrets.token_hex(4)}"
-    url = urlsplit(POSTGRES_URL)._replace(path=f"/{name}").geturl()
-    create_database(url)
-    apply_migrations(url, migrations_dir)
-    yield url
-    _drop_database(name)
-
-
-@pytest.fixture
-def empty_database_url():
-    """The URL of a database that does not exist yet; dropped after the test."""
-    name = f"test_empty_{secrets.token_hex(4)}"
-    yield urlsplit(POSTGRES_URL)._replace(path=f"/{name}").geturl()
-    _drop_database(name)
-
-
-@pytest.fixture
-def clean_database(database_url: str) -> str:
-    """The test run's database with every table emptied, before each test."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT quote_ident(tablename) FROM pg_tables"
-                " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
-            )
-        ]
-        if tables:
-            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-    return database_url
-
-
-@pytest.fixture
-def redis_url():
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
-
-
-@dataclass(frozen=True)
-class TokenKeys:
-    """A signing key and its public key set, written where config expects files."""
-
-    directory: Path
-    signer: AccessTokenSigner
-
-    @property
-    def jwks_file(self) -> Path:
-        return self.directory / "jwks.json"
-
-    @property
-    def jwks(self) -> dict:
-        return json.loads(self.jwks_file.read_text())
-
-    def access_token(self, amishi: Amishi, now: float | None = None) -> str:
-        return self.signer.sign(amishi, now)
-
-    def environ(self) -> dict[str, str]:
-        return {
-            "JWT_PUBLIC_KEYS_FILE": str(self.jwks_file),
-            "JWT_SIGNING_KEY_FILE": str(self.directory / "signing-key.pem"),
-        }
-
-
-@pytest.fixture(scope="session")
-def token_keys(tmp_path_factory) -> TokenKeys:
-    directory = tmp_path_factory.mktemp("keys")
-    generate_keys(directory)
-    signer = AccessTokenSigner((directory / "signing-key.pem").read_bytes(), "cotoami-auth", "cotoami", 600)
-    return TokenKeys(directory, signer)
-
-
-def new_amishi(email: str = "ann@example.com") -> Amishi:
-    """An amishi as auth would describe them in a token (no database needed)."""
-    return Amishi(str(uuid.uuid4()), email, email.split("@")[0], f"https://gravatar.test/avatar/{email}")
-
-
-@pytest.fixture
-def pool(clean_database: str):
-    pool = postgres_pool(clean_database, max_size=2)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture(name="redis")
-def redis_fixture(redis_url: str):
-    client = redis_client(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def db(clean_database: str):
-    """A connection to the test database; each statement commits on its own."""
-    with psycopg.connect(clean_database, autocommit=True) as conn:
-        yield conn
-
-
-def violates(db: psycopg.Connection, constraint: str, query: str, params: tuple) -> None:
-    """Assert the statement is refused by the named constraint."""
-    with pytest.raises(psycopg.errors.IntegrityError) as raised:
-        db.execute(query, params)
-    assert raised.value.diag.constraint_name == constraint
-
-
-@pytest.fixture
-def required_environ() -> dict[str, str]:
-    """What a service cannot start without; a service whose config requires more overrides this."""
-    return {}
-
-
-def scans_in_plan(db: psycopg.Connection, query: str, params, tables: tuple[str, ...]) -> tuple[dict, list[dict]]:
-    """The query's plan (EXPLAINed, not run) and its nodes that read one of the tables."""
-    plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
-
-    def nodes(node: dict):
-        yield node
-        for child in node.get("Plans", []):
-            yield from nodes(child)
-
-    return plan, [node for node in nodes(plan) if node.get("Relation Name") in tables]
+from cotoami_testing.fixtures import scrape
 
 
 def schema_of(url: str) -> list[tuple]:
@@ -215,7 +33,8 @@ def schema_of(url: str) -> list[tuple]:
             "  FROM information_schema.columns WHERE table_schema = 'public'"
             " UNION ALL SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), NULL, NULL, NULL"
             "  FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
-            " UNION ALL SELECT tablename, indexname, indexdef, NULL, NULL, NULL FROM pg_indexes WHERE schemaname = 'public'"
+            " UNION ALL SELECT tablename, indexname, indexdef, NULL, NULL, NULL"
+            "  FROM pg_indexes WHERE schemaname = 'public'"
             " ORDER BY 1, 2"
         ).fetchall()
 
@@ -307,7 +126,7 @@ class ServiceContract:
         client.simulate_get("/healthz")
         client.simulate_get("/api/no/such/thing/here")
         after = scrape(client)
-        labels = frozenset(zip(("route", "method", "status"), key))
+        labels = frozenset(zip(("route", "method", "status"), key, strict=True))
         assert (
             after[("cotoami_http_requests_total", labels)] == before.get(("cotoami_http_requests_total", labels), 0) + 1
         )
@@ -324,7 +143,7 @@ class ServiceContract:
         names = [path.stem for path in migration_files(migrations_dir)]
         with ThreadPoolExecutor(max_workers=3) as runs:
             applied = list(runs.map(lambda _: apply_migrations(empty_database_url, migrations_dir), range(3)))
-        assert sorted(sum(applied, [])) == names, "each migration applied exactly once"
+        assert sorted(name for run in applied for name in run) == names, "each migration applied exactly once"
         schema = schema_of(empty_database_url)
         assert apply_migrations(empty_database_url, migrations_dir) == []
         assert schema_of(empty_database_url) == schema
@@ -426,26 +245,24 @@ def documented_operations(document: dict) -> set[tuple[str, str]]:
 
 
 class OpenApiContract:
-    """A service's openapi.yaml documents exactly the routes its app serves and
-    is a valid OpenAPI document. Subclass it as TestOpenApiContract, setting
-    `document_path`; the conftest's make_app builds the app."""
-
-    document_path: Path
+    """A service's openapi.yaml (in its `service_dir`) documents exactly the
+    routes its app serves and is a valid OpenAPI document. Subclass it as
+    TestOpenApiContract; the conftest's make_app builds the app."""
 
     @pytest.fixture
-    def document(self) -> dict:
-        return yaml.safe_load(self.document_path.read_text())
+    def document(self, service_dir: Path) -> Any:
+        return yaml.safe_load((service_dir / "openapi.yaml").read_text())
 
     def test_the_document_is_valid_openapi(self, document):
         validate_openapi(document)
 
     def test_every_route_served_is_documented(self, make_app, document):
         undocumented = served_operations(make_app({})) - documented_operations(document)
-        assert not undocumented, f"served but not in {self.document_path.name}: {sorted(undocumented)}"
+        assert not undocumented, f"served but not in openapi.yaml: {sorted(undocumented)}"
 
     def test_every_documented_operation_is_served(self, make_app, document):
         unserved = documented_operations(document) - served_operations(make_app({}))
-        assert not unserved, f"in {self.document_path.name} but not served: {sorted(unserved)}"
+        assert not unserved, f"in openapi.yaml but not served: {sorted(unserved)}"
 
     def test_internal_operations_require_the_service_credential(self, document):
         schemes = document.get("components", {}).get("securitySchemes", {})
@@ -458,14 +275,3 @@ class OpenApiContract:
                 security = operation.get("security", document.get("security", []))
                 required = [[schemes.get(name, {}).get("scheme") for name in alternative] for alternative in security]
                 assert required == [["bearer"]], f"{method.upper()} {path} must require the bearer credential alone"
-
-
-@contextmanager
-def serving(server: ThreadingHTTPServer):
-    """A real HTTP server standing in for another service, answering from a thread until the block ends."""
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -17,22 +17,22 @@ install: ## install what the stack needs (venv, nginx, maildev), skipping what i
 	@tools/install.sh
 
 up: install ## start everything on this machine; web at http://127.0.0.1:8000 (REPLICAS=2: two of each service)
-	@$(PYTHON) tools/stack.py up $(if $(REPLICAS),--replicas $(REPLICAS))
+	@$(PYTHON) -m cotoami_stack up $(if $(REPLICAS),--replicas $(REPLICAS))
 
 down: ## stop everything `make up` started
-	@if [ -x $(PYTHON) ]; then $(PYTHON) tools/stack.py down; fi
+	@if [ -x $(PYTHON) ]; then $(PYTHON) -m cotoami_stack down; fi
 
 restart: ## run changed service code: migrate, then restart the services (all at once)
-	@$(PYTHON) tools/stack.py restart
+	@$(PYTHON) -m cotoami_stack restart
 
 rollout-auth rollout-cotos rollout-cotonomas rollout-mailer: rollout-%: ## replace one service's processes with new code, one instance at a time, no request lost
-	@$(PYTHON) tools/stack.py rollout $*
+	@$(PYTHON) -m cotoami_stack rollout $*
 
 status: ## what runs and whether it is ready
-	@$(PYTHON) tools/stack.py status
+	@$(PYTHON) -m cotoami_stack status
 
 logs: ## follow every process's log
-	@$(PYTHON) tools/stack.py logs
+	@$(PYTHON) -m cotoami_stack logs
 
 # mypy runs once per service (their tests/ folders would otherwise clash by module name);
 # app code is checked strictly, tests with untyped test functions allowed.
@@ -48,12 +48,12 @@ lint-python: install ## ruff (lint and format check) and mypy over the Python
 	@set -e; for entry in $(PYTHON_PACKAGES); do dir=services/$${entry%%:*}; package=$${entry##*:}; \
 	  echo "mypy $$dir"; (cd $$dir && MYPYPATH=$(CURDIR)/services/common $(MYPY) $$package && \
 	  MYPYPATH=$(CURDIR)/services/common $(MYPY) $(MYPY_TESTS) tests); done
-	$(MYPY) tools/stack.py bench
+	$(MYPY) tools/cotoami_stack bench
 	$(MYPY) $(MYPY_TESTS) tests
 
 test: ## run every test: each service's, then end to end and in a browser
 	@tools/install.sh --tests
-	@$(PYTHON) tools/stack.py backing
+	@$(PYTHON) -m cotoami_stack backing
 	@$(MAKE) --no-print-directory test-common $(addprefix test-,$(SERVICES)) test-e2e
 
 test-common: ## the shared package's tests

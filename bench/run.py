@@ -1,4 +1,4 @@
-"""make bench: start the bench stack afresh (tools/stack.py, profile `bench`:
+"""make bench: start the bench stack afresh (cotoami_stack, profile `bench`:
 gateway on :28000, databases cotoami_bench_*, a Redis of its own), seed it at
 scale, drive load through the gateway with wrk, measure sign-in, start-up and
 memory, write the results into BENCHMARKS.md and stop the stack.
@@ -26,26 +26,26 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import requests
+import seed  # bench/seed.py, beside this script
 
-ROOT = Path(__file__).resolve().parents[1]
+from cotoami_common.backing import redis_client
+from cotoami_common.tokens import AccessTokenSigner, Amishi
+from cotoami_stack.gateway import nginx_binary, render_gateway
+from cotoami_stack.probes import http_ok
+from cotoami_stack.profiles import PROFILES, ROOT, SERVICES, VENV_BIN, instance_name
+from cotoami_stack.services import image_command, service_environment
+from cotoami_stack.supervisor import supervisorctl
+
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "services" / "cotos"))
-
-import seed  # noqa: E402
-import stack  # noqa: E402  the stack's own profile, commands and environment
-
-from cotoami_common.backing import redis_client  # noqa: E402
-from cotoami_common.tokens import AccessTokenSigner, Amishi  # noqa: E402
-from cotos.store import AnonymousCotoStore  # noqa: E402  the pad is seeded through the service's own code
-
-PROFILE = stack.PROFILES["bench"]
+PROFILE = PROFILES["bench"]
 # The hello app behind a gateway rendered by the same code from the same
 # template, differing only in its ports: hello stands where cotos would.
 HELLO_PROFILE = dataclasses.replace(PROFILE, name="bench-hello", gateway_port=PROFILE.gateway_port + 500)
@@ -56,6 +56,7 @@ POSTERS = range(13, 113)  # the 100 people posting in the signed-in post case
 LINK = re.compile(r"/signin/([A-Za-z0-9_-]{43})")
 RESULTS_BEGIN = "<!-- bench:results begin: written by `make bench`; edit only outside these markers -->"
 RESULTS_END = "<!-- bench:results end -->"
+WrkRun = dict[str, Any]  # what bench/load.lua reports of one wrk run
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,10 @@ class BenchError(Exception):
 
 def stack_command(*args: str) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "stack.py"), *args, "--profile", "bench"], capture_output=True, text=True
+        [sys.executable, "-m", "cotoami_stack", *args, "--profile", "bench"], capture_output=True, text=True
     )
     if done.returncode != 0:
-        raise BenchError(f"stack.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        raise BenchError(f"cotoami_stack {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
 
 def master_and_workers(master: int) -> dict[str, int]:
@@ -133,24 +134,25 @@ def master_and_workers(master: int) -> dict[str, int]:
 
 
 def service_master(service: str) -> int:
-    return int(stack.supervisorctl(PROFILE, "pid", f"{service}:{stack.instance_name(service, 1)}").stdout)
+    return int(supervisorctl(PROFILE, "pid", f"{service}:{instance_name(service, 1)}").stdout)
 
 
 class Hello:
     """The ceiling: bench/hello.py under gunicorn with the services' configuration
     and worker settings, and a gateway of its own in front."""
 
-    def __init__(self):
-        self.processes: list[subprocess.Popen] = []
-        self.app = self.gateway = None
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.app: subprocess.Popen[bytes] | None = None
+        self.gateway: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        stack.render_gateway(HELLO_PROFILE, 1)
+        render_gateway(HELLO_PROFILE, 1)
         logs = PROFILE.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         environment = {**os.environ, "SERVICE_NAME": "hello", "PORT": str(HELLO_PORT), "BIND_HOST": "127.0.0.1"}
         self.app = self._spawn(
-            [str(stack.VENV_BIN / "gunicorn"), "--config", "python:cotoami_common.gunicorn_conf", "hello:app"],
+            [str(VENV_BIN / "gunicorn"), "--config", "python:cotoami_common.gunicorn_conf", "hello:app"],
             BENCH,
             environment,
             logs / "hello.log",
@@ -158,18 +160,18 @@ class Hello:
         # Its access log goes to a file, as the stack gateway's goes through supervisord to one.
         nginx_dir = HELLO_PROFILE.run_dir / "nginx"
         self.gateway = self._spawn(
-            [stack.nginx_binary(), "-c", str(nginx_dir / "nginx.conf"), "-p", str(nginx_dir)],
+            [nginx_binary(), "-c", str(nginx_dir / "nginx.conf"), "-p", str(nginx_dir)],
             ROOT,
             os.environ,
             logs / "hello-gateway.log",
         )
         wait_until(
-            lambda: stack.http_ok(f"http://127.0.0.1:{HELLO_PORT}/") and stack.http_ok(self.url),
+            lambda: http_ok(f"http://127.0.0.1:{HELLO_PORT}/") and http_ok(self.url),
             30,
             "the hello app and its gateway",
         )
 
-    def _spawn(self, argv: list[str], cwd: Path, environment, log: Path) -> subprocess.Popen:
+    def _spawn(self, argv: list[str], cwd: Path, environment: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
             process = subprocess.Popen(
                 argv, cwd=cwd, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -181,6 +183,18 @@ class Hello:
     def url(self) -> str:
         return f"{HELLO_PROFILE.public_url}/api/cotos"
 
+    @property
+    def app_pid(self) -> int:
+        if self.app is None:
+            raise BenchError("the hello app is not started")
+        return self.app.pid
+
+    @property
+    def gateway_pid(self) -> int:
+        if self.gateway is None:
+            raise BenchError("the hello gateway is not started")
+        return self.gateway.pid
+
     def stop(self) -> None:
         for process in self.processes:
             process.send_signal(signal.SIGTERM)
@@ -189,7 +203,7 @@ class Hello:
         self.processes = []
 
 
-def stopped(process: subprocess.Popen) -> None:
+def stopped(process: subprocess.Popen[bytes]) -> None:
     """Waits for a process told to stop; one that will not in 30 s is killed with its group."""
     try:
         process.wait(30)
@@ -197,7 +211,7 @@ def stopped(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -222,7 +236,7 @@ PAD_COTOS = 200
 
 def seed_stack(scale: seed.Scale) -> Seeded:
     started = time.monotonic()
-    urls = {service: PROFILE.database_url(service) for service in stack.SERVICES}
+    urls = {service: PROFILE.database_url(service) for service in SERVICES}
     seed.seed_auth(urls["auth"], scale)
     seed.seed_cotos(urls["cotos"], scale, PROFILE.avatar_url)
     seed.seed_cotonomas(urls["cotonomas"], scale, PROFILE.avatar_url)
@@ -231,13 +245,15 @@ def seed_stack(scale: seed.Scale) -> Seeded:
         if found != expected:
             raise BenchError(f"amishi {n} has {found} cotos, not {expected}")
     pad = "b" * 32
-    client = redis_client(PROFILE.redis_url)
-    try:
-        pads = AnonymousCotoStore(client, ttl_seconds=86400)
+    # Through the gateway, as a browser holding that pad's cookie posts.
+    with requests.Session() as browser:
+        browser.headers.update({"Origin": PROFILE.public_url, "Cookie": f"anonymous_id={pad}"})
         for k in range(PAD_COTOS):
-            pads.post(pad, f"anonymous coto {k}: {seed.CONTENT}")
-    finally:
-        client.close()
+            posted = browser.post(
+                f"{PROFILE.public_url}/api/cotos", json={"content": f"anonymous coto {k}: {seed.CONTENT}"}, timeout=10
+            )
+            if posted.status_code != 201:
+                raise BenchError(f"posting to the anonymous pad answered {posted.status_code}: {posted.text}")
     return Seeded(
         heavy_cursor=seed.cursor_after(urls["cotos"], seed.HEAVY, 1_000),
         light_cursor=seed.cursor_after(urls["cotos"], seed.LIGHT, scale.light_cotos - PAGE),
@@ -246,7 +262,7 @@ def seed_stack(scale: seed.Scale) -> Seeded:
     )
 
 
-def access_cookies(numbers) -> tuple[str, ...]:
+def access_cookies(numbers: Iterable[int]) -> tuple[str, ...]:
     """Access cookies for seeded amishis, signed with the stack's own key as auth signs them."""
     signer = AccessTokenSigner(
         (PROFILE.secrets_dir / "signing-key.pem").read_bytes(), "cotoami-auth", "cotoami", lifetime_seconds=3600
@@ -350,7 +366,7 @@ def cases(seeded: Seeded, scale: seed.Scale, hello: Hello) -> list[Case]:
 # --- measurements
 
 
-def run_wrk(case: Case, seconds: int) -> dict:
+def run_wrk(case: Case, seconds: int) -> WrkRun:
     cookies_file = PROFILE.run_dir / "cookies.txt"
     cookies_file.write_text("\n".join(case.cookies) + "\n")
     environment = {**os.environ, "BENCH_METHOD": case.method, "BENCH_ORIGIN": PROFILE.public_url}
@@ -377,7 +393,8 @@ def run_wrk(case: Case, seconds: int) -> dict:
     found = [line for line in done.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
     if done.returncode != 0 or not found:
         raise BenchError(f"wrk failed on {case.name}:\n{done.stdout}\n{done.stderr}")
-    return json.loads(found[0].removeprefix("BENCH_RESULT "))
+    run: WrkRun = json.loads(found[0].removeprefix("BENCH_RESULT "))
+    return run
 
 
 def probe(case: Case) -> None:
@@ -404,8 +421,8 @@ def measure(cases: list[Case], mode: Mode, hello: Hello, profiled: str | None) -
     and the CPU time its processes spent per request."""
     for case in cases:
         probe(case)
-    runs: dict[str, list[dict]] = {case.name: [] for case in cases}
-    cpu = {case.name: Counter() for case in cases}
+    runs: dict[str, list[WrkRun]] = {case.name: [] for case in cases}
+    cpu = {case.name: dict.fromkeys(CPU_GROUPS, 0.0) for case in cases}
     with psycopg.connect(PROFILE.database_url("auth").rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
         for round_number in range(1, mode.rounds + 1):
             for case in cases:
@@ -417,7 +434,8 @@ def measure(cases: list[Case], mode: Mode, hello: Hello, profiled: str | None) -
                     start_profiler(case, hello, mode.seconds) if case.name == profiled and round_number == 1 else None
                 )
                 runs[case.name].append(run_wrk(case, mode.seconds))
-                cpu[case.name].update({group: cpu_seconds(members) - before[group] for group, members in pids.items()})
+                for group, members in pids.items():
+                    cpu[case.name][group] += cpu_seconds(members) - before[group]
                 if sampler:
                     summarise_profile(sampler, case)
             print(f"  round {round_number}/{mode.rounds} done", flush=True)
@@ -444,11 +462,12 @@ def case_pids(case: Case, hello: Hello, admin: psycopg.Connection) -> dict[str, 
     """The processes that serve a case: its service's gunicorn, the bench
     databases' PostgreSQL sessions, and the gateway it goes through (none for
     hello-direct). Taken anew each run: a restarted process has a new pid."""
-    master = hello.app.pid if case.service == "hello" else service_master(case.service)
+    master = hello.app_pid if case.service == "hello" else service_master(case.service)
+    gateway: int | None = None
     if case.url.startswith(PROFILE.public_url):
-        gateway = int(stack.supervisorctl(PROFILE, "pid", "gateway").stdout)
-    else:
-        gateway = hello.gateway.pid if case.url.startswith(HELLO_PROFILE.public_url) else None
+        gateway = int(supervisorctl(PROFILE, "pid", "gateway").stdout)
+    elif case.url.startswith(HELLO_PROFILE.public_url):
+        gateway = hello.gateway_pid
     sessions = admin.execute(
         "SELECT pid FROM pg_stat_activity WHERE datname LIKE %s", (PROFILE.database_prefix.replace("_", r"\_") + "%",)
     ).fetchall()
@@ -474,12 +493,12 @@ def cpu_seconds(pids: list[int]) -> float:
 PROFILES_DIR = PROFILE.run_dir / "profiles"
 
 
-def start_profiler(case: Case, hello: Hello, seconds: int) -> subprocess.Popen:
+def start_profiler(case: Case, hello: Hello, seconds: int) -> subprocess.Popen[bytes]:
     PROFILES_DIR.mkdir(parents=True, exist_ok=True)
-    master = hello.app.pid if case.service == "hello" else service_master(case.service)
+    master = hello.app_pid if case.service == "hello" else service_master(case.service)
     return subprocess.Popen(
         [
-            str(stack.VENV_BIN / "py-spy"),
+            str(VENV_BIN / "py-spy"),
             "record",
             "--pid",
             str(master),
@@ -497,10 +516,11 @@ def start_profiler(case: Case, hello: Hello, seconds: int) -> subprocess.Popen:
     )
 
 
-def summarise_profile(sampler: subprocess.Popen, case: Case, top: int = 25) -> None:
+def summarise_profile(sampler: subprocess.Popen[bytes], case: Case, top: int = 25) -> None:
     """The functions the workers' threads spent their samples in (inclusive), most first."""
     sampler.wait(60)
-    inclusive, total = Counter(), 0
+    inclusive: Counter[str] = Counter()
+    total = 0
     for line in (PROFILES_DIR / f"{case.name}.txt").read_text().splitlines():
         stack_text, _, count = line.rpartition(" ")
         total += int(count)
@@ -509,8 +529,8 @@ def summarise_profile(sampler: subprocess.Popen, case: Case, top: int = 25) -> N
         for frame in frames:
             inclusive[frame] += int(count)
     print(f"\n  py-spy, {case.name} ({total} samples; {PROFILES_DIR / case.name}.txt):")
-    for frame, count in inclusive.most_common(top):
-        print(f"  {100 * count / total:5.1f}%  {frame}")
+    for frame, samples in inclusive.most_common(top):
+        print(f"  {100 * samples / total:5.1f}%  {frame}")
 
 
 def signin_round_trips(rounds: int) -> tuple[list[float], list[float]]:
@@ -552,17 +572,18 @@ def signin_round_trips(rounds: int) -> tuple[list[float], list[float]]:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def startup_seconds(service: str) -> float:
     """From spawning the service's image command (its Dockerfile CMD, as the stack
     runs it) to its first /readyz 200, on a port of its own beside the stack."""
     port = free_port()
-    environment = {**os.environ, **stack.service_environment(PROFILE, service), "PORT": str(port)}
+    environment = {**os.environ, **service_environment(PROFILE, service), "PORT": str(port)}
     started = time.monotonic()
     process = subprocess.Popen(
-        stack.image_command(service),
+        image_command(service),
         cwd=ROOT / "services" / service,
         env=environment,
         stdout=subprocess.DEVNULL,
@@ -570,7 +591,7 @@ def startup_seconds(service: str) -> float:
         start_new_session=True,
     )
     try:
-        while not stack.http_ok(f"http://127.0.0.1:{port}/readyz"):
+        while not http_ok(f"http://127.0.0.1:{port}/readyz"):
             if process.poll() is not None:
                 raise BenchError(f"{service} exited with {process.returncode} before it was ready")
             if time.monotonic() - started > 30:
@@ -582,13 +603,20 @@ def startup_seconds(service: str) -> float:
         stopped(process)
 
 
+def kilobytes(proc_file: Path, field: str) -> int:
+    """A field of /proc/meminfo or /proc/PID/status, in kB."""
+    found = re.search(rf"^{field}:\s+(\d+) kB$", proc_file.read_text(), re.MULTILINE)
+    if not found:
+        raise BenchError(f"{proc_file} has no {field}")
+    return int(found[1])
+
+
 def resident_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
+    return kilobytes(Path(f"/proc/{pid}/status"), "VmRSS") / 1024
 
 
 def resident_memory(hello_master: int) -> dict[str, dict[str, float]]:
-    masters = {service: service_master(service) for service in stack.SERVICES} | {"hello": hello_master}
+    masters = {service: service_master(service) for service in SERVICES} | {"hello": hello_master}
     return {
         name: {role: resident_mb(pid) for role, pid in master_and_workers(master).items()}
         for name, master in masters.items()
@@ -615,7 +643,7 @@ def machine() -> dict[str, str]:
         ),
         platform.processor() or "?",
     )
-    memory_kb = int(re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())[1])
+    memory_kb = kilobytes(Path("/proc/meminfo"), "MemTotal")
     redis_info = redis_client(PROFILE.redis_url)
     try:
         redis_version = redis_info.info("server")["redis_version"]
@@ -634,7 +662,7 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "PostgreSQL": postgres,
         "Redis": redis_version,
-        "nginx": command_output([stack.nginx_binary(), "-v"]).split("/")[-1],
+        "nginx": command_output([nginx_binary(), "-v"]).split("/")[-1],
         "wrk": command_output(["wrk", "-v"]).split()[1] if shutil.which("wrk") else "?",
         "packages": ", ".join(f"{name} {version}" for name, version in versions.items()),
         "workers": f"WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2 (default)')}, "
@@ -653,7 +681,7 @@ def held(ok: bool) -> str:
 def report(
     mode: Mode,
     argv: list[str],
-    facts: dict,
+    facts: dict[str, str],
     results: dict[str, Result],
     seeded: Seeded,
     signin: tuple[list[float], list[float]],
@@ -668,7 +696,7 @@ def report(
         RESULTS_BEGIN,
         "",
         f"Figures from **one run** of `{' '.join(argv)}` on this machine, {began:%Y-%m-%d} "
-        f"{began:%H:%M}–{ended:%H:%M} UTC ({mode.name} mode). The machine is shared: other work ran beside it "
+        f"{began:%H:%M} to {ended:%H:%M} UTC ({mode.name} mode). The machine is shared: other work ran beside it "
         f"(load average 1/5/15 min: {loads[0]} at the start, {loads[1]} at the end), so absolute figures "
         "move from run to run; the targets are ratios within this run.",
         "",
@@ -682,7 +710,7 @@ def report(
         "",
         f"- `make bench{' QUICK=1' if mode.name == 'quick' else ''}` runs `tools/install.sh --bench` (wrk, py-spy), "
         f"then `.venv/bin/python bench/run.py{' --quick' if mode.name == 'quick' else ''}`.",
-        "- The stack: `tools/stack.py up --profile bench --fresh`, the `dev` settings on their own ports "
+        "- The stack: `python -m cotoami_stack up --profile bench --fresh`, the `dev` settings on their own ports "
         f"(gateway {PROFILE.public_url}) and databases (`{PROFILE.database_prefix}*`), stopped at the end.",
         f"- Seeded in SQL in {seeded.seconds:.0f} s: {scale.cotos:,} cotos over {scale.amishis:,} amishis; one "
         f"heavy amishi with {scale.heavy_cotos:,} cotos, one light one with exactly {scale.light_cotos:,}; "
@@ -703,7 +731,8 @@ def report(
         "CPU is what the case's own processes spent per request (from /proc): its service's gunicorn "
         "(master and workers), the bench databases' PostgreSQL sessions, the gateway's nginx.",
         "",
-        "| case | what | requests/s | p50 ms | p99 ms | requests | errors | CPU ms/request: service + PostgreSQL + gateway |",
+        "| case | what | requests/s | p50 ms | p99 ms | requests | errors "
+        "| CPU ms/request: service + PostgreSQL + gateway |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for result in results.values():
@@ -714,6 +743,7 @@ def report(
             f"{result.p99_ms:.1f} | {result.requests:,} | {errors} | {cpu} |"
         )
     whole, mailed = signin
+    roles = max(memory.values(), key=len)  # the widest row's columns
     lines += [
         "",
         "### Sign-in round trip",
@@ -739,8 +769,8 @@ def report(
         "",
         "VmRSS of each gunicorn process, in MB (shared pages count in every process that maps them).",
         "",
-        "| service | " + " | ".join(max(memory.values(), key=len)) + " |",
-        "| --- |" + " ---: |" * len(max(memory.values(), key=len)),
+        "| service | " + " | ".join(roles) + " |",
+        "| --- |" + " ---: |" * len(roles),
         *(
             f"| {name} | " + " | ".join(f"{mb:.0f}" for mb in processes.values()) + " |"
             for name, processes in memory.items()
@@ -754,15 +784,20 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def targets(results: dict[str, Result], signin, starts, memory) -> list[tuple[str, str, bool]]:
+def targets(
+    results: dict[str, Result],
+    signin: tuple[list[float], list[float]],
+    starts: dict[str, list[float]],
+    memory: dict[str, dict[str, float]],
+) -> list[tuple[str, str, bool]]:
     hello = results["hello"].rps
     rows = []
     for name in ("signed-in-post", "home-heavy-first"):
         ratio = results[name].rps / hello
         rows.append(
             (
-                f"`{name}` throughput ≥ 0.5 × `hello`",
-                f"{ratio:.2f} × ({results[name].rps:,.0f} / {hello:,.0f})",
+                f"`{name}` throughput ≥ 0.5 times `hello`",
+                f"{ratio:.2f} times ({results[name].rps:,.0f} / {hello:,.0f})",
                 ratio >= 0.5,
             )
         )
@@ -770,8 +805,8 @@ def targets(results: dict[str, Result], signin, starts, memory) -> list[tuple[st
         ratio = results[heavy].p50_ms / results[light].p50_ms
         rows.append(
             (
-                f"`{heavy}` p50 ≤ 1.3 × `{light}` p50",
-                f"{ratio:.2f} × ({results[heavy].p50_ms:.1f} / {results[light].p50_ms:.1f} ms)",
+                f"`{heavy}` p50 ≤ 1.3 times `{light}` p50",
+                f"{ratio:.2f} times ({results[heavy].p50_ms:.1f} / {results[light].p50_ms:.1f} ms)",
                 ratio <= 1.3,
             )
         )
@@ -789,7 +824,7 @@ def targets(results: dict[str, Result], signin, starts, memory) -> list[tuple[st
         for role, mb in processes.items()
         if role != "master"
     }
-    largest = max(workers, key=workers.get)
+    largest = max(workers, key=lambda worker: workers[worker])
     rows.append(
         ("< 100 MB resident per worker", f"largest: {largest} {workers[largest]:.0f} MB", workers[largest] < 100)
     )
@@ -848,7 +883,7 @@ def main() -> int:
             )
         signin = starts = memory = None
         if not only or "memory" in only:
-            memory = resident_memory(hello.app.pid)
+            memory = resident_memory(hello.app_pid)
             for name, processes in memory.items():
                 print(f"  memory {name:<10} " + ", ".join(f"{role} {mb:.0f} MB" for role, mb in processes.items()))
         hello.stop()
@@ -860,7 +895,7 @@ def main() -> int:
                 flush=True,
             )
         if not only or "startup" in only:
-            starts = {service: [startup_seconds(service) for _ in range(mode.starts)] for service in stack.SERVICES}
+            starts = {service: [startup_seconds(service) for _ in range(mode.starts)] for service in SERVICES}
             for service, times in starts.items():
                 print(f"  start-up {service:<10} " + ", ".join(f"{t:.2f} s" for t in times), flush=True)
         facts = machine()
@@ -869,6 +904,8 @@ def main() -> int:
         stack_command("down")
     if only:
         return 0
+    # Without --only, every measurement ran.
+    assert signin is not None and starts is not None and memory is not None
     text = report(
         mode,
         argv,

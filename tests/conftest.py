@@ -1,4 +1,4 @@
-"""End-to-end fixtures: a whole stack of our own (tools/stack.py, profile e2e),
+"""End-to-end fixtures: a whole stack of our own (cotoami_stack, profile e2e),
 on its own ports and freshly emptied databases, started once per test run."""
 
 import http.client
@@ -7,22 +7,23 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
+from cotoami_stack.processes import running_replicas
+from cotoami_stack.profiles import PROFILES, SERVICES, instance_name
+from cotoami_stack.supervisor import config_path
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from stack import PROFILES, SERVICES, instance_name, running_replicas  # noqa: E402
-
 PROFILE = PROFILES["e2e"]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
+Json = dict[str, Any]  # a JSON object, as the API and maildev answer
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,9 @@ class Stack:
     url: str
     inbox_url: str
 
-    def stack_command(self, *args: str) -> subprocess.CompletedProcess:
+    def stack_command(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [PYTHON, str(ROOT / "tools" / "stack.py"), *args, "--profile", "e2e"],
+            [PYTHON, "-m", "cotoami_stack", *args, "--profile", "e2e"],
             capture_output=True,
             text=True,
             timeout=180,
@@ -40,7 +41,7 @@ class Stack:
 
     def supervisorctl(self, *args: str) -> str:
         return subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "supervisorctl"), "-c", str(PROFILE.run_dir / "supervisord.conf"), *args],
+            [str(ROOT / ".venv" / "bin" / "supervisorctl"), "-c", str(config_path(PROFILE)), *args],
             capture_output=True,
             text=True,
             timeout=60,
@@ -67,14 +68,14 @@ class Stack:
         names = [line.split()[0] for line in self.supervisorctl("status").splitlines()]
         return {name: int(self.supervisorctl("pid", name) or 0) for name in names}
 
-    def log_lines(self, program: str) -> list[dict]:
+    def log_lines(self, program: str) -> list[Json]:
         """A program's JSON log lines; a service's name means all of its instances' logs."""
-        logs = PROFILE.run_dir / "logs"
+        logs = PROFILE.logs_dir
         files = sorted(logs.glob(f"{program}-*.log")) if program in SERVICES else [logs / f"{program}.log"]
         lines = [line for file in files for line in file.read_text().splitlines()]
         return [json.loads(line) for line in lines if line.startswith("{")]
 
-    def raw(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    def raw(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None):
         """A request whose path goes out exactly as written (no client-side normalising)."""
         conn = http.client.HTTPConnection("127.0.0.1", PROFILE.gateway_port, timeout=20)
         try:
@@ -120,11 +121,11 @@ class Mailbox:
     def __init__(self, inbox_url: str):
         self.inbox_url = inbox_url
 
-    def mails_to(self, address: str) -> list[dict]:
-        mails = requests.get(f"{self.inbox_url}/email", timeout=5).json()
+    def mails_to(self, address: str) -> list[Json]:
+        mails: list[Json] = requests.get(f"{self.inbox_url}/email", timeout=5).json()
         return [m for m in mails if any(to["address"] == address for to in m["to"])]
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 10) -> list[dict]:
+    def wait_for(self, address: str, count: int = 1, timeout: float = 10) -> list[Json]:
         deadline = time.monotonic() + timeout
         while len(found := self.mails_to(address)) < count:
             if time.monotonic() > deadline:
@@ -156,7 +157,7 @@ def unique_address(name: str = "ann") -> str:
     return f"{name}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def sign_in(stack, mailbox: Mailbox, session: requests.Session, address: str, save_anonymous: bool = False) -> dict:
+def sign_in(stack, mailbox: Mailbox, session: requests.Session, address: str, save_anonymous: bool = False) -> Json:
     """The whole sign-in by mail, as a person does it; returns the amishi."""
 
     def ask():
@@ -168,7 +169,8 @@ def sign_in(stack, mailbox: Mailbox, session: requests.Session, address: str, sa
     token = mailbox.new_link_token(address, ask)
     confirmed = session.post(stack.url + "/api/auth/session", json={"token": token}, timeout=5)
     assert confirmed.status_code == 200, confirmed.text
-    return confirmed.json()["amishi"]
+    amishi: Json = confirmed.json()["amishi"]
+    return amishi
 
 
 class Person:
@@ -184,22 +186,25 @@ class Person:
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         return self.session.request(method, self.stack.url + path, timeout=10, **kwargs)
 
-    def create(self, name: str, parent_key: str | None = None) -> dict:
+    def create(self, name: str, parent_key: str | None = None) -> Json:
         body = {"name": name} | ({"parent_key": parent_key} if parent_key else {})
         response = self.call("POST", "/api/cotonomas", json=body)
         assert response.status_code == 201, response.text
-        return response.json()["cotonoma"]
+        cotonoma: Json = response.json()["cotonoma"]
+        return cotonoma
 
-    def post(self, content: str, cotonoma_key: str | None = None) -> dict:
+    def post(self, content: str, cotonoma_key: str | None = None) -> Json:
         body = {"content": content} | ({"cotonoma_key": cotonoma_key} if cotonoma_key else {})
         response = self.call("POST", "/api/cotos", json=body)
         assert response.status_code == 201, response.text
-        return response.json()["coto"]
+        coto: Json = response.json()["coto"]
+        return coto
 
-    def timeline(self, cotonoma_key: str | None = None) -> list[dict]:
+    def timeline(self, cotonoma_key: str | None = None) -> list[Json]:
         response = self.call("GET", "/api/cotos", params={"cotonoma": cotonoma_key} if cotonoma_key else {})
         assert response.status_code == 200, response.text
-        return response.json()["cotos"]
+        cotos: list[Json] = response.json()["cotos"]
+        return cotos
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from conftest import PROFILE, SERVICES, Person, unique_address
-from stack import start_postgres, stop_postgres
+from conftest import PROFILE, Person, unique_address
+
+from cotoami_stack.backing import start_postgres, stop_postgres
+from cotoami_stack.profiles import SERVICES
 
 POSTGRES_DATA = PROFILE.run_dir / "postgres"
 
@@ -75,7 +77,7 @@ class SteadyWriter:
 def postgres_stopper(stack):
     """Stops the stack's PostgreSQL like a crash; it is started again afterwards whatever happens."""
     yield lambda: stop_postgres(POSTGRES_DATA, mode="immediate")
-    start_postgres(POSTGRES_DATA, PROFILE.own_postgres_port)
+    start_postgres(POSTGRES_DATA, PROFILE.postgres_port)
     stack.wait_until(stack.ready, 60, "every instance ready again")
 
 
@@ -111,7 +113,7 @@ def test_postgres_stopped_and_started_loses_no_acknowledged_write(stack, mailbox
             pad.post(stack.url + "/api/cotos", json={"content": "anonymous, meanwhile"}, timeout=5).status_code == 201
         )
 
-        start_postgres(POSTGRES_DATA, PROFILE.own_postgres_port)
+        start_postgres(POSTGRES_DATA, PROFILE.postgres_port)
         stack.wait_until(stack.ready, 30, "every instance ready by itself")
         acknowledged_by_then = len(writer.acknowledged)
         stack.wait_until(lambda: len(writer.acknowledged) > acknowledged_by_then + 5, 30, "writes acknowledged again")
@@ -148,7 +150,7 @@ def test_a_redis_restart_keeps_shared_access_and_queued_mail(stack, mailbox):
 
     mails = mailbox.wait_for(owner.address, count=2, timeout=30)
     assert len(mails) == 2, "the queued sign-in mail was delivered once"
-    assert [c["content"] for c in member.timeline(room["key"])][0] == "said before"
+    assert member.timeline(room["key"])[0]["content"] == "said before"
     assert member.post("said after", room["key"])["posted_in"]["key"] == room["key"]
     assert [c["content"] for c in owner.timeline(room["key"])][:2] == ["said after", "said before"]
     time.sleep(PROFILE.mail_reclaim_idle_ms / 1000 + 1)  # a doubled job would have been retaken by now

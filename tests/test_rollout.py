@@ -1,6 +1,6 @@
 """Replicas and zero-downtime rollouts on the local stack (issue 5, items 6 and 7).
 
-The e2e stack runs two instances of each service (tools/stack.py, profile
+The e2e stack runs two instances of each service (cotoami_stack, profile
 e2e). Which instance served a request is read from the instances' JSON logs
 (.run/e2e/logs/SVC-N.log), by the X-Request-ID the gateway gave it."""
 
@@ -8,10 +8,13 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 import requests
-from conftest import PROFILE, PYTHON, ROOT, SERVICES, unique_address
+from conftest import PROFILE, PYTHON, unique_address
+
+from cotoami_stack.profiles import SERVICES
 
 
 def served_by(stack, service: str, request_ids: list[str]) -> dict[str, int]:
@@ -36,7 +39,7 @@ def replicated(stack):
 
 
 def get(stack, path: str, session=None, **kwargs) -> requests.Response:
-    response = (session or requests).get(stack.url + path, timeout=5, **kwargs)
+    response: requests.Response = (session or requests).get(stack.url + path, timeout=5, **kwargs)
     assert response.status_code < 500, response.text
     return response
 
@@ -118,15 +121,16 @@ def processes(stack, service: str) -> set[int]:
 
 # What each client thread keeps asking during a service's rollout: (method, path, body maker).
 # An answer below 500 counts as served (anonymous GET /api/cotonomas is a 401).
-def _coto(n: int) -> dict:
+def _coto(n: int) -> dict[str, str]:
     return {"content": f"written during a rollout, {n}"}
 
 
-def _signin(n: int) -> dict:
+def _signin(n: int) -> dict[str, str]:
     return {"email": unique_address(f"rollout{n}")}
 
 
-LOAD = {
+Load = tuple[str, str, Callable[[int], dict[str, str]] | None]
+LOAD: dict[str, list[Load]] = {
     "cotos": [("GET", "/api/cotos", None), ("POST", "/api/cotos", _coto)],
     "auth": [("GET", "/api/auth/session", None), ("POST", "/api/auth/signin", _signin)],
     "cotonomas": [("GET", "/api/cotonomas", None)],
@@ -140,11 +144,11 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
     stack = replicated
     before = processes(stack, service)
     failures: list[str] = []
-    answered = Counter()
+    answered: Counter[tuple[str, str]] = Counter()
     mailed: list[str] = []
     rolling = threading.Event()
 
-    def client(method: str, path: str, body) -> None:
+    def client(method: str, path: str, body: Callable[[int], dict[str, str]] | None) -> None:
         n = 0
         while rolling.is_set():
             n += 1
@@ -164,7 +168,7 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
                 continue
             if response.status_code >= 500:
                 failures.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
-            elif path == "/api/auth/signin":
+            elif path == "/api/auth/signin" and payload is not None:
                 if response.status_code != 202:
                     failures.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
                 mailed.append(payload["email"])
@@ -178,7 +182,7 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
     try:
         time.sleep(0.5)  # the stream is flowing before the rollout starts
         rollout = subprocess.run(
-            [PYTHON, str(ROOT / "tools" / "stack.py"), "rollout", service, "--profile", "e2e"],
+            [PYTHON, "-m", "cotoami_stack", "rollout", service, "--profile", "e2e"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -198,7 +202,7 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
 
     if mailed:  # every requested sign-in mail arrives, exactly once
 
-        def delivered() -> Counter:
+        def delivered() -> Counter[str]:
             return Counter(
                 to["address"]
                 for mail in requests.get(f"{stack.inbox_url}/email", timeout=5).json()

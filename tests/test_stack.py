@@ -5,7 +5,9 @@ import signal
 import socket
 
 import requests
-from conftest import PROFILE, SERVICES
+from conftest import PROFILE
+
+from cotoami_stack.profiles import SERVICES
 
 
 def test_a_killed_service_master_is_replaced_and_serves_within_10_seconds(stack, browser):

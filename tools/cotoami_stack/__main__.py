@@ -1,0 +1,5 @@
+import sys
+
+from cotoami_stack.commands import main
+
+sys.exit(main())

@@ -8,10 +8,10 @@ but answer. Run as the services are:
 import falcon
 
 
-class Hello:
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"hello": "world"}
+def hello(req: falcon.Request, resp: falcon.Response, **groups: str) -> None:
+    """A sink: every path, every method (its route has no groups)."""
+    resp.media = {"hello": "world"}
 
 
 app = falcon.App()
-app.add_sink(Hello().on_get, "/")
+app.add_sink(hello, "/")

@@ -87,9 +87,12 @@ def cotonoma_key(j: int) -> str:
 
 # The same derivations in SQL.
 _SQL_FUNCTIONS = """
-CREATE FUNCTION pg_temp.amishi_id(n int) RETURNS uuid IMMUTABLE LANGUAGE sql AS $$ SELECT md5('bench-amishi-' || n)::uuid $$;
-CREATE FUNCTION pg_temp.email(n int) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT 'bench-' || n || '@example.com' $$;
-CREATE FUNCTION pg_temp.cotonoma_key(j int) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT left(md5('bench-cotonoma-' || j), 16) $$;
+CREATE FUNCTION pg_temp.amishi_id(n int) RETURNS uuid IMMUTABLE LANGUAGE sql AS $$
+    SELECT md5('bench-amishi-' || n)::uuid $$;
+CREATE FUNCTION pg_temp.email(n int) RETURNS text IMMUTABLE LANGUAGE sql AS $$
+    SELECT 'bench-' || n || '@example.com' $$;
+CREATE FUNCTION pg_temp.cotonoma_key(j int) RETURNS text IMMUTABLE LANGUAGE sql AS $$
+    SELECT left(md5('bench-cotonoma-' || j), 16) $$;
 -- Who owns cotonoma j: the heavy amishi its first heavy_owns, else one of the others.
 CREATE FUNCTION pg_temp.owner(j int, heavy_owns int, amishis int) RETURNS int IMMUTABLE LANGUAGE sql AS $$
     SELECT CASE WHEN j <= heavy_owns THEN 1 ELSE 3 + (j * 7919) % (amishis - 2) END $$;
@@ -141,7 +144,8 @@ def seed_cotos(url: str, scale: Scale, avatar_base: str) -> None:
             """
             INSERT INTO authors (amishi_id, display_name, avatar_url, updated_at)
             SELECT pg_temp.amishi_id(n), 'bench-' || n,
-                   %(avatar_base)s || encode(sha256(convert_to(pg_temp.email(n), 'UTF8')), 'hex') || '?d=identicon&s=160',
+                   %(avatar_base)s || encode(sha256(convert_to(pg_temp.email(n), 'UTF8')), 'hex')
+                   || '?d=identicon&s=160',
                    now() - interval '1 day'
               FROM generate_series(1, %(amishis)s) n
         """,
@@ -159,14 +163,17 @@ def seed_cotos(url: str, scale: Scale, avatar_base: str) -> None:
                       FROM generate_series(1, %(cotonomas)s) j
                     UNION ALL
                     -- the shared cotonoma's cotos, by its owner and members in turn
-                    SELECT (%(posters)s::int[])[1 + k %% %(poster_count)s], 'In the shared cotonoma ' || k || ': ' || %(content)s,
+                    SELECT (%(posters)s::int[])[1 + k %% %(poster_count)s],
+                           'In the shared cotonoma ' || k || ': ' || %(content)s,
                            pg_temp.cotonoma_key(1), NULL, now() - random() * make_interval(days => %(span)s)
                       FROM generate_series(0, %(shared)s - 1) k
                     UNION ALL
-                    SELECT %(heavy)s, 'Heavy ' || k || ': ' || %(content)s, NULL, NULL, now() - random() * make_interval(days => %(span)s)
+                    SELECT %(heavy)s, 'Heavy ' || k || ': ' || %(content)s, NULL, NULL,
+                           now() - random() * make_interval(days => %(span)s)
                       FROM generate_series(1, %(heavy_home)s) k
                     UNION ALL
-                    SELECT %(light)s, 'Light ' || k || ': ' || %(content)s, NULL, NULL, now() - random() * make_interval(days => %(span)s)
+                    SELECT %(light)s, 'Light ' || k || ': ' || %(content)s, NULL, NULL,
+                           now() - random() * make_interval(days => %(span)s)
                       FROM generate_series(1, %(light_cotos)s) k
                     UNION ALL
                     SELECT 3 + k %% (%(amishis)s - 2), 'Coto ' || k || ': ' || %(content)s, NULL, NULL,
@@ -202,7 +209,8 @@ def seed_cotonomas(url: str, scale: Scale, avatar_base: str) -> None:
             """
             INSERT INTO amishis (id, email, display_name, avatar_url, updated_at)
             SELECT pg_temp.amishi_id(n), pg_temp.email(n), 'bench-' || n,
-                   %(avatar_base)s || encode(sha256(convert_to(pg_temp.email(n), 'UTF8')), 'hex') || '?d=identicon&s=160',
+                   %(avatar_base)s || encode(sha256(convert_to(pg_temp.email(n), 'UTF8')), 'hex')
+                   || '?d=identicon&s=160',
                    now() - interval '1 day'
               FROM generate_series(1, %(amishis)s) n
         """,
@@ -257,9 +265,12 @@ def cursor_after(url: str, n: int, depth: int) -> str:
         row = conn.execute(
             "SELECT id FROM cotos WHERE amishi_id = %s ORDER BY id DESC OFFSET %s LIMIT 1", (amishi_id(n), depth - 1)
         ).fetchone()
+    if row is None:
+        raise ValueError(f"amishi {n} has fewer than {depth} cotos")
     return str(row[0])
 
 
 def coto_count(url: str, n: int) -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM cotos WHERE amishi_id = %s", (amishi_id(n),)).fetchone()[0]
+        (count,) = conn.execute("SELECT count(*) FROM cotos WHERE amishi_id = %s", (amishi_id(n),)).fetchall()[0]
+    return int(count)

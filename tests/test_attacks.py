@@ -6,6 +6,7 @@ test_cotonomas.py, test_memo_pad.py, test_browser.py); the browser's side is
 test_attacks_browser.py."""
 
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -17,13 +18,14 @@ import socket
 import statistics
 import time
 import uuid
+from typing import Any
 
 import jwt
 import psycopg
 import pytest
 import redis
 import requests
-from conftest import PROFILE, sign_in, unique_address
+from conftest import PROFILE, Json, sign_in, unique_address
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -31,7 +33,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 @functools.cache
 def signing_key() -> ec.EllipticCurvePrivateKey:
     """The stack's own signing key (made when the stack first starts, so read only once a test runs)."""
-    return serialization.load_pem_private_key((PROFILE.secrets_dir / "signing-key.pem").read_bytes(), None)
+    key = serialization.load_pem_private_key((PROFILE.secrets_dir / "signing-key.pem").read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey), "auth signs with ES256"
+    return key
 
 
 CLIENT = "127.0.0.1"  # every test request reaches the gateway from here: the address auth counts per client
@@ -56,35 +60,44 @@ class Person:
             response = self.session.request(method, self.url + path, timeout=10, **kwargs)
         return response
 
-    def made(self, method: str, path: str, body: dict) -> dict:
+    def made(self, method: str, path: str, body: Json) -> Json:
         response = self.call(method, path, json=body)
         assert response.status_code == 201, response.text
-        return response.json()
+        made: Json = response.json()
+        return made
 
     def cookie(self, name: str) -> str:
-        return next(c.value for c in self.session.cookies if c.name == name)
+        value = next(c.value for c in self.session.cookies if c.name == name)
+        assert value is not None, f"the {name} cookie has a value"
+        return value
 
 
-def outcome(response: requests.Response) -> tuple[int, dict]:
+class Owner(Person):
+    """Someone with a cotonoma, a coto inside it, a member, and a coto at home."""
+
+    def __init__(self, stack, mailbox):
+        super().__init__(stack, mailbox, "owner")
+        self.room: str = self.made("POST", "/api/cotonomas", {"name": "Private room"})["cotonoma"]["key"]
+        self.room_coto: str = next(
+            c["id"] for c in self.call("GET", "/api/cotos").json()["cotos"] if c["cotonoma_key"] == self.room
+        )
+        inside = self.made("POST", "/api/cotos", {"content": "inside", "cotonoma_key": self.room})
+        self.inside: str = inside["coto"]["id"]
+        self.home_coto: str = self.made("POST", "/api/cotos", {"content": "at home"})["coto"]["id"]
+        self.member = unique_address("member")
+        self.made("POST", f"/api/cotonomas/{self.room}/members", {"email": self.member})
+
+
+def outcome(response: requests.Response) -> tuple[int, Json]:
     return response.status_code, response.json()
 
 
 @pytest.fixture(scope="module")
 def owner(stack, mailbox):
-    """Someone with a cotonoma, a coto inside it, a member, and a coto at home."""
-    person = Person(stack, mailbox, "owner")
-    person.room = person.made("POST", "/api/cotonomas", {"name": "Private room"})["cotonoma"]["key"]
-    person.room_coto = next(
-        c["id"] for c in person.call("GET", "/api/cotos").json()["cotos"] if c["cotonoma_key"] == person.room
-    )
-    person.inside = person.made("POST", "/api/cotos", {"content": "inside", "cotonoma_key": person.room})["coto"]["id"]
-    person.home_coto = person.made("POST", "/api/cotos", {"content": "at home"})["coto"]["id"]
-    person.member = unique_address("member")
-    person.made("POST", f"/api/cotonomas/{person.room}/members", {"email": person.member})
-    return person
+    return Owner(stack, mailbox)
 
 
-def owners_view(owner: Person) -> list:
+def owners_view(owner: Owner) -> list[tuple[int, Json]]:
     """Everything the owner sees of what is theirs."""
     paths = [
         "/api/cotos",
@@ -127,7 +140,7 @@ ANOTHERS_THINGS = [
 ]
 
 
-def fill(template, values: dict):
+def fill(template, values: dict[str, str]):
     if isinstance(template, str):
         return template.format(**values)
     return None if template is None else {name: fill(value, values) for name, value in template.items()}
@@ -261,7 +274,7 @@ def test_internal_paths_in_disguise_are_404_json_at_the_gateway(stack, owner, me
         assert owners_view(owner) == before
 
 
-def internal_state(owner: Person, victim_pad: requests.Session) -> list:
+def internal_state(owner: Owner, victim_pad: requests.Session) -> list[object]:
     """What the internal routes below could change: the owner's home and room, the victim's pad."""
     return [
         outcome(owner.call("GET", "/api/cotos")),
@@ -270,7 +283,7 @@ def internal_state(owner: Person, victim_pad: requests.Session) -> list:
     ]
 
 
-def internal_calls(owner: Person, victim_pad: str) -> dict:
+def internal_calls(owner: Owner, victim_pad: str) -> dict[str, tuple[str, str, str, Json | None]]:
     """What a caller holding the service credential could do, one call per internal route."""
     squatter = {"id": str(uuid.uuid4()), "display_name": "mallory", "avatar_url": "http://evil.example/a.png"}
     return {
@@ -422,10 +435,11 @@ def b64(data: bytes) -> str:
 
 
 def kid() -> str:
-    return json.loads((PROFILE.secrets_dir / "jwks.json").read_text())["keys"][0]["kid"]
+    found: str = json.loads((PROFILE.secrets_dir / "jwks.json").read_text())["keys"][0]["kid"]
+    return found
 
 
-def claims_of(person: Person, **changes) -> dict:
+def claims_of(person: Person, **changes) -> Json:
     now = int(time.time())
     return {
         "iss": "cotoami-auth",
@@ -440,11 +454,11 @@ def claims_of(person: Person, **changes) -> dict:
     } | changes
 
 
-def signed(claims: dict, key: ec.EllipticCurvePrivateKey | None = None, **header) -> str:
+def signed(claims: Json, key: ec.EllipticCurvePrivateKey | None = None, **header) -> str:
     return jwt.encode(claims, key or signing_key(), algorithm="ES256", headers={"kid": kid(), "typ": "at+jwt"} | header)
 
 
-def unsigned(claims: dict, alg: str, secret: bytes | None) -> str:
+def unsigned(claims: Json, alg: str, secret: bytes | None) -> str:
     head = b64(json.dumps({"alg": alg, "kid": kid(), "typ": "at+jwt"}).encode())
     body = b64(json.dumps(claims).encode())
     signature = b64(hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()) if secret else ""
@@ -567,7 +581,7 @@ def test_a_used_or_expired_link_signs_no_one_in(stack, mailbox, how):
 def counters():
     """auth's per-client counters in the stack's Redis, each put back as it was afterwards."""
     client = redis.Redis.from_url(PROFILE.redis_url)
-    saved = {}
+    saved: dict[str, tuple[Any, int]] = {}  # key: its value (None: absent) and time to live
 
     def counter(kind: str) -> str:
         key = f"ratelimit:{kind}:client:{CLIENT}"
@@ -615,7 +629,9 @@ def test_flooding_sign_in_from_one_client_is_limited(stack, mailbox, counters):
     # Where SIGNIN_LIMIT_PER_CLIENT requests leave the counter (10,000 here).
     client.set(counter("signin"), PROFILE.auth_limit_per_client, ex=900)
     addresses = [unique_address(), unique_address()]
-    for address, spoofed in zip(addresses, ({}, {"X-Real-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.9"})):
+    for address, spoofed in zip(
+        addresses, ({}, {"X-Real-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.9"}), strict=True
+    ):
         answer = requests.post(stack.url + "/api/auth/signin", json={"email": address}, headers=spoofed, timeout=10)
         assert answer.status_code == 429 and 0 < int(answer.headers["Retry-After"]) <= 900, answer.text
     mail_settled(stack)
@@ -649,7 +665,10 @@ def test_flooding_one_address_is_limited_alike_whoever_it_is(stack, mailbox, kno
     assert len(mailbox.mails_to(address)) == 5
 
 
-def comparable(response: requests.Response) -> tuple:
+Comparable = tuple[int, tuple[tuple[str, str], ...], bytes]  # an answer, but for its date and request id
+
+
+def comparable(response: requests.Response) -> Comparable:
     headers = sorted((k.lower(), v) for k, v in response.headers.items() if k.lower() not in ("date", "x-request-id"))
     return response.status_code, tuple(headers), response.content
 
@@ -663,12 +682,12 @@ def test_sign_in_tells_nothing_about_whether_an_address_has_an_account(stack, ma
             sign_in(stack, mailbox, session, address)
         known += [address] * 4
     unknown = [unique_address("nobody") for _ in known]
-    times = {"known": [], "unknown": []}
-    answers = {"known": set(), "unknown": set()}
+    times: dict[str, list[float]] = {"known": [], "unknown": []}
+    answers: dict[str, set[Comparable]] = {"known": set(), "unknown": set()}
     with requests.Session() as session:
         session.post(stack.url + "/api/auth/signin", json={"email": unique_address("warm")}, timeout=10)
         for pair in zip(known, unknown, strict=True):
-            for kind, address in zip(("known", "unknown"), pair):
+            for kind, address in zip(("known", "unknown"), pair, strict=True):
                 started = time.perf_counter()
                 answer = session.post(stack.url + "/api/auth/signin", json={"email": address}, timeout=10)
                 times[kind].append(time.perf_counter() - started)
@@ -741,10 +760,8 @@ def test_oversized_requests_are_refused_in_json(stack, headers, body, status, ti
             *(f"{name}: {value}" for name, value in headers.items()),
         ]
         sock.sendall("\r\n".join(lines).encode() + b"\r\n\r\n")
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # refused before the whole body: wanted
             sock.sendall(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused before the whole body was sent: what we want
         head, payload = read_answer(sock)
     assert head.startswith(f"HTTP/1.1 {status} ".encode()), head[:200]
     assert b"Content-Type: application/json" in head and json.loads(payload)["title"] == title

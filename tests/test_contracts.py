@@ -8,7 +8,7 @@ Reproducible: a fixed seed, derandomized generation, no example database."""
 import pytest
 import requests
 import schemathesis
-from conftest import ROOT, Person
+from conftest import ROOT, Json, Person
 
 SERVICES = ("auth", "cotos", "cotonomas")  # the services the gateway routes to
 # The requests come from another loopback address, which the gateway passes on
@@ -64,7 +64,7 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def signed_in(stack, mailbox) -> dict:
+def signed_in(stack, mailbox) -> Json:
     """A signed-in browser's cookies, and a cotonoma and a coto of its own."""
     person = Person(stack, mailbox, "fuzz")
     cotonoma = person.create("Fuzzed")

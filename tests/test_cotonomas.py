@@ -107,7 +107,9 @@ def test_sharing_by_email(stack, mailbox, owner, member, stranger):
         ),
     }
     for what, status in ended.items():
-        stack.wait_until(lambda: status() == 404, max(0.0, 5 - (time.monotonic() - removed_at)), f"{what} ended")
+        stack.wait_until(
+            lambda status=status: status() == 404, max(0.0, 5 - (time.monotonic() - removed_at)), f"{what} ended"
+        )
     assert time.monotonic() - removed_at <= 5
 
 
@@ -145,10 +147,10 @@ def test_clashes_foreign_parents_and_bad_members(owner, stranger):
     assert owner.call("GET", members).json()["members"] == []
 
 
-def _cotonoma_consistency() -> tuple[set, set, int]:
+def _cotonoma_consistency() -> tuple[set[str], set[str], int]:
     with psycopg.connect(PROFILE.database_url("cotonomas")) as conn:
         ready = {r[0] for r in conn.execute("SELECT key FROM cotonomas WHERE state = 'ready'")}
-        creating = conn.execute("SELECT count(*) FROM cotonomas WHERE state <> 'ready'").fetchone()[0]
+        (creating,) = conn.execute("SELECT count(*) FROM cotonomas WHERE state <> 'ready'").fetchall()[0]
     with psycopg.connect(PROFILE.database_url("cotos")) as conn:
         cotos = {r[0] for r in conn.execute("SELECT cotonoma_key FROM cotos WHERE cotonoma_key IS NOT NULL")}
     return ready, cotos, creating

@@ -16,7 +16,9 @@ def test_request_mail_confirm_and_sign_out(stack, mailbox, browser):
     mail = mailbox.wait_for(address, timeout=5)[0]
     assert time.monotonic() - started < 5, "the mail arrives within 5 seconds"
     assert "10 minutes" in mail["text"] and address in mail["text"]
-    token = re.search(r"/signin/([A-Za-z0-9_-]{43})", mail["text"]).group(1)
+    link = re.search(r"/signin/([A-Za-z0-9_-]{43})", mail["text"])
+    assert link, mail["text"]
+    token = link.group(1)
     assert f"{stack.url}/signin/{token}" in mail["text"]
 
     page = browser.get(f"{stack.url}/signin/{token}", timeout=5)

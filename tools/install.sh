@@ -24,8 +24,8 @@ command -v python3 >/dev/null || { echo "install: python3 (3.11 or newer) is mis
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || { echo "install: Python 3.11 or newer is needed, found $(python3 --version)" >&2; exit 1; }
 
-# One venv for the local stack, with the shared package and the stack's own (cotoami_stack)
-# installed editable; each service still pins its own requirements.txt.
+# One venv for the local stack, with the shared packages (services/common, services/testing) and
+# the stack's own (tools: cotoami_stack) installed editable; each service still pins its own requirements.txt.
 requirements=(requirements-dev.txt services/*/requirements.txt services/common/pyproject.toml tools/pyproject.toml services/testing/pyproject.toml)
 stamp=.venv/.installed-$(cat "${requirements[@]}" | sha256sum | cut -c1-16)
 if [[ ! -f $stamp ]]; then

@@ -1,49 +1,68 @@
 """Wiring of the auth service: create_app() for tests, get_app() for gunicorn."""
 
 import os
+from dataclasses import dataclass
 
 import falcon
-import redis
 
 from auth.config import Config
 from auth.cotos_client import CotosClient
 from auth.profiles import Profiles
 from auth.resources import (
+    ERROR_ANSWERS,
     AnonymousCotoClaims,
     LinkResource,
     RefreshResource,
     SessionCookies,
     SessionResource,
     SigninResource,
+    signed_out,
 )
-from auth.store import AccountStore
-from cotoami_common.backing import Backing
+from auth.store import AccountStore, SessionEnded
+from cotoami_common.backing import ServiceDependencies
 from cotoami_common.config import load_config
-from cotoami_common.health import Check, add_health_routes
 from cotoami_common.ratelimit import RateLimiter
-from cotoami_common.web import new_app
+from cotoami_common.tokens import AccessTokenVerifier
+from cotoami_common.web import service_app
 
 
-def create_app(
-    config: Config, accounts: AccountStore, redis_client: redis.Redis, cotos: CotosClient, checks: dict[str, Check]
-) -> falcon.App:
+@dataclass(frozen=True, kw_only=True)
+class Dependencies(ServiceDependencies):
+    verifier: AccessTokenVerifier
+    limits: RateLimiter
+    profiles: Profiles
+    cotos: CotosClient
+
+    @classmethod
+    def open(cls, config: Config) -> "Dependencies":
+        backing = cls.open_backing(config)
+        return cls(
+            **backing,
+            verifier=config.tokens.verifier(),
+            limits=RateLimiter(backing["redis"], config.rate_limit_window_seconds),
+            profiles=Profiles(
+                config.gravatar_url, config.gravatar_profile_url, config.gravatar_timeout_seconds, backing["redis"]
+            ),
+            cotos=CotosClient(config.cotos_internal_url, config.internal_token),
+        )
+
+
+def create_app(config: Config, deps: Dependencies) -> falcon.App:
     # Sessions are read by the resources themselves: signing in must work even
     # with a stale access cookie, so auth does not use the Authentication middleware.
-    app = new_app(config.max_body_bytes, config.allowed_origins)
-    add_health_routes(app, checks)
-    limits = RateLimiter(redis_client, config.rate_limit_window_seconds)
-    profiles = Profiles(config.gravatar_url, config.gravatar_profile_url, config.gravatar_timeout_seconds, redis_client)
-    cookies = SessionCookies(config, profiles)
-    claims = AnonymousCotoClaims(accounts, cotos)
-    app.add_route("/api/auth/signin", SigninResource(config, accounts, limits, redis_client))
-    app.add_route("/api/auth/link", LinkResource(config, accounts, limits))
-    app.add_route("/api/auth/session", SessionResource(config, accounts, limits, profiles, cookies, claims))
+    app = service_app(config, deps, error_answers=ERROR_ANSWERS)
+    app.add_error_handler(SessionEnded, signed_out)
+    accounts = AccountStore(deps.pool)
+    cookies = SessionCookies(config, deps.profiles)
+    claims = AnonymousCotoClaims(accounts, deps.cotos)
+    sessions = SessionResource(config, accounts, deps.limits, deps.verifier, deps.profiles, cookies, claims)
+    app.add_route("/api/auth/signin", SigninResource(config, accounts, deps.limits, deps.redis))
+    app.add_route("/api/auth/link", LinkResource(config, accounts, deps.limits))
+    app.add_route("/api/auth/session", sessions)
     app.add_route("/api/auth/refresh", RefreshResource(config, accounts, cookies, claims))
     return app
 
 
 def get_app() -> falcon.App:
     config = load_config(Config.from_env, os.environ)
-    backing = Backing.open(config)
-    cotos = CotosClient(config.cotos_internal_url, config.internal_token)
-    return create_app(config, AccountStore(backing.pool), backing.redis, cotos, checks=backing.checks)
+    return create_app(config, Dependencies.open(config))

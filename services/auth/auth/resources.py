@@ -3,21 +3,23 @@
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 import falcon
 import redis
-import requests
 
 from auth.config import Config
 from auth.cotos_client import CotosClient
 from auth.metrics import SESSIONS_STARTED, SIGNIN_LINKS_REQUESTED
 from auth.profiles import Profiles
 from auth.store import AccountStore, AmishiRecord, LinkRefused, SessionEnded
+from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.mail import enqueue_mail
 from cotoami_common.ratelimit import RateLimiter
-from cotoami_common.tokens import Amishi
+from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotoami_common.web import (
     ACCESS_COOKIE,
+    ErrorAnswers,
     authenticate,
     clear_cookie,
     client_address,
@@ -73,13 +75,17 @@ def link_token(req: falcon.Request, limits: RateLimiter, config: Config) -> str:
         raise falcon.HTTPTooManyRequests(title="Too many attempts", description="Wait a while.", retry_after=wait)
     token = body.get("token")
     if not isinstance(token, str) or not _LINK_TOKEN.fullmatch(token):
-        raise link_refusal(LinkRefused("unknown"))
+        raise LinkRefused("unknown")
     return token
 
 
 def link_refusal(refused: LinkRefused) -> falcon.HTTPError:
     status, title, description = LINK_REFUSALS[refused.reason]
     return falcon.HTTPError(status, title=title, description=description)
+
+
+# What the store raises, as the answer each one means; create_app registers them.
+ERROR_ANSWERS: ErrorAnswers = {LinkRefused: link_refusal}
 
 
 class SessionCookies:
@@ -106,6 +112,15 @@ class SessionCookies:
         clear_cookie(resp, REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
 
 
+def signed_out(req: falcon.Request, resp: falcon.Response, error: SessionEnded, params: dict[str, Any]) -> NoReturn:
+    """The error handler for SessionEnded: the answer clears both cookies, so
+    the browser stops presenting a session that is over."""
+    SessionCookies.clear(resp)
+    raise falcon.HTTPUnauthorized(
+        title="Signed out", description="The session has ended; sign in again.", challenges=["Cookie"]
+    )
+
+
 class AnonymousCotoClaims:
     """Hands recorded claims to the cotos service until it confirms them."""
 
@@ -117,7 +132,7 @@ class AnonymousCotoClaims:
         for anonymous_id in self.accounts.pending_claims(amishi.id):
             try:
                 moved = self.cotos.claim_anonymous_cotos(anonymous_id, amishi)
-            except (requests.RequestException, KeyError, ValueError) as error:
+            except ServiceUnavailable as error:
                 # Retried on the next session check or refresh.
                 log.warning("saving anonymous cotos deferred: %s", error)
                 return
@@ -194,11 +209,7 @@ class LinkResource:
         self.limits = limits
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        token = link_token(req, self.limits, self.config)
-        try:
-            email = self.accounts.link_email(token)
-        except LinkRefused as refused:
-            raise link_refusal(refused) from None
+        email = self.accounts.link_email(link_token(req, self.limits, self.config))
         resp.media = {"email_hint": masked(email)}
 
 
@@ -210,12 +221,13 @@ class SessionResource:
         config: Config,
         accounts: AccountStore,
         limits: RateLimiter,
+        verifier: AccessTokenVerifier,
         profiles: Profiles,
         cookies: SessionCookies,
         claims: AnonymousCotoClaims,
     ):
         self.config = config
-        self.verifier = config.tokens.verifier()
+        self.verifier = verifier
         self.accounts = accounts
         self.limits = limits
         self.profiles = profiles
@@ -230,10 +242,7 @@ class SessionResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         token = link_token(req, self.limits, self.config)
-        try:
-            signin = self.accounts.redeem_link(token, timedelta(seconds=self.config.refresh_token_seconds))
-        except LinkRefused as refused:
-            raise link_refusal(refused) from None
+        signin = self.accounts.redeem_link(token, timedelta(seconds=self.config.refresh_token_seconds))
         record = signin.amishi
         if signin.created:
             name = self.profiles.display_name(record.email)
@@ -266,17 +275,9 @@ class RefreshResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         refresh_token = next(iter(req.get_cookie_values(REFRESH_COOKIE) or []), None)
-        try:
-            if not refresh_token:
-                raise SessionEnded()
-            record, next_token = self.accounts.refresh(
-                refresh_token, timedelta(seconds=self.config.refresh_token_seconds)
-            )
-        except SessionEnded:
-            self.cookies.clear(resp)
-            raise falcon.HTTPUnauthorized(
-                title="Signed out", description="The session has ended; sign in again.", challenges=["Cookie"]
-            ) from None
+        if not refresh_token:
+            raise SessionEnded()
+        record, next_token = self.accounts.refresh(refresh_token, timedelta(seconds=self.config.refresh_token_seconds))
         amishi = self.cookies.amishi(record)
         self.cookies.issue(req, resp, amishi, next_token)
         self.claims.deliver(amishi)

@@ -116,7 +116,8 @@ class AccountStore:
     def _open_session(cur, amishi_id: str, session_id: uuid.UUID, lifetime: timedelta) -> str:
         token = new_token()
         cur.execute(
-            "INSERT INTO refresh_tokens (token_hash, amishi_id, session_id, expires_at) VALUES (%s, %s, %s, now() + %s)",
+            "INSERT INTO refresh_tokens (token_hash, amishi_id, session_id, expires_at)"
+            " VALUES (%s, %s, %s, now() + %s)",
             (token_hash(token), amishi_id, session_id, lifetime),
         )
         return token

@@ -2,6 +2,7 @@
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
 import cotoami_testing  # noqa: F401,I001
 
+import dataclasses
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -10,11 +11,12 @@ import pytest
 
 from falcon import testing
 
-from auth.app import create_app
+from auth.app import Dependencies, create_app
 from auth.config import Config
 from auth.cotos_client import CotosClient
-from auth.store import AccountStore
+from auth.profiles import Profiles
 from cotoami_common.config import Env
+from cotoami_common.ratelimit import RateLimiter
 from cotoami_testing.fixtures import serving
 
 pytest_plugins = ["cotoami_testing.fixtures"]
@@ -76,14 +78,22 @@ def cotos_double():
 
 
 @pytest.fixture
-def accounts(pool) -> AccountStore:
-    return AccountStore(pool)
+def deps(config, pool, redis, cotos_double) -> Dependencies:
+    """What get_app would open, on the test database and Redis, with the double for cotos."""
+    return Dependencies(
+        pool=pool,
+        redis=redis,
+        checks={},
+        verifier=config.tokens.verifier(),
+        limits=RateLimiter(redis, config.rate_limit_window_seconds),
+        profiles=Profiles(config.gravatar_url, config.gravatar_profile_url, config.gravatar_timeout_seconds, redis),
+        cotos=CotosClient(f"http://127.0.0.1:{cotos_double.server_port}", INTERNAL_TOKEN, timeout_seconds=2),
+    )
 
 
 @pytest.fixture
-def make_app(config, accounts, redis, cotos_double):
-    cotos = CotosClient(f"http://127.0.0.1:{cotos_double.server_port}", INTERNAL_TOKEN, timeout_seconds=2)
-    return lambda checks: create_app(config, accounts, redis, cotos, checks)
+def make_app(config, deps):
+    return lambda checks: create_app(config, dataclasses.replace(deps, checks=checks))
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_sessions_started_count_new_and_returning_amishis(client, mail_jobs):
         return sample(client, "cotoami_sessions_started_total", amishi=amishi)
 
     new, returning = started("new"), started("returning")
-    for expected in ("new", "returning"):
+    for _expected in ("new", "returning"):
         client.simulate_post(SIGNIN, json={"email": "ann@example.com"})
         token = link_token(mail_jobs)
         assert client.simulate_post(SESSION, json={"token": token}).status_code == 200

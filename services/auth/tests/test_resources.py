@@ -5,6 +5,9 @@ import pytest
 from cotoami_testing.fixtures import new_amishi
 from falcon import testing
 
+from auth.app import create_app
+from auth.config import Config
+from cotoami_common.config import Env
 from cotoami_common.tokens import AccessTokenVerifier
 
 SIGNIN = "/api/auth/signin"
@@ -86,14 +89,9 @@ def test_five_mails_per_address_then_429_without_mail(client, mail_jobs):
     assert client.simulate_post(SIGNIN, json={"email": "bob@example.com"}).status_code == 202
 
 
-def test_per_client_limit_uses_the_gateways_address(make_app, environ, mail_jobs, redis, accounts):
-    from auth.app import create_app
-    from auth.config import Config
-    from auth.cotos_client import CotosClient
-    from cotoami_common.config import Env
-
+def test_per_client_limit_uses_the_gateways_address(environ, mail_jobs, deps):
     config = Config.from_env(Env({**environ, "SIGNIN_LIMIT_PER_CLIENT": "3"}))
-    client = testing.TestClient(create_app(config, accounts, redis, CotosClient("http://127.0.0.1:1", "x"), {}))
+    client = testing.TestClient(create_app(config, deps))
     office = {"X-Real-IP": "198.51.100.7"}
     for n in range(3):
         assert client.simulate_post(SIGNIN, json={"email": f"p{n}@example.com"}, headers=office).status_code == 202

@@ -1,9 +1,10 @@
 """Connections to the backing services, made the same way by every service."""
 
 import select
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 import psycopg_pool
@@ -78,17 +79,26 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
-@dataclass(frozen=True)
-class Backing:
-    """A service's own PostgreSQL pool and Redis client, and the readiness checks of both."""
+@dataclass(frozen=True, kw_only=True)
+class ServiceDependencies:
+    """What every service's create_app takes from outside rather than making:
+    its own PostgreSQL pool and Redis client, what /readyz checks (the backing
+    services) and what /healthz checks too (the process's own threads).
+
+    Each service's Dependencies adds what it uses besides (the token verifier,
+    rate limits, clients of other services) and opens it all from its Config
+    in `open()`, called by get_app(); tests make one of their own."""
 
     pool: psycopg_pool.ConnectionPool
     redis: redis.Redis
+    checks: Mapping[str, Check]
+    liveness: Mapping[str, Check] = field(default_factory=dict)
 
-    @classmethod
-    def open(cls, config: ServiceConfig) -> "Backing":
-        return cls(postgres_pool(config.database_url, config.db_pool_size), redis_client(config.redis_url))
-
-    @property
-    def checks(self) -> dict[str, Check]:
-        return {"postgres": postgres_check(self.pool), "redis": redis_check(self.redis)}
+    @staticmethod
+    def open_backing(config: ServiceConfig) -> dict[str, Any]:
+        """The pool, the Redis client and their checks, opened from config: the
+        fields every service's Dependencies starts from."""
+        pool = postgres_pool(config.database_url, config.db_pool_size)
+        client = redis_client(config.redis_url)
+        checks = {"postgres": postgres_check(pool), "redis": redis_check(client)}
+        return {"pool": pool, "redis": client, "checks": checks}

@@ -2,8 +2,10 @@
 serve (those threads run and its backing services answer). A backing service
 that is down makes a pod unready, never restarted: restarting cannot fix it."""
 
+import atexit
 import logging
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import falcon
 import psycopg_pool
@@ -68,3 +70,23 @@ def add_health_routes(
     liveness = liveness or {}
     app.add_route("/healthz", HealthResource(liveness))
     app.add_route("/readyz", ReadinessResource({**checks, **liveness}))
+
+
+class BackgroundWork(Protocol):
+    """A thread of the process's own (the mailer's delivery, cotonomas' reconciler)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def check(self) -> None: ...
+
+
+def keep_running(name: str, work: BackgroundWork) -> dict[str, Check]:
+    """Starts the work in this process and stops it when the process exits;
+    returns its check, for liveness. gunicorn's SIGTERM ends a worker with
+    sys.exit() once requests have drained; the work then finishes or leaves
+    what it holds before Python exits."""
+    work.start()
+    atexit.register(work.stop)
+    return {name: work.check}

@@ -7,7 +7,8 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
 
 import falcon
 import psycopg
@@ -15,6 +16,9 @@ import psycopg_pool
 import redis
 from prometheus_client.registry import Collector
 
+from cotoami_common.backing import ServiceDependencies
+from cotoami_common.config import ServiceConfig
+from cotoami_common.health import add_health_routes
 from cotoami_common.logs import request_id
 from cotoami_common.metrics import METRICS_PATH, RequestMetrics, add_metrics_route
 from cotoami_common.text import is_clean_text
@@ -152,11 +156,6 @@ class InternalCredential:
             )
 
 
-def internal_headers(token: str) -> dict[str, str]:
-    """Headers of a call to another service's /internal/ path."""
-    return {"Authorization": f"Bearer {token}", "X-Request-ID": request_id.get() or secrets.token_hex(16)}
-
-
 def require_amishi(req: falcon.Request):
     if req.context.amishi is None:
         raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to do this.", challenges=["Cookie"])
@@ -183,6 +182,26 @@ def _unexpected(req, resp, error, params):
         raise error
     log.exception("unhandled error")
     raise falcon.HTTPInternalServerError(description="Something went wrong on our side.")
+
+
+# An error a service's own code raises, and the HTTP answer it means.
+ErrorAnswers = Mapping[type[Exception], Callable[[Any], falcon.HTTPError]]
+
+
+def add_error_answers(app: falcon.App, answers: ErrorAnswers) -> None:
+    """Registers, for each error that a service's stores and clients raise, the
+    answer it means, so that resources let errors rise and never translate them."""
+    for error_class, answer in answers.items():
+        app.add_error_handler(error_class, _answering_with(answer))
+
+
+def _answering_with(
+    answer: Callable[[Any], falcon.HTTPError],
+) -> Callable[[falcon.Request, falcon.Response, Exception, dict[str, Any]], NoReturn]:
+    def handle(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]) -> NoReturn:
+        raise answer(error) from None
+
+    return handle
 
 
 def new_app(
@@ -217,6 +236,25 @@ def new_app(
         ),
         _unavailable,
     )
+    return app
+
+
+def service_app(
+    config: ServiceConfig,
+    deps: ServiceDependencies,
+    *,
+    error_answers: ErrorAnswers,
+    verifier: AccessTokenVerifier | None = None,
+    internal_token: str | None = None,
+    metrics_collectors: Iterable[Collector] = (),
+) -> falcon.App:
+    """A service's app before its routes: the base app with its health routes
+    and the answers to its own errors. verifier: the Authentication middleware
+    (every /api/ request's amishi); internal_token: the credential its
+    /internal/ paths require."""
+    app = new_app(config.max_body_bytes, config.allowed_origins, verifier, internal_token, metrics_collectors)
+    add_health_routes(app, deps.checks, deps.liveness)
+    add_error_answers(app, error_answers)
     return app
 
 

@@ -40,7 +40,7 @@ def test_two_concurrent_runs_apply_each_migration_once(empty_database_url, migra
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(sum(results, [])) == ["0001_create_notes", "0002_add_text"]
+    assert sorted(name for run in results for name in run) == ["0001_create_notes", "0002_add_text"]
 
 
 def test_concurrent_database_creation_is_safe(empty_database_url):

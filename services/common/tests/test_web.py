@@ -1,8 +1,15 @@
+import atexit
+
 import falcon
+import psycopg_pool
 import pytest
+from cotoami_testing.fixtures import POSTGRES_URL, REDIS_URL
 from falcon import testing
 
-from cotoami_common.web import json_object, limit_param, new_app, text_field
+from cotoami_common.backing import ServiceDependencies
+from cotoami_common.config import ServiceConfig
+from cotoami_common.health import keep_running, redis_check
+from cotoami_common.web import json_object, limit_param, new_app, service_app, text_field
 
 
 class Echo:
@@ -151,3 +158,50 @@ def test_text_fields(value, one_line, ok):
     else:
         with pytest.raises(falcon.HTTPBadRequest):
             text_field({"f": value}, "f", 30, one_line)
+
+
+class NoSuchThing(Exception):
+    def __init__(self, thing_id: str):
+        super().__init__(thing_id)
+        self.thing_id = thing_id
+
+
+class Things:
+    def on_get(self, req, resp, thing_id):
+        raise NoSuchThing(thing_id)
+
+
+def test_a_services_own_errors_get_the_answers_it_registered_and_health_routes(redis):
+    config = ServiceConfig(
+        database_url=POSTGRES_URL, redis_url=REDIS_URL, allowed_origins=(), max_body_bytes=1024, db_pool_size=1
+    )
+    unused_pool = psycopg_pool.ConnectionPool(POSTGRES_URL, open=False)
+    deps = ServiceDependencies(pool=unused_pool, redis=redis, checks={"redis": redis_check(redis)})
+    answers = {NoSuchThing: lambda error: falcon.HTTPNotFound(title="No such thing", description=error.thing_id)}
+    app = service_app(config, deps, error_answers=answers)
+    app.add_route("/api/things/{thing_id}", Things())
+    client = testing.TestClient(app)
+    result = client.simulate_get("/api/things/t-1")
+    assert result.status_code == 404 and result.json == {"title": "No such thing", "description": "t-1"}
+    assert client.simulate_get("/readyz").json == {"status": "ready", "checks": {"redis": "ok"}}
+
+
+def test_background_work_is_started_stopped_at_exit_and_checked(monkeypatch):
+    at_exit = []
+    monkeypatch.setattr(atexit, "register", at_exit.append)
+
+    class Work:
+        started = False
+
+        def start(self) -> None:
+            self.started = True
+
+        def stop(self) -> None:
+            pass
+
+        def check(self) -> None:
+            pass
+
+    work = Work()
+    assert keep_running("work", work) == {"work": work.check}
+    assert work.started and at_exit == [work.stop]

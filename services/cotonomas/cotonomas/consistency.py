@@ -17,8 +17,9 @@ from datetime import timedelta
 import psycopg
 import psycopg_pool
 
+from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.tokens import Amishi
-from cotonomas.cotos_client import CotosClient, CotosUnavailable
+from cotonomas.cotos_client import CotosClient
 from cotonomas.store import CotonomaStore, PendingCreation
 
 log = logging.getLogger(__name__)
@@ -34,16 +35,16 @@ class CotonomaWrites:
         self.cotos = cotos
 
     def create(self, owner: Amishi, name: str, parent_key: str | None) -> dict:
-        """The new cotonoma with its coto made, or CotosUnavailable with nothing left
+        """The new cotonoma with its coto made, or ServiceUnavailable with nothing left
         behind (at once, or by the reconciler). NoSuchCotonoma and NameTaken from the store."""
         key = self.store.begin_creation(owner, name, parent_key)
         with self.store.finishing_creation(key) as creation:
             if creation is None:
-                raise CotosUnavailable("the creation took so long that it was undone", maybe_done=False)
+                raise ServiceUnavailable("cotos", "took so long that the creation was undone", maybe_done=False)
             try:
                 self.cotos.put_cotonoma_coto(key, name, parent_key, owner.public())
                 return creation.ready()
-            except CotosUnavailable as failure:
+            except ServiceUnavailable as failure:
                 log.warning("creating a cotonoma's coto failed: %s", failure, extra={"fields": {"cotonoma": key}})
                 # If this raises too, the row stays 'creating' (the transaction rolls back) for the reconciler.
                 self._undo(creation, failure.maybe_done)
@@ -56,12 +57,12 @@ class CotonomaWrites:
         creation.discard()
 
     def rename(self, owner: Amishi, key: str, name: str) -> dict:
-        """The renamed cotonoma, its coto renamed too; on CotosUnavailable neither is."""
+        """The renamed cotonoma, its coto renamed too; on ServiceUnavailable neither is."""
         try:
             with self.store.renaming(key, owner, name) as cotonoma:
                 self.cotos.put_cotonoma_coto(key, name, cotonoma["parent_key"], owner.public())
                 return cotonoma
-        except CotosUnavailable as failure:
+        except ServiceUnavailable as failure:
             log.warning("renaming a cotonoma's coto failed: %s", failure, extra={"fields": {"cotonoma": key}})
             if failure.maybe_done:
                 self._restore_coto_name(owner, key)
@@ -75,7 +76,7 @@ class CotonomaWrites:
             return
         try:
             self.cotos.put_cotonoma_coto(key, current[0], current[1], owner.public())
-        except CotosUnavailable as failure:
+        except ServiceUnavailable as failure:
             log.warning(
                 "the cotonoma's coto may keep the name that was refused: %s",
                 failure,
@@ -131,7 +132,7 @@ class Reconciler:
         while not self._stopping.wait(self.every_seconds):
             try:
                 self.writes.undo_stuck_creations(self.stuck_after)
-            except (CotosUnavailable, psycopg.Error, psycopg_pool.PoolTimeout) as error:
+            except (ServiceUnavailable, psycopg.Error, psycopg_pool.PoolTimeout) as error:
                 log.warning("undoing unfinished cotonoma creations failed; retrying later: %s", error)
             except Exception:  # a bug must not end the reconciling
                 log.exception("undoing unfinished cotonoma creations failed")

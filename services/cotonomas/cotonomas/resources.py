@@ -12,10 +12,17 @@ import uuid
 import falcon
 import redis
 
+from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.mail import enqueue_mail
-from cotoami_common.web import json_object, limit_param, reject_unknown_fields, require_amishi, text_field
+from cotoami_common.web import (
+    ErrorAnswers,
+    json_object,
+    limit_param,
+    reject_unknown_fields,
+    require_amishi,
+    text_field,
+)
 from cotonomas.consistency import CotonomaWrites
-from cotonomas.cotos_client import CotosUnavailable
 from cotonomas.metrics import COTONOMAS_CREATED
 from cotonomas.store import AlreadyMember, CotonomaStore, NameTaken, NoSuchCotonoma, Place, Viewer, parse_cursor
 
@@ -88,24 +95,15 @@ def cotos_unavailable() -> falcon.HTTPServiceUnavailable:
     )
 
 
-# What the writes may raise, as the answer each one means; create_app registers them.
-DOMAIN_ERRORS = {
+# What the stores and the writes may raise, as the answer each one means; create_app registers them.
+ERROR_ANSWERS: ErrorAnswers = {
     NoSuchCotonoma: lambda error: no_such_cotonoma(),
     NameTaken: name_taken,
-    CotosUnavailable: lambda error: cotos_unavailable(),
+    AlreadyMember: lambda error: falcon.HTTPConflict(
+        title="Already a member", description=f"{error.email} is a member already."
+    ),
+    ServiceUnavailable: lambda error: cotos_unavailable(),
 }
-
-
-def add_domain_error_handlers(app: falcon.App) -> None:
-    for error_class, to_http in DOMAIN_ERRORS.items():
-        app.add_error_handler(error_class, _answering_with(to_http))
-
-
-def _answering_with(to_http):
-    def handle(req, resp, error, params):
-        raise to_http(error)
-
-    return handle
 
 
 class CotonomasResource:
@@ -191,22 +189,19 @@ class MembersResource:
         place = owned(self.store, viewer, key)
         if email == viewer.email:
             raise falcon.HTTPBadRequest(title="Invalid email", description="You own this cotonoma already.")
-        try:
-            # Queued before the member is committed: a failure leaves neither.
-            with self.store.adding_member(place.key, amishi, email) as member:
-                enqueue_mail(
-                    self.mail,
-                    "invitation",
-                    email,
-                    {
-                        "link": f"{self.public_url}/cotonomas/{place.key}",
-                        "cotonoma_name": place.name,
-                        "inviter_name": amishi.display_name,
-                        "inviter_email": amishi.email,
-                    },
-                )
-        except AlreadyMember:
-            raise falcon.HTTPConflict(title="Already a member", description=f"{email} is a member already.") from None
+        # Queued before the member is committed: a failure leaves neither.
+        with self.store.adding_member(place.key, amishi, email) as member:
+            enqueue_mail(
+                self.mail,
+                "invitation",
+                email,
+                {
+                    "link": f"{self.public_url}/cotonomas/{place.key}",
+                    "cotonoma_name": place.name,
+                    "inviter_name": amishi.display_name,
+                    "inviter_email": amishi.email,
+                },
+            )
         resp.status = falcon.HTTP_201
         resp.media = {"member": member}
 

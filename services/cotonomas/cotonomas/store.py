@@ -53,6 +53,10 @@ class NameTaken(Exception):
 class AlreadyMember(Exception):
     """The address is already a member of the cotonoma."""
 
+    def __init__(self, email: str):
+        super().__init__(email)
+        self.email = email
+
 
 @dataclass(frozen=True)
 class Viewer:
@@ -367,7 +371,7 @@ class CotonomaStore:
                         (key, email, owner.id),
                     ).fetchone()
             except psycopg.errors.UniqueViolation:
-                raise AlreadyMember() from None
+                raise AlreadyMember(email) from None
             yield {"email": email, "added_at": iso_utc(added_at)}
 
     def remove_member(self, key: str, owner: Amishi, email: str) -> bool:

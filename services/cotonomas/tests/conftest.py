@@ -2,6 +2,7 @@
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
 import cotoami_testing  # noqa: F401,I001
 
+import dataclasses
 import json
 import re
 import threading
@@ -15,7 +16,7 @@ from falcon import testing
 from cotoami_common.config import Env
 from cotoami_common.tokens import Amishi
 from cotoami_testing.fixtures import new_amishi
-from cotonomas.app import create_app
+from cotonomas.app import Dependencies, create_app
 from cotonomas.config import Config
 from cotonomas.consistency import CotonomaWrites
 from cotonomas.cotos_client import CotosClient
@@ -208,8 +209,15 @@ def writes(store, cotos_client) -> CotonomaWrites:
 
 
 @pytest.fixture
-def make_app(config, store, cotos_client, redis):
-    return lambda checks: create_app(config, store, cotos_client, redis, checks)
+def deps(config, pool, redis, cotos_client) -> Dependencies:
+    """What get_app would open, on the test database and Redis, with the double for cotos
+    (and no reconciler: a test runs one when it needs it)."""
+    return Dependencies(pool=pool, redis=redis, checks={}, verifier=config.tokens.verifier(), cotos=cotos_client)
+
+
+@pytest.fixture
+def make_app(config, deps):
+    return lambda checks: create_app(config, dataclasses.replace(deps, checks=checks))
 
 
 @pytest.fixture
@@ -249,6 +257,7 @@ class Person:
 @pytest.fixture
 def sign_in(client, token_keys):
     """A signed-in person: sign_in("bob@example.com") or sign_in(an_amishi)."""
+
     def person(who: str | Amishi) -> Person:
         amishi = new_amishi(who) if isinstance(who, str) else who
         return Person(client, amishi, token_keys.access_token(amishi))

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from conftest import INTERNAL_TOKEN, Call
 
+from cotoami_common.internal import ServiceUnavailable
 from cotonomas.consistency import Reconciler
-from cotonomas.cotos_client import CotosUnavailable
 
 
 def methods(cotos_double) -> list[str]:
@@ -89,7 +89,7 @@ def test_a_creation_neither_finished_nor_undone_is_undone_by_the_reconciler_once
 
     assert writes.undo_stuck_creations() == 0, "a young creation may still be under way"
     cotos_double.stop()
-    with pytest.raises(CotosUnavailable):
+    with pytest.raises(ServiceUnavailable):
         writes.undo_stuck_creations(timedelta(0))
     assert rows() == [("Ideas", "creating")]
     cotos_double.start()

@@ -5,7 +5,8 @@ import time
 import pytest
 from conftest import COTOS_TIMEOUT_SECONDS, INTERNAL_TOKEN, Call
 
-from cotonomas.cotos_client import CotosClient, CotosUnavailable
+from cotoami_common.internal import ServiceUnavailable
+from cotonomas.cotos_client import CotosClient
 
 OWNER = {"id": "00000000-0000-4000-8000-000000000001", "display_name": "ann", "avatar_url": "https://a.test/ann"}
 
@@ -32,19 +33,19 @@ def test_a_top_level_cotonoma_has_a_null_parent(cotos_client, cotos_double):
 
 def test_an_error_answer_may_have_done_something(cotos_client, cotos_double):
     cotos_double.mode = "fail"
-    with pytest.raises(CotosUnavailable, match="500") as raised:
+    with pytest.raises(ServiceUnavailable, match="500") as raised:
         cotos_client.put_cotonoma_coto("key-00001", "Ideas", None, OWNER)
     assert raised.value.maybe_done
 
 
 def test_a_refused_credential_is_a_failure(cotos_double):
-    with pytest.raises(CotosUnavailable, match="401"):
+    with pytest.raises(ServiceUnavailable, match="401"):
         CotosClient(cotos_double.url, "wrong", COTOS_TIMEOUT_SECONDS).delete_cotonoma_coto("key-00001")
 
 
 def test_a_closed_port_certainly_did_nothing(cotos_client, cotos_double):
     cotos_double.stop()
-    with pytest.raises(CotosUnavailable) as raised:
+    with pytest.raises(ServiceUnavailable) as raised:
         cotos_client.put_cotonoma_coto("key-00001", "Ideas", None, OWNER)
     assert not raised.value.maybe_done
 
@@ -52,7 +53,7 @@ def test_a_closed_port_certainly_did_nothing(cotos_client, cotos_double):
 def test_a_slow_answer_times_out_and_may_have_done_something(cotos_client, cotos_double):
     cotos_double.mode = "slow"
     started = time.monotonic()
-    with pytest.raises(CotosUnavailable) as raised:
+    with pytest.raises(ServiceUnavailable) as raised:
         cotos_client.put_cotonoma_coto("key-00001", "Ideas", None, OWNER)
     assert time.monotonic() - started < COTOS_TIMEOUT_SECONDS + 0.5
     assert raised.value.maybe_done and "key-00001" in cotos_double.cotos

@@ -61,7 +61,8 @@ def big(database_url):
             SELECT pg_temp.key(j), %(email)s, pg_temp.amishi(pg_temp.owner(j))
               FROM generate_series(2 * %(owned)s + 1, 2 * %(owned)s + %(shared)s) j
             UNION ALL
-            SELECT DISTINCT pg_temp.key(j), 'amishi-' || (2 + (j * 31 + m * 977) %% (%(amishis)s - 1)) || '@example.com',
+            SELECT DISTINCT pg_temp.key(j),
+                   'amishi-' || (2 + (j * 31 + m * 977) %% (%(amishis)s - 1)) || '@example.com',
                    pg_temp.amishi(pg_temp.owner(j))
               FROM generate_series(2 * %(owned)s + 1, %(cotonomas)s) j, generate_series(1, %(members)s) m
             ON CONFLICT DO NOTHING

@@ -444,7 +444,8 @@ BAD_BODIES = [
     ("state smuggled", b'{"name": "Ideas", "state": "ready"}', "application/json", 400),
     ("huge body", b'{"name": "' + b"x" * 300_000 + b'"}', "application/json", 413),
 ]
-BAD_CREATES = BAD_BODIES + [
+BAD_CREATES = [
+    *BAD_BODIES,
     ("parent_key a number", b'{"name": "Ideas", "parent_key": 7}', "application/json", 400),
     ("parent_key a list", b'{"name": "Ideas", "parent_key": ["a"]}', "application/json", 400),
     ("parent_key unknown", b'{"name": "Ideas", "parent_key": "no-such-key-0000"}', "application/json", 404),

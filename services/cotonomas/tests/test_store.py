@@ -96,7 +96,7 @@ def test_pages_follow_created_at_then_key_across_mine_and_shared(store, db):
         "UPDATE cotonomas SET created_at = %s WHERE key = ANY(%s)",
         (datetime(2024, 1, 1, tzinfo=UTC), [mine[0], theirs[0], mine[1]]),
     )
-    expected = [theirs[2], theirs[1], mine[2]] + sorted([mine[0], theirs[0], mine[1]], reverse=True)
+    expected = [theirs[2], theirs[1], mine[2], *sorted([mine[0], theirs[0], mine[1]], reverse=True)]
     seen, cursor = [], None
     while True:
         page, cursor = store.page(Viewer.of(ANN), parse_cursor(cursor) if cursor else None, 2)

@@ -1,54 +1,47 @@
 """Wiring of the cotos service: create_app() for tests, get_app() for gunicorn."""
 
-import logging
 import os
+from dataclasses import dataclass
 
 import falcon
 
-from cotoami_common.backing import Backing
+from cotoami_common.backing import ServiceDependencies
 from cotoami_common.config import load_config
-from cotoami_common.health import add_health_routes
 from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.tokens import AccessTokenVerifier
-from cotoami_common.web import new_app
+from cotoami_common.web import service_app
 from cotos.config import Config
-from cotos.cotonoma_access import CotonomaAccess, CotonomasUnavailable
-from cotos.resources import AnonymousCotoClaimsResource, CotonomaCotosResource, CotosResource
+from cotos.cotonoma_access import CotonomaAccess
+from cotos.resources import ERROR_ANSWERS, AnonymousCotoClaimsResource, CotonomaCotosResource, CotosResource
 from cotos.store import AnonymousCotoStore, CotoStore
 
-log = logging.getLogger(__name__)
+
+@dataclass(frozen=True, kw_only=True)
+class Dependencies(ServiceDependencies):
+    verifier: AccessTokenVerifier
+    limits: RateLimiter
+    cotonomas: CotonomaAccess
+
+    @classmethod
+    def open(cls, config: Config) -> "Dependencies":
+        backing = cls.open_backing(config)
+        return cls(
+            **backing,
+            verifier=config.tokens.verifier(),
+            limits=RateLimiter(backing["redis"], config.rate_limit_window_seconds),
+            cotonomas=CotonomaAccess(config.cotonomas_internal_url, config.internal_token),
+        )
 
 
-def _cotonomas_unavailable(req, resp, error, params):
-    # Fail closed: without a decision from cotonomas, nobody enters a cotonoma.
-    log.warning("cotonomas unavailable: %s", error)
-    raise falcon.HTTPServiceUnavailable(
-        description="Cotonomas cannot be reached just now; try again shortly.", retry_after=5
+def create_app(config: Config, deps: Dependencies) -> falcon.App:
+    app = service_app(
+        config, deps, error_answers=ERROR_ANSWERS, verifier=deps.verifier, internal_token=config.internal_token
     )
-
-
-def create_app(
-    config: Config,
-    verifier: AccessTokenVerifier,
-    cotos: CotoStore,
-    anonymous_cotos: AnonymousCotoStore,
-    cotonoma_access: CotonomaAccess,
-    limits: RateLimiter,
-    checks: dict,
-) -> falcon.App:
-    app = new_app(
-        config.max_body_bytes, config.allowed_origins, verifier=verifier, internal_token=config.internal_token
+    cotos = CotoStore(deps.pool)
+    anonymous_cotos = AnonymousCotoStore(
+        deps.redis, ttl_seconds=config.anonymous_ttl_seconds, max_cotos=config.anonymous_pad_max_cotos
     )
-    app.add_error_handler(CotonomasUnavailable, _cotonomas_unavailable)
-    add_health_routes(app, checks)
-    cotos_resource = CotosResource(
-        cotos,
-        anonymous_cotos,
-        cotonoma_access,
-        anonymous_ttl_seconds=config.anonymous_ttl_seconds,
-        limits=limits,
-        anonymous_writes_per_client=config.anonymous_writes_per_client,
-    )
+    cotos_resource = CotosResource(config, cotos, anonymous_cotos, deps.cotonomas, deps.limits)
     app.add_route("/api/cotos", cotos_resource)
     app.add_route("/api/cotos/{coto_id:uuid}", cotos_resource, suffix="item")
     app.add_route("/internal/anonymous-cotos/claims", AnonymousCotoClaimsResource(cotos, anonymous_cotos))
@@ -58,18 +51,4 @@ def create_app(
 
 def get_app() -> falcon.App:
     config = load_config(Config.from_env, os.environ)
-    backing = Backing.open(config)
-    anonymous_cotos = AnonymousCotoStore(
-        backing.redis, ttl_seconds=config.anonymous_ttl_seconds, max_cotos=config.anonymous_pad_max_cotos
-    )
-    cotonoma_access = CotonomaAccess(config.cotonomas_internal_url, config.internal_token)
-    limits = RateLimiter(backing.redis, config.rate_limit_window_seconds)
-    return create_app(
-        config,
-        config.tokens.verifier(),
-        CotoStore(backing.pool),
-        anonymous_cotos,
-        cotonoma_access,
-        limits,
-        checks=backing.checks,
-    )
+    return create_app(config, Dependencies.open(config))

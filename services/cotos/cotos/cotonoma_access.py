@@ -7,18 +7,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-import requests
-
+from cotoami_common.internal import InternalClient, ServiceUnavailable
 from cotoami_common.tokens import Amishi
-from cotoami_common.web import internal_headers
 
 # The keys cotonomas makes (its cotonomas_key_format constraint). Anything else
 # names no cotonoma, so it is never asked about nor put into a URL.
 COTONOMA_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
-
-
-class CotonomasUnavailable(Exception):
-    """cotonomas could not be asked, or answered something that is not a decision."""
 
 
 class CotonomaAccess:
@@ -28,7 +22,7 @@ class CotonomaAccess:
     interval per reader.
 
     Fails closed: anything other than a well-formed 200 or a 404 raises
-    CotonomasUnavailable and is not remembered, so the next request asks again.
+    ServiceUnavailable and is not remembered, so the next request asks again.
     """
 
     def __init__(
@@ -40,18 +34,16 @@ class CotonomaAccess:
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.base_url = base_url
-        self.internal_token = internal_token
-        self.timeout_seconds = timeout_seconds
+        self.cotonomas = InternalClient("cotonomas", base_url, internal_token, timeout_seconds)
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self.clock = clock
         self._lock = threading.Lock()
         # (key, amishi id) -> (expires at, decision), oldest first, so the
         # front is what expires or is evicted first.
-        self._decisions: OrderedDict[tuple[str, str], tuple[float, dict | None]] = OrderedDict()
+        self._decisions: OrderedDict[tuple[str, str], tuple[float, dict[str, str] | None]] = OrderedDict()
 
-    def cotonoma(self, key: str, amishi: Amishi) -> dict | None:
+    def cotonoma(self, key: str, amishi: Amishi) -> dict[str, str] | None:
         """{"key", "name", "owner_id"} if this amishi may read and post in the
         cotonoma, else None (as for a cotonoma that does not exist)."""
         if not COTONOMA_KEY.fullmatch(key):
@@ -68,35 +60,28 @@ class CotonomaAccess:
         self._remember(entry, asked_at + self.ttl_seconds, decision)
         return decision
 
-    def _ask(self, key: str, amishi: Amishi) -> dict | None:
-        try:
-            response = requests.get(
-                f"{self.base_url}/internal/cotonomas/{key}/access",
-                params={"amishi_id": amishi.id, "email": amishi.email.lower()},
-                headers=internal_headers(self.internal_token),
-                timeout=self.timeout_seconds,
-                allow_redirects=False,
-            )
-        except requests.RequestException as error:
-            raise CotonomasUnavailable(f"cotonomas cannot be reached: {error}") from None
-        if response.status_code == 404:
+    def _ask(self, key: str, amishi: Amishi) -> dict[str, str] | None:
+        answer = self.cotonomas.call(
+            "GET",
+            f"/internal/cotonomas/{key}/access",
+            params={"amishi_id": amishi.id, "email": amishi.email.lower()},
+            expect=(200, 404),
+        )
+        if answer.status == 404:
             return None
-        if response.status_code != 200:
-            raise CotonomasUnavailable(f"cotonomas answered an access check with {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise CotonomasUnavailable("cotonomas answered an access check with something other than JSON") from None
+        body = answer.json()
         if not (
             isinstance(body, dict)
             and body.get("key") == key
             and isinstance(body.get("name"), str)
             and isinstance(body.get("owner_id"), str)
         ):
-            raise CotonomasUnavailable("cotonomas answered an access check without a decision for this key")
+            raise ServiceUnavailable(
+                "cotonomas", "answered an access check without a decision for this key", maybe_done=True
+            )
         return {"key": key, "name": body["name"], "owner_id": body["owner_id"]}
 
-    def _remember(self, entry: tuple[str, str], expires_at: float, decision: dict | None) -> None:
+    def _remember(self, entry: tuple[str, str], expires_at: float, decision: dict[str, str] | None) -> None:
         with self._lock:
             self._decisions.pop(entry, None)
             self._decisions[entry] = (expires_at, decision)

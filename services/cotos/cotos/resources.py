@@ -1,15 +1,18 @@
 """HTTP resources of the cotos service. No storage code here."""
 
+import logging
 import re
 import secrets
 import uuid
 
 import falcon
 
+from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.text import is_clean_text
 from cotoami_common.tokens import Amishi
 from cotoami_common.web import (
+    ErrorAnswers,
     client_address,
     json_object,
     limit_param,
@@ -17,9 +20,12 @@ from cotoami_common.web import (
     set_cookie,
     text_field,
 )
+from cotos.config import Config
 from cotos.cotonoma_access import COTONOMA_KEY, CotonomaAccess
 from cotos.metrics import COTOS_POSTED
 from cotos.store import AnonymousCotoStore, CotoStore, IdempotencyKeyReused, PadFull, Posted, StandsForCotonoma
+
+log = logging.getLogger(__name__)
 
 ANONYMOUS_COOKIE = "anonymous_id"
 MAX_CONTENT_CHARS = 10_000  # the README documents it; the web client enforces it too
@@ -77,6 +83,28 @@ def _sign_in(description: str) -> falcon.HTTPUnauthorized:
     return falcon.HTTPUnauthorized(title="Sign in", description=description, challenges=["Cookie"])
 
 
+def _cotonomas_unavailable(error: ServiceUnavailable) -> falcon.HTTPServiceUnavailable:
+    # Fail closed: without a decision from cotonomas, nobody enters a cotonoma.
+    log.warning("cotonomas unavailable: %s", error)
+    return falcon.HTTPServiceUnavailable(
+        description="Cotonomas cannot be reached just now; try again shortly.", retry_after=5
+    )
+
+
+# What the stores and the access checks may raise, as the answer each one means; create_app registers them.
+ERROR_ANSWERS: ErrorAnswers = {
+    IdempotencyKeyReused: lambda error: falcon.HTTPUnprocessableEntity(
+        title="Idempotency-Key reused",
+        description="This Idempotency-Key was used for another request; use a new key for a new coto.",
+    ),
+    PadFull: lambda error: falcon.HTTPConflict(
+        title="Memo pad full", description=f"An anonymous pad holds {error.max_cotos} cotos; sign in to keep more."
+    ),
+    StandsForCotonoma: lambda error: _stands_for_cotonoma(),
+    ServiceUnavailable: _cotonomas_unavailable,
+}
+
+
 class CotosResource:
     """/api/cotos and /api/cotos/{coto_id}.
 
@@ -90,23 +118,21 @@ class CotosResource:
 
     def __init__(
         self,
+        config: Config,
         cotos: CotoStore,
         anonymous_cotos: AnonymousCotoStore,
         access: CotonomaAccess,
-        anonymous_ttl_seconds: int,
         limits: RateLimiter,
-        anonymous_writes_per_client: int,
     ):
+        self.config = config
         self.cotos = cotos
         self.anonymous_cotos = anonymous_cotos
         self.access = access
-        self.anonymous_ttl_seconds = anonymous_ttl_seconds
         self.limits = limits
-        self.anonymous_writes_per_client = anonymous_writes_per_client
 
     def _limit_anonymous_writes(self, req: falcon.Request) -> None:
         # Nobody is accountable for an anonymous pad, so one client's writes are counted.
-        wait = self.limits.hit(f"anonymous-writes:{client_address(req)}", self.anonymous_writes_per_client)
+        wait = self.limits.hit(f"anonymous-writes:{client_address(req)}", self.config.anonymous_writes_per_client)
         if wait is not None:
             raise falcon.HTTPTooManyRequests(
                 title="Too many writes",
@@ -120,7 +146,7 @@ class CotosResource:
 
     def _keep_cookie(self, req: falcon.Request, resp: falcon.Response, anonymous_id: str) -> None:
         # Re-sent on every use: the pad lives for its TTL after the last use, not the first.
-        set_cookie(req, resp, ANONYMOUS_COOKIE, anonymous_id, self.anonymous_ttl_seconds)
+        set_cookie(req, resp, ANONYMOUS_COOKIE, anonymous_id, self.config.anonymous_ttl_seconds)
 
     def _owned(self, req: falcon.Request, resp: falcon.Response) -> str:
         anonymous_id = self._anonymous_id(req)
@@ -171,18 +197,7 @@ class CotosResource:
             raise falcon.HTTPBadRequest(title="Invalid cotonoma_key", description="cotonoma_key must be a string.")
         if cotonoma_key is not None and amishi is None:
             raise _sign_in("Sign in to post into a cotonoma.")
-        try:
-            posted = self._post(req, resp, amishi, content, cotonoma_key, key)
-        except IdempotencyKeyReused:
-            raise falcon.HTTPUnprocessableEntity(
-                title="Idempotency-Key reused",
-                description="This Idempotency-Key was used for another request; use a new key for a new coto.",
-            ) from None
-        except PadFull:
-            raise falcon.HTTPConflict(
-                title="Memo pad full",
-                description=f"An anonymous pad holds {self.anonymous_cotos.max_cotos} cotos; sign in to keep more.",
-            ) from None
+        posted = self._post(req, resp, amishi, content, cotonoma_key, key)
         if posted.coto is None:
             raise falcon.HTTPConflict(
                 title="Already done",
@@ -238,10 +253,7 @@ class CotosResource:
         reject_unknown_fields(body, ("content",))
         content = coto_content(body)
         if amishi is not None:
-            try:
-                coto = self.cotos.update(amishi, str(coto_id), content)
-            except StandsForCotonoma:
-                raise _stands_for_cotonoma() from None
+            coto = self.cotos.update(amishi, str(coto_id), content)
         else:
             coto = self.anonymous_cotos.update(self._owned(req, resp), str(coto_id), content)
         if coto is None:
@@ -251,10 +263,7 @@ class CotosResource:
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
         amishi = req.context.amishi
         if amishi is not None:
-            try:
-                deleted = self.cotos.delete(amishi.id, str(coto_id))
-            except StandsForCotonoma:
-                raise _stands_for_cotonoma() from None
+            deleted = self.cotos.delete(amishi.id, str(coto_id))
         else:
             deleted = self.anonymous_cotos.delete(self._owned(req, resp), str(coto_id))
         if not deleted:

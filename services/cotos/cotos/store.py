@@ -68,6 +68,10 @@ class IdempotencyKeyReused(Exception):
 class PadFull(Exception):
     """The anonymous pad holds as many cotos as it may."""
 
+    def __init__(self, max_cotos: int):
+        super().__init__(f"the pad holds {max_cotos} cotos")
+        self.max_cotos = max_cotos
+
 
 class TimeOrderedIds:
     """UUIDv7s (RFC 9562) with a counter: ids made by one process sort in the
@@ -159,7 +163,7 @@ class AnonymousCotoStore:
         if outcome == "posted":
             return Posted(coto, replayed=False)
         if outcome == "full":
-            raise PadFull(anonymous_id)
+            raise PadFull(self.max_cotos)
         earlier_id, earlier_fingerprint = outcome.split(" ")
         if earlier_fingerprint != fingerprint:
             raise IdempotencyKeyReused(idempotency_key)
@@ -234,7 +238,8 @@ _COTO_COLUMNS = """c.id, c.content, c.posted_in_key, c.cotonoma_key, c.created_a
 # lookup from being turned back into such a join; tests/test_query_plans.py).
 _JOINS = """CROSS JOIN LATERAL (SELECT a.amishi_id, a.display_name, a.avatar_url FROM authors a
                                  WHERE a.amishi_id = c.amishi_id LIMIT 1) a
-            LEFT JOIN LATERAL (SELECT p.content FROM cotos p WHERE p.cotonoma_key = c.posted_in_key LIMIT 1) p ON true"""
+            LEFT JOIN LATERAL (SELECT p.content FROM cotos p
+                                WHERE p.cotonoma_key = c.posted_in_key LIMIT 1) p ON true"""
 
 # Records an author as their latest token describes them, writing only when
 # something changed, so that posting does not rewrite the row every time. An

@@ -2,6 +2,7 @@
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
 import cotoami_testing  # noqa: F401,I001
 
+import dataclasses
 import json
 import re
 import secrets
@@ -20,7 +21,7 @@ from cotoami_common.config import Env
 from cotoami_common.ratelimit import RateLimiter
 from cotoami_testing.fixtures import serving
 from cotoami_common.tokens import AccessTokenVerifier, Amishi
-from cotos.app import create_app
+from cotos.app import Dependencies, create_app
 from cotos.config import Config
 from cotos.cotonoma_access import CotonomaAccess
 from cotos.store import AnonymousCotoStore, CotoStore
@@ -188,19 +189,27 @@ def limits(anonymous_cotos, config) -> RateLimiter:
 
 
 @pytest.fixture
-def client_asking(config, verifier, coto_store, anonymous_cotos, limits):
+def deps(pool, anonymous_cotos, verifier, limits, cotonoma_access) -> Dependencies:
+    """What get_app would open, on the test database and Redis, asking the double for access."""
+    return Dependencies(
+        pool=pool, redis=anonymous_cotos.client, checks={}, verifier=verifier, limits=limits, cotonomas=cotonoma_access
+    )
+
+
+@pytest.fixture
+def client_asking(config, deps):
     """A client of an app that asks cotonomas at the given address."""
 
     def client(url: str) -> testing.TestClient:
         access = CotonomaAccess(url, INTERNAL_TOKEN, timeout_seconds=ACCESS_TIMEOUT_SECONDS)
-        return testing.TestClient(create_app(config, verifier, coto_store, anonymous_cotos, access, limits, checks={}))
+        return testing.TestClient(create_app(config, dataclasses.replace(deps, cotonomas=access)))
 
     return client
 
 
 @pytest.fixture
-def make_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access, limits):
-    return lambda checks: create_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access, limits, checks)
+def make_app(config, deps):
+    return lambda checks: create_app(config, dataclasses.replace(deps, checks=checks))
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import logging.config
 
@@ -13,7 +14,6 @@ from cotoami_common.logs import logging_config
 from cotoami_common.ratelimit import RateLimiter
 from cotos.app import create_app
 from cotos.config import Config
-from cotos.store import AnonymousCotoStore, CotoStore
 
 
 class TestServiceContract(ServiceContract):
@@ -32,19 +32,9 @@ def test_logs_are_json_lines_with_the_request_id(client, capsys):
     assert access and access[0]["request_id"] == "trace-me" and access[0]["status"] == 200
 
 
-def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, verifier, coto_store, cotonoma_access):
+def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, deps):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    client = testing.TestClient(
-        create_app(
-            config,
-            verifier,
-            coto_store,
-            AnonymousCotoStore(dead, 60),
-            cotonoma_access,
-            RateLimiter(dead, 60),
-            checks={},
-        )
-    )
+    client = testing.TestClient(create_app(config, dataclasses.replace(deps, redis=dead, limits=RateLimiter(dead, 60))))
     result = client.simulate_post("/api/cotos", json={"content": "x"})
     assert result.status_code == 503 and result.headers["Retry-After"] == "5"
     assert "title" in result.json and "Traceback" not in result.text
@@ -64,9 +54,7 @@ def test_malformed_cotos_config_names_the_variable(required_environ, environ, na
         Config.from_env(Env({**required_environ, **environ}))
 
 
-def test_a_postgres_outage_is_503_json_for_the_signed_in(
-    config, verifier, anonymous_cotos, cotonoma_access, limits, token_keys
-):
+def test_a_postgres_outage_is_503_json_for_the_signed_in(config, deps, token_keys):
     # Nothing listens on port 1; a short checkout timeout keeps the test quick.
     dead_pool = psycopg_pool.ConnectionPool(
         "postgresql://postgres@127.0.0.1:1/nothing",
@@ -77,9 +65,7 @@ def test_a_postgres_outage_is_503_json_for_the_signed_in(
         open=True,
     )
     try:
-        client = testing.TestClient(
-            create_app(config, verifier, CotoStore(dead_pool), anonymous_cotos, cotonoma_access, limits, checks={})
-        )
+        client = testing.TestClient(create_app(config, dataclasses.replace(deps, pool=dead_pool)))
         token = token_keys.access_token(new_amishi())
         result = client.simulate_post("/api/cotos", json={"content": "x"}, headers={"Cookie": f"access_token={token}"})
     finally:

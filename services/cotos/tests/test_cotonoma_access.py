@@ -8,7 +8,8 @@ import pytest
 from conftest import ACCESS_TIMEOUT_SECONDS, INTERNAL_TOKEN
 from cotoami_testing.fixtures import new_amishi
 
-from cotos.cotonoma_access import CotonomaAccess, CotonomasUnavailable
+from cotoami_common.internal import ServiceUnavailable
+from cotos.cotonoma_access import CotonomaAccess
 
 KEY = "room-key-0001"
 
@@ -93,7 +94,7 @@ def test_the_time_to_live_counts_from_before_the_question(cotonoma_access, coton
 
 def test_the_defaults_keep_decisions_at_most_two_seconds_and_wait_about_two():
     access = CotonomaAccess("http://127.0.0.1:8003", INTERNAL_TOKEN)
-    assert access.ttl_seconds <= 2 and access.timeout_seconds == 2
+    assert access.ttl_seconds <= 2 and access.cotonomas.timeout_seconds == 2
 
 
 @pytest.mark.parametrize(
@@ -125,21 +126,21 @@ def test_an_odd_answer_fails_closed_and_is_not_remembered(
     cotonoma_access, cotonomas_double, room, member, status, body
 ):
     cotonomas_double.answer, cotonomas_double.body = status, body
-    with pytest.raises(CotonomasUnavailable):
+    with pytest.raises(ServiceUnavailable):
         cotonoma_access.cotonoma(room, member)
     cotonomas_double.answer = None
     assert cotonoma_access.cotonoma(room, member) is not None, "asked again at once"
 
 
 def test_a_cotonomas_that_is_down_fails_closed(closed_port_url, member):
-    with pytest.raises(CotonomasUnavailable, match="cannot be reached"):
+    with pytest.raises(ServiceUnavailable, match="cannot be reached"):
         CotonomaAccess(closed_port_url, INTERNAL_TOKEN).cotonoma(KEY, member)
 
 
 def test_a_slow_cotonomas_fails_closed_after_the_timeout(cotonoma_access, cotonomas_double, room, member):
     cotonomas_double.delay = 1.0
     started = time.monotonic()
-    with pytest.raises(CotonomasUnavailable):
+    with pytest.raises(ServiceUnavailable):
         cotonoma_access.cotonoma(room, member)
     assert time.monotonic() - started < ACCESS_TIMEOUT_SECONDS + 0.5
 

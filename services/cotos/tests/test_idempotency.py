@@ -10,7 +10,6 @@ from cotoami_testing.fixtures import new_amishi
 from falcon import testing
 
 from cotos.app import create_app
-from cotos.store import AnonymousCotoStore
 
 
 def post(browser: Browser, content: str, key: str | None, **extra) -> testing.Result:
@@ -97,13 +96,14 @@ def test_a_key_of_255_visible_characters_is_accepted(writer):
 
 
 @pytest.fixture
-def limited_app(config, verifier, coto_store, anonymous_cotos, cotonoma_access, limits):
+def limited_app(config, deps):
     """An app whose anonymous pads and writes are limited as given."""
 
     def make(pad_max_cotos: int = 1000, writes_per_client: int = 300) -> testing.TestClient:
-        pads = AnonymousCotoStore(anonymous_cotos.client, config.anonymous_ttl_seconds, max_cotos=pad_max_cotos)
-        limited = dataclasses.replace(config, anonymous_writes_per_client=writes_per_client)
-        return testing.TestClient(create_app(limited, verifier, coto_store, pads, cotonoma_access, limits, checks={}))
+        limited = dataclasses.replace(
+            config, anonymous_pad_max_cotos=pad_max_cotos, anonymous_writes_per_client=writes_per_client
+        )
+        return testing.TestClient(create_app(limited, deps))
 
     return make
 

@@ -86,7 +86,7 @@ class MailQueueCollector(Collector):
             log.warning("mail queue depth unavailable: %s", error)
             return []
         families = self._families()
-        for family, value in zip(families, (depth, pending, dead)):
+        for family, value in zip(families, (depth, pending, dead), strict=True):
             family.add_metric([], value)
         return list(families)
 

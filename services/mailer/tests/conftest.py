@@ -2,6 +2,7 @@
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
 import cotoami_testing  # noqa: F401,I001
 
+import dataclasses
 import json
 import random
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cotoami_common.config import Env
-from mailer.app import create_app
+from mailer.app import Dependencies, create_app
 from mailer.config import Config
 from mailer.worker import Backoff, MailWorker
 
@@ -187,9 +188,15 @@ def config_for(clean_database, redis_url, maildev) -> Callable[..., Config]:
 
 
 @pytest.fixture
-def make_app(config_for, redis):
+def deps(pool, redis) -> Dependencies:
+    """What get_app would open, on the test database and Redis (no worker: a test starts one when it needs it)."""
+    return Dependencies(pool=pool, redis=redis, checks={})
+
+
+@pytest.fixture
+def make_app(config_for, deps):
     config = config_for()
-    return lambda checks: create_app(config, redis, checks)
+    return lambda checks: create_app(config, dataclasses.replace(deps, checks=checks))
 
 
 # Quick retries, so that a test sees several attempts in a fraction of a second.

@@ -1,3 +1,5 @@
+import dataclasses
+
 from cotoami_testing.contracts import ServiceContract
 from falcon import testing
 
@@ -8,9 +10,9 @@ class TestServiceContract(ServiceContract):
     """Health, readiness, JSON errors, request ids and config errors, as every service."""
 
 
-def test_health_and_readiness_report_whether_the_mail_worker_runs(config_for, redis, start_worker):
+def test_health_and_readiness_report_whether_the_mail_worker_runs(config_for, deps, start_worker):
     worker = start_worker()
-    client = testing.TestClient(create_app(config_for(), redis, checks={}, liveness={"worker": worker.check}))
+    client = testing.TestClient(create_app(config_for(), dataclasses.replace(deps, liveness={"worker": worker.check})))
     assert client.simulate_get("/readyz").json == {"status": "ready", "checks": {"worker": "ok"}}
     assert client.simulate_get("/healthz").json == {"status": "ok", "checks": {"worker": "ok"}}
     worker.stop()

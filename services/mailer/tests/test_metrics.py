@@ -1,5 +1,6 @@
 """The mailer's metrics, read through its own /metrics: mails by outcome, and the queue's depth."""
 
+import dataclasses
 import json
 import uuid
 
@@ -97,10 +98,12 @@ def test_the_queue_depth_drains_as_the_worker_delivers(client, start_worker, mai
     eventually(lambda: queue(client) == (0, 0, 0), what="the queue to drain")
 
 
-def test_metrics_answer_without_the_queue_when_redis_does_not(config_for):
+def test_metrics_answer_without_the_queue_when_redis_does_not(config_for, deps):
     dead = redis_client("redis://127.0.0.1:1/0")
     try:
-        result = testing.TestClient(create_app(config_for(), dead, {})).simulate_get("/metrics")
+        result = testing.TestClient(create_app(config_for(), dataclasses.replace(deps, redis=dead))).simulate_get(
+            "/metrics"
+        )
     finally:
         dead.close()
     assert result.status_code == 200

@@ -1,4 +1,6 @@
-"""Putting mail jobs on the Redis stream the mailer reads (DESIGN.md "Mail")."""
+"""Putting mail jobs on the Redis stream the mailer reads: one field `job`
+holding {"id", "kind", "to", "data"} as JSON. The services queue a mail and
+answer at once; the mailer delivers it, retrying, exactly once per job id."""
 
 import json
 import uuid

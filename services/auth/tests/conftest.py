@@ -2,14 +2,12 @@
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
 import cotoami_testing  # noqa: F401,I001
 
-import dataclasses
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from falcon import testing
 
 from auth.app import Dependencies, create_app
 from auth.config import Config
@@ -17,26 +15,19 @@ from auth.cotos_client import CotosClient
 from auth.profiles import Profiles
 from cotoami_common.config import Env
 from cotoami_common.ratelimit import RateLimiter
-from cotoami_testing.fixtures import serving
+from cotoami_testing.fixtures import INTERNAL_TOKEN, ServiceUnderTest, send_json, serving
 
 pytest_plugins = ["cotoami_testing.fixtures"]
 
-INTERNAL_TOKEN = "test-internal-token"
-
 
 @pytest.fixture(scope="session")
-def service_dir() -> Path:
-    return Path(__file__).parents[1]
+def service() -> ServiceUnderTest:
+    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app)
 
 
 @pytest.fixture
-def config_class() -> type[Config]:
-    return Config
-
-
-@pytest.fixture
-def required_environ(token_keys) -> dict[str, str]:
-    return {"INTERNAL_TOKEN": INTERNAL_TOKEN, **token_keys.environ()}
+def required_environ(credentials_environ) -> dict[str, str]:
+    return credentials_environ
 
 
 @pytest.fixture
@@ -58,12 +49,7 @@ class CotosDouble(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.claims.append({"body": body, "authorization": self.headers.get("Authorization")})
-        payload = json.dumps({"moved": 2}).encode()
-        self.send_response(self.server.answer)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, self.server.answer, json.dumps({"moved": 2}).encode())
 
     def log_message(self, *args):
         pass
@@ -89,16 +75,6 @@ def deps(config, pool, redis, cotos_double) -> Dependencies:
         profiles=Profiles(config.gravatar_url, config.gravatar_profile_url, config.gravatar_timeout_seconds, redis),
         cotos=CotosClient(f"http://127.0.0.1:{cotos_double.server_port}", INTERNAL_TOKEN, timeout_seconds=2),
     )
-
-
-@pytest.fixture
-def make_app(config, deps):
-    return lambda checks: create_app(config, dataclasses.replace(deps, checks=checks))
-
-
-@pytest.fixture
-def client(make_app) -> testing.TestClient:
-    return testing.TestClient(make_app({}))
 
 
 @pytest.fixture

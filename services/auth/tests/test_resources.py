@@ -2,7 +2,7 @@ import hashlib
 import threading
 
 import pytest
-from cotoami_testing.fixtures import new_amishi
+from cotoami_testing.fixtures import INTERNAL_TOKEN, new_amishi
 from falcon import testing
 
 from auth.app import create_app
@@ -254,7 +254,7 @@ def test_the_requesting_browsers_pad_is_claimed_on_sign_in(client, mail_jobs, co
     assert cotos_double.claims == [
         {
             "body": {"anonymous_id": pad, "amishi": {k: amishi[k] for k in ("id", "display_name", "avatar_url")}},
-            "authorization": "Bearer test-internal-token",
+            "authorization": f"Bearer {INTERNAL_TOKEN}",
         }
     ]
     assert db.execute("SELECT done_at IS NOT NULL FROM anonymous_claims").fetchone() == (True,)

@@ -2,7 +2,6 @@
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
 import cotoami_testing  # noqa: F401,I001
 
-import dataclasses
 import json
 import re
 import threading
@@ -15,7 +14,7 @@ from falcon import testing
 
 from cotoami_common.config import Env
 from cotoami_common.tokens import Amishi
-from cotoami_testing.fixtures import new_amishi
+from cotoami_testing.fixtures import INTERNAL_TOKEN, ServiceUnderTest, new_amishi, send_json
 from cotonomas.app import Dependencies, create_app
 from cotonomas.config import Config
 from cotonomas.consistency import CotonomaWrites
@@ -24,26 +23,19 @@ from cotonomas.store import CotonomaStore
 
 pytest_plugins = ["cotoami_testing.fixtures"]
 
-INTERNAL_TOKEN = "internal-credential-for-tests"
 # Short, so that the slow answers below cost the test run little.
 COTOS_TIMEOUT_SECONDS = 0.5
 SLOW_ANSWER_SECONDS = 3.0
 
 
 @pytest.fixture(scope="session")
-def service_dir() -> Path:
-    return Path(__file__).parents[1]
+def service() -> ServiceUnderTest:
+    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app)
 
 
 @pytest.fixture
-def config_class() -> type[Config]:
-    return Config
-
-
-@pytest.fixture
-def required_environ(token_keys) -> dict[str, str]:
-    """What every deployment provides: auth's public keys and the service credential."""
-    return {"JWT_PUBLIC_KEYS_FILE": str(token_keys.jwks_file), "INTERNAL_TOKEN": INTERNAL_TOKEN}
+def required_environ(credentials_environ) -> dict[str, str]:
+    return credentials_environ
 
 
 @pytest.fixture
@@ -152,16 +144,7 @@ class _CotosHandler(BaseHTTPRequestHandler):
             self._send(204, None)
 
     def _send(self, status: int, payload: dict | None):
-        data = json.dumps(payload).encode() if payload is not None else b""
-        try:
-            self.send_response(status)
-            if payload is not None:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # a slow answer nobody waits for any more
+        send_json(self, status, json.dumps(payload).encode() if payload is not None else b"")
 
     def log_message(self, *args):
         pass
@@ -213,16 +196,6 @@ def deps(config, pool, redis, cotos_client) -> Dependencies:
     """What get_app would open, on the test database and Redis, with the double for cotos
     (and no reconciler: a test runs one when it needs it)."""
     return Dependencies(pool=pool, redis=redis, checks={}, verifier=config.tokens.verifier(), cotos=cotos_client)
-
-
-@pytest.fixture
-def make_app(config, deps):
-    return lambda checks: create_app(config, dataclasses.replace(deps, checks=checks))
-
-
-@pytest.fixture
-def client(make_app) -> testing.TestClient:
-    return testing.TestClient(make_app({}))
 
 
 class Person:

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from conftest import INTERNAL_TOKEN
+from cotoami_testing.contracts import NOT_JSON_OBJECTS
 
 KEY = re.compile(r"[A-Za-z0-9_-]{16}")
 
@@ -408,12 +409,7 @@ def test_access_needs_an_amishi_id_and_an_address(client, params):
 # Bad inputs: each is 4xx JSON and changes nothing.
 
 BAD_BODIES = [
-    ("malformed JSON", b'{"name": ', "application/json", 400),
-    ("empty body", b"", "application/json", 400),
-    ("not an object", b'["Ideas"]', "application/json", 400),
-    ("a string", b'"Ideas"', "application/json", 400),
-    ("null", b"null", "application/json", 400),
-    ("form encoded", b"name=Ideas", "application/x-www-form-urlencoded", 415),
+    *NOT_JSON_OBJECTS,
     ("plain text", b"Ideas", "text/plain", 415),
     ("name missing", b"{}", "application/json", 400),
     ("name null", b'{"name": null}', "application/json", 400),

@@ -19,7 +19,7 @@ from falcon import testing
 from cotoami_common.backing import redis_client
 from cotoami_common.config import Env
 from cotoami_common.ratelimit import RateLimiter
-from cotoami_testing.fixtures import serving
+from cotoami_testing.fixtures import INTERNAL_TOKEN, ServiceUnderTest, send_json, serving
 from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotos.app import Dependencies, create_app
 from cotos.config import Config
@@ -28,25 +28,18 @@ from cotos.store import AnonymousCotoStore, CotoStore
 
 pytest_plugins = ["cotoami_testing.fixtures"]
 
-INTERNAL_TOKEN = "internal-credential-for-tests"
 # Short, so that a slow or silent cotonomas costs the tests little.
 ACCESS_TIMEOUT_SECONDS = 0.3
 
 
 @pytest.fixture(scope="session")
-def service_dir() -> Path:
-    return Path(__file__).parents[1]
+def service() -> ServiceUnderTest:
+    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app)
 
 
 @pytest.fixture
-def required_environ(token_keys) -> dict[str, str]:
-    """What every deployment provides: auth's public keys and the service credential."""
-    return {**token_keys.environ(), "INTERNAL_TOKEN": INTERNAL_TOKEN}
-
-
-@pytest.fixture
-def config_class() -> type[Config]:
-    return Config
+def required_environ(credentials_environ) -> dict[str, str]:
+    return credentials_environ
 
 
 @pytest.fixture
@@ -100,12 +93,7 @@ class CotonomasHandler(BaseHTTPRequestHandler):
         double.asked.append({"key": match and match[1], "query": query, "headers": dict(self.headers)})
         double.before_answer()
         time.sleep(double.delay)
-        status, payload = double.decide(match and match[1], query, self.headers.get("Authorization"))
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, *double.decide(match and match[1], query, self.headers.get("Authorization")))
 
     def log_message(self, *args):
         pass
@@ -205,16 +193,6 @@ def client_asking(config, deps):
         return testing.TestClient(create_app(config, dataclasses.replace(deps, cotonomas=access)))
 
     return client
-
-
-@pytest.fixture
-def make_app(config, deps):
-    return lambda checks: create_app(config, dataclasses.replace(deps, checks=checks))
-
-
-@pytest.fixture
-def client(make_app) -> testing.TestClient:
-    return testing.TestClient(make_app({}))
 
 
 @pytest.fixture

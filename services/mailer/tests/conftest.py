@@ -2,7 +2,6 @@
 # PROMETHEUS_MULTIPROC_DIR is set before the app imports prometheus_client.
 import cotoami_testing  # noqa: F401,I001
 
-import dataclasses
 import json
 import random
 import socket
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cotoami_testing.fixtures import ServiceUnderTest
 
 from cotoami_common.config import Env
 from mailer.app import Dependencies, create_app
@@ -159,13 +159,8 @@ def maildev(session_maildev) -> Maildev:
 
 
 @pytest.fixture(scope="session")
-def service_dir() -> Path:
-    return Path(__file__).parents[1]
-
-
-@pytest.fixture
-def config_class() -> type[Config]:
-    return Config
+def service() -> ServiceUnderTest:
+    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app)
 
 
 @pytest.fixture
@@ -194,9 +189,8 @@ def deps(pool, redis) -> Dependencies:
 
 
 @pytest.fixture
-def make_app(config_for, deps):
-    config = config_for()
-    return lambda checks: create_app(config, dataclasses.replace(deps, checks=checks))
+def config(config_for) -> Config:
+    return config_for()
 
 
 # Quick retries, so that a test sees several attempts in a fraction of a second.

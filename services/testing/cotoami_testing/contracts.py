@@ -203,6 +203,19 @@ class TokenAndCredentialContract:
         assert "from-a-mounted-secret" not in repr(config)
 
 
+# Bodies that every route taking a JSON object refuses, as json_object does,
+# with the status each gets: (case, body, content type, status). A service's
+# own table of bad bodies starts from these.
+NOT_JSON_OBJECTS = [
+    ("malformed JSON", b'{"a": ', "application/json", 400),
+    ("empty body", b"", "application/json", 400),
+    ("a JSON array", b'["a"]', "application/json", 400),
+    ("a JSON string", b'"a"', "application/json", 400),
+    ("JSON null", b"null", "application/json", 400),
+    ("form encoded", b"a=b", "application/x-www-form-urlencoded", 415),
+]
+
+
 _OPENAPI_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 

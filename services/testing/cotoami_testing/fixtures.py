@@ -4,16 +4,18 @@ migrations applied, a Redis database wiped around each test, access-token keys,
 and helpers for reading metrics and for test doubles that stand in for
 another service over real HTTP.
 
-A service's conftest.py provides `service_dir` (the folder holding its
-migrations/ and openapi.yaml)."""
+A service's conftest.py provides `service` (which service is under test),
+`config` and `deps` (the Config and Dependencies its create_app is given);
+the plugin makes `make_app(checks)` and `client` of them."""
 
+import dataclasses
 import json
 import os
 import secrets
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import falcon
 import psycopg
 import psycopg_pool
 import pytest
@@ -65,9 +68,40 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+@dataclass(frozen=True)
+class ServiceUnderTest:
+    """The service a test run is for: its folder (with migrations/ and
+    openapi.yaml), its Config class and its create_app(config, deps)."""
+
+    directory: Path
+    config_class: type[Any]
+    create_app: Callable[[Any, Any], falcon.App]
+
+
+@pytest.fixture(scope="session")
+def service_dir(service: ServiceUnderTest) -> Path:
+    return service.directory
+
+
 @pytest.fixture(scope="session")
 def migrations_dir(service_dir: Path) -> Path:
     return service_dir / "migrations"
+
+
+@pytest.fixture
+def config_class(service: ServiceUnderTest) -> type[Any]:
+    return service.config_class
+
+
+@pytest.fixture
+def make_app(service: ServiceUnderTest, config: Any, deps: Any) -> Callable[[dict[str, Any]], falcon.App]:
+    """The service's app from the test's config and dependencies, with the readiness checks given."""
+    return lambda checks: service.create_app(config, dataclasses.replace(deps, checks=checks))
+
+
+@pytest.fixture
+def client(make_app: Callable[[dict[str, Any]], falcon.App]) -> testing.TestClient:
+    return testing.TestClient(make_app({}))
 
 
 def _drop_database(name: str) -> None:
@@ -190,6 +224,17 @@ def violates(db: psycopg.Connection[Any], constraint: str, query: str, params: t
 def required_environ() -> dict[str, str]:
     """What a service cannot start without; a service whose config requires more overrides this."""
     return {}
+
+
+# The service credential the tests' services and their doubles present.
+INTERNAL_TOKEN = "internal-credential-for-tests"
+
+
+@pytest.fixture
+def credentials_environ(token_keys: TokenKeys) -> dict[str, str]:
+    """What a service that verifies access tokens and takes part in /internal/
+    calls cannot start without: auth's keys and the service credential."""
+    return {**token_keys.environ(), "INTERNAL_TOKEN": INTERNAL_TOKEN}
 
 
 def scans_in_plan(

@@ -22,12 +22,7 @@ pytest_plugins = ["cotoami_testing.fixtures"]
 
 @pytest.fixture(scope="session")
 def service() -> ServiceUnderTest:
-    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app)
-
-
-@pytest.fixture
-def required_environ(credentials_environ) -> dict[str, str]:
-    return credentials_environ
+    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app, token_service=True)
 
 
 @pytest.fixture

@@ -30,12 +30,7 @@ SLOW_ANSWER_SECONDS = 3.0
 
 @pytest.fixture(scope="session")
 def service() -> ServiceUnderTest:
-    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app)
-
-
-@pytest.fixture
-def required_environ(credentials_environ) -> dict[str, str]:
-    return credentials_environ
+    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app, token_service=True)
 
 
 @pytest.fixture

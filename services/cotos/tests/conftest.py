@@ -34,12 +34,7 @@ ACCESS_TIMEOUT_SECONDS = 0.3
 
 @pytest.fixture(scope="session")
 def service() -> ServiceUnderTest:
-    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app)
-
-
-@pytest.fixture
-def required_environ(credentials_environ) -> dict[str, str]:
-    return credentials_environ
+    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app, token_service=True)
 
 
 @pytest.fixture

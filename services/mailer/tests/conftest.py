@@ -160,7 +160,7 @@ def maildev(session_maildev) -> Maildev:
 
 @pytest.fixture(scope="session")
 def service() -> ServiceUnderTest:
-    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app)
+    return ServiceUnderTest(Path(__file__).parents[1], Config, create_app, token_service=False)
 
 
 @pytest.fixture

@@ -71,11 +71,13 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 @dataclass(frozen=True)
 class ServiceUnderTest:
     """The service a test run is for: its folder (with migrations/ and
-    openapi.yaml), its Config class and its create_app(config, deps)."""
+    openapi.yaml), its Config class and its create_app(config, deps); a token
+    service verifies access tokens and takes part in /internal/ calls."""
 
     directory: Path
     config_class: type[Any]
     create_app: Callable[[Any, Any], falcon.App]
+    token_service: bool
 
 
 @pytest.fixture(scope="session")
@@ -220,21 +222,15 @@ def violates(db: psycopg.Connection[Any], constraint: str, query: str, params: t
     assert raised.value.diag.constraint_name == constraint
 
 
-@pytest.fixture
-def required_environ() -> dict[str, str]:
-    """What a service cannot start without; a service whose config requires more overrides this."""
-    return {}
-
-
 # The service credential the tests' services and their doubles present.
 INTERNAL_TOKEN = "internal-credential-for-tests"
 
 
 @pytest.fixture
-def credentials_environ(token_keys: TokenKeys) -> dict[str, str]:
-    """What a service that verifies access tokens and takes part in /internal/
-    calls cannot start without: auth's keys and the service credential."""
-    return {**token_keys.environ(), "INTERNAL_TOKEN": INTERNAL_TOKEN}
+def required_environ(service: ServiceUnderTest, token_keys: TokenKeys) -> dict[str, str]:
+    """What the service cannot start without: for a token service, auth's keys
+    and the service credential; a service whose config requires more overrides this."""
+    return {**token_keys.environ(), "INTERNAL_TOKEN": INTERNAL_TOKEN} if service.token_service else {}
 
 
 def scans_in_plan(

@@ -188,7 +188,7 @@ def _unexpected(req, resp, error, params):
 ErrorAnswers = Mapping[type[Exception], Callable[[Any], falcon.HTTPError]]
 
 
-def add_error_answers(app: falcon.App, answers: ErrorAnswers) -> None:
+def add_error_answers(app: falcon.App[falcon.Request, falcon.Response], answers: ErrorAnswers) -> None:
     """Registers, for each error that a service's stores and clients raise, the
     answer it means, so that resources let errors rise and never translate them."""
     for error_class, answer in answers.items():
@@ -247,7 +247,7 @@ def service_app(
     verifier: AccessTokenVerifier | None = None,
     internal_token: str | None = None,
     metrics_collectors: Iterable[Collector] = (),
-) -> falcon.App:
+) -> falcon.App[falcon.Request, falcon.Response]:
     """A service's app before its routes: the base app with its health routes
     and the answers to its own errors. verifier: the Authentication middleware
     (every /api/ request's amishi); internal_token: the credential its

@@ -1,3 +1,4 @@
+// @ts-check
 // The public contract (v1) as seen by the web client: same origin, JSON,
 // cookies only. Errors come back as {"title", "description"} with a 4xx/5xx.
 //
@@ -10,7 +11,46 @@
 
 export const MAX_CONTENT_CHARS = 10000;
 
+// The shapes the services answer with (their openapi.yaml), as far as this page reads them.
+
+/**
+ * A person. `email` only in the signed-in person's own session.
+ * @typedef {{ id: string, display_name: string, avatar_url: string, email?: string }} Amishi
+ */
+/**
+ * A note; one with `as_cotonoma` stands for the cotonoma `cotonoma_key`.
+ * @typedef {object} Coto
+ * @property {string} id
+ * @property {string} content
+ * @property {Amishi | null} amishi
+ * @property {{ key: string, name: string | null } | null} posted_in
+ * @property {boolean} as_cotonoma
+ * @property {string | null} cotonoma_key
+ * @property {string} created_at
+ * @property {string} updated_at
+ */
+/** @typedef {{ cotos: Coto[], next: string | null }} CotoPage */
+/**
+ * A room for cotos.
+ * @typedef {object} Cotonoma
+ * @property {string} key
+ * @property {string} name
+ * @property {Amishi} owner
+ * @property {string | null} parent_key
+ * @property {boolean} shared
+ */
+/**
+ * One cotonoma, with the way down to it (root first) and what it holds.
+ * @typedef {{ cotonoma: Cotonoma, ancestors: { key: string, name: string }[], children: Cotonoma[] }} CotonomaView
+ */
+/** @typedef {{ email: string, added_at: string }} Member */
+
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} title
+   * @param {string} description
+   */
   constructor(status, title, description) {
     super(description || title || `Request failed (${status})`);
     this.name = 'ApiError';
@@ -18,11 +58,16 @@ export class ApiError extends Error {
     this.title = title || 'Something went wrong';
     this.description = this.message;
     this.signedOut = false;
+    /** @type {number | undefined} seconds, from a Retry-After header */
+    this.retryAfter = undefined;
   }
 }
 
+const OFFLINE = 'Cotoami could not be reached. Check your connection and try again.';
+
+/** @type {Record<number, string>} */
 const FALLBACK_DESCRIPTIONS = {
-  0: 'Cotoami could not be reached. Check your connection and try again.',
+  0: OFFLINE,
   404: 'That was not found. It may have been deleted already.',
   413: 'That is too large to send.',
   429: 'Too many requests. Wait a moment and try again.',
@@ -38,10 +83,18 @@ const FALLBACK_DESCRIPTIONS = {
  */
 export const session = new EventTarget();
 
+/**
+ * @param {'refreshed' | 'signedout'} type
+ * @param {Amishi | null} amishi
+ */
 function announce(type, amishi) {
   session.dispatchEvent(new CustomEvent(type, { detail: amishi }));
 }
 
+/**
+ * @param {Response} response
+ * @returns {Promise<ApiError>}
+ */
 async function errorFrom(response) {
   let title = '';
   let description = '';
@@ -66,31 +119,45 @@ async function errorFrom(response) {
   return error;
 }
 
-/** A 401 about the access token itself (expired, or not one we can use): worth one refresh. */
+/**
+ * A 401 about the access token itself (expired, or not one we can use): worth one refresh.
+ * @param {Response} response
+ * @param {ApiError} error
+ */
 function isTokenRefusal(response, error) {
   if (response.status !== 401) return false;
   const challenge = response.headers.get('WWW-Authenticate') || '';
   return /invalid_token/i.test(challenge) || error.title === 'Session expired' || error.title === 'Invalid session';
 }
 
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} body JSON, or undefined for none
+ * @param {Record<string, string>} [headers]
+ * @returns {Promise<Response>}
+ */
 async function send(method, path, body, headers = {}) {
-  const init = {
-    method,
-    credentials: 'same-origin',
-    headers: { Accept: 'application/json', ...headers },
-    cache: 'no-store',
-  };
+  /** @type {Record<string, string>} */
+  const allHeaders = { Accept: 'application/json', ...headers };
+  /** @type {RequestInit} */
+  const init = { method, credentials: 'same-origin', headers: allHeaders, cache: 'no-store' };
   if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
+    allHeaders['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
   try {
     return await fetch(path, init);
   } catch {
-    throw new ApiError(0, 'Offline', FALLBACK_DESCRIPTIONS[0]);
+    throw new ApiError(0, 'Offline', OFFLINE);
   }
 }
 
+/**
+ * The answer's JSON as the service sent it: each call below says what it holds.
+ * @param {Response} response
+ * @returns {Promise<any>}
+ */
 async function readBody(response) {
   if (response.status === 204) return null;
   try {
@@ -102,8 +169,10 @@ async function readBody(response) {
 
 // ----------------------------------------------------------- the refresh
 
-let refreshing = null; // the refresh in flight, shared by every call that needs it
-let lastRefresh = null; // the latest refresh, settled or not
+/** @type {Promise<Amishi> | null} the refresh in flight, shared by every call that needs it */
+let refreshing = null;
+/** @type {Promise<Amishi> | null} the latest refresh, settled or not */
+let lastRefresh = null;
 let refreshes = 0; // how many refreshes have settled: a call sent before one needs none of its own
 
 function signedOutError() {
@@ -116,6 +185,7 @@ function signedOutError() {
  * POST /api/auth/refresh, at most one at a time. Resolves to the amishi;
  * rejects with a signed-out ApiError when the session has ended (401), or
  * with the refresh's own error when it could not be asked (offline, 5xx).
+ * @returns {Promise<Amishi>}
  */
 export function refreshSession() {
   if (!refreshing) {
@@ -126,6 +196,7 @@ export function refreshSession() {
         throw signedOutError();
       }
       if (!response.ok) throw await errorFrom(response);
+      /** @type {{ amishi: Amishi }} */
       const { amishi } = await readBody(response);
       announce('refreshed', amishi);
       return amishi;
@@ -141,6 +212,11 @@ export function refreshSession() {
  * One API call. With `refresh` (the default), an expired access token is
  * refreshed and the call repeated once; calls that never read the access
  * token (signing in, the refresh itself) pass refresh: false.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @param {{ refresh?: boolean, headers?: Record<string, string> }} [options]
+ * @returns {Promise<any>} the answer's JSON (see readBody), null for a 204
  */
 async function request(method, path, body, { refresh = true, headers = {} } = {}) {
   const epoch = refreshes;
@@ -161,28 +237,45 @@ async function request(method, path, body, { refresh = true, headers = {} } = {}
 
 // ------------------------------------------------------------- sessions
 
-/** Who is signed in: the amishi {id, email, display_name, avatar_url}, or null. */
+/**
+ * Who is signed in: the amishi {id, email, display_name, avatar_url}, or null.
+ * @returns {Promise<Amishi | null>}
+ */
 export async function currentSession() {
   const body = await request('GET', '/api/auth/session');
   return body && body.amishi ? body.amishi : null;
 }
 
-/** Mails a sign-in link; resolves to the answer {status, description}. */
+/**
+ * Mails a sign-in link; resolves to the answer {status, description, expires_minutes}.
+ * @param {string} email
+ * @param {boolean} saveAnonymous
+ * @returns {Promise<{ status?: string, description?: string, expires_minutes?: number }>}
+ */
 export function requestSigninLink(email, saveAnonymous) {
   return request('POST', '/api/auth/signin', { email, save_anonymous: saveAnonymous }, { refresh: false });
 }
 
-/** Whom a sign-in link is for ({email_hint}), consuming nothing. */
+/**
+ * Whom a sign-in link is for ({email_hint}), consuming nothing.
+ * @param {string} token
+ * @returns {Promise<{ email_hint: string }>}
+ */
 export function inspectSigninLink(token) {
   return request('POST', '/api/auth/link', { token }, { refresh: false });
 }
 
-/** Signs in with a link's token (consuming it); resolves to the amishi. */
+/**
+ * Signs in with a link's token (consuming it); resolves to the amishi.
+ * @param {string} token
+ * @returns {Promise<Amishi>}
+ */
 export async function signIn(token) {
   const body = await request('POST', '/api/auth/session', { token }, { refresh: false });
   return body.amishi;
 }
 
+/** @returns {Promise<null>} */
 export function signOut() {
   return request('DELETE', '/api/auth/session', undefined, { refresh: false });
 }
@@ -192,6 +285,10 @@ export function signOut() {
 /**
  * A timeline, newest first: {cotos, next}. Home (everything I posted,
  * wherever) without `cotonomaKey`; that cotonoma's timeline with it.
+ * @param {string | null} [before]
+ * @param {number | null} [limit]
+ * @param {string | null} [cotonomaKey]
+ * @returns {Promise<CotoPage>}
  */
 export function listCotos(before = null, limit = null, cotonomaKey = null) {
   const params = new URLSearchParams();
@@ -206,6 +303,10 @@ export function listCotos(before = null, limit = null, cotonomaKey = null) {
  * Posts a coto, at home or into a cotonoma; resolves to the coto. A retry
  * with the same idempotencyKey finds the coto an earlier attempt made, if its
  * answer was lost, instead of posting it twice.
+ * @param {string} content
+ * @param {string | null} [cotonomaKey]
+ * @param {string | null} [idempotencyKey]
+ * @returns {Promise<Coto>}
  */
 export async function postCoto(content, cotonomaKey = null, idempotencyKey = null) {
   const body = await request('POST', '/api/cotos', cotonomaKey ? { content, cotonoma_key: cotonomaKey } : { content },
@@ -213,12 +314,21 @@ export async function postCoto(content, cotonomaKey = null, idempotencyKey = nul
   return body.coto;
 }
 
-/** Replaces a coto's content; resolves to the updated coto. */
+/**
+ * Replaces a coto's content; resolves to the updated coto.
+ * @param {string} id
+ * @param {string} content
+ * @returns {Promise<Coto>}
+ */
 export async function updateCoto(id, content) {
   const body = await request('PATCH', `/api/cotos/${encodeURIComponent(id)}`, { content });
   return body.coto;
 }
 
+/**
+ * @param {string} id
+ * @returns {Promise<null>}
+ */
 export function deleteCoto(id) {
   return request('DELETE', `/api/cotos/${encodeURIComponent(id)}`);
 }
@@ -227,43 +337,75 @@ export function deleteCoto(id) {
 
 export const MAX_COTONOMA_NAME_CHARS = 50;
 
+/** @param {string} key */
 const cotonomaPath = (key) => `/api/cotonomas/${encodeURIComponent(key)}`;
 
-/** The cotonomas I own (any depth) and those shared with me, newest first. */
+/**
+ * The cotonomas I own (any depth) and those shared with me, newest first.
+ * @returns {Promise<Cotonoma[]>}
+ */
 export async function listCotonomas() {
   const body = await request('GET', '/api/cotonomas');
   return Array.isArray(body?.cotonomas) ? body.cotonomas : [];
 }
 
-/** Creates a cotonoma at home (parentKey null) or inside one; resolves to the cotonoma. */
+/**
+ * Creates a cotonoma at home (parentKey null) or inside one; resolves to the cotonoma.
+ * @param {string} name
+ * @param {string | null} [parentKey]
+ * @returns {Promise<Cotonoma>}
+ */
 export async function createCotonoma(name, parentKey = null) {
   const body = await request('POST', '/api/cotonomas', parentKey ? { name, parent_key: parentKey } : { name });
   return body.cotonoma;
 }
 
-/** One cotonoma: {cotonoma, ancestors: [{key, name}] root first, children: [cotonoma]}. */
+/**
+ * One cotonoma: {cotonoma, ancestors: [{key, name}] root first, children: [cotonoma]}.
+ * @param {string} key
+ * @returns {Promise<CotonomaView>}
+ */
 export function getCotonoma(key) {
   return request('GET', cotonomaPath(key));
 }
 
-/** Renames a cotonoma (its owner only); resolves to the cotonoma. */
+/**
+ * Renames a cotonoma (its owner only); resolves to the cotonoma.
+ * @param {string} key
+ * @param {string} name
+ * @returns {Promise<Cotonoma>}
+ */
 export async function renameCotonoma(key, name) {
   const body = await request('PATCH', cotonomaPath(key), { name });
   return body.cotonoma;
 }
 
-/** The people a cotonoma is shared with (its owner only): [{email, added_at}]. */
+/**
+ * The people a cotonoma is shared with (its owner only): [{email, added_at}].
+ * @param {string} key
+ * @returns {Promise<Member[]>}
+ */
 export async function listMembers(key) {
   const body = await request('GET', `${cotonomaPath(key)}/members`);
   return Array.isArray(body?.members) ? body.members : [];
 }
 
-/** Shares a cotonoma with an email address, which gets an invitation; resolves to the member. */
+/**
+ * Shares a cotonoma with an email address, which gets an invitation; resolves to the member.
+ * @param {string} key
+ * @param {string} email
+ * @returns {Promise<Member>}
+ */
 export async function addMember(key, email) {
   const body = await request('POST', `${cotonomaPath(key)}/members`, { email });
   return body.member;
 }
 
+/**
+ * @param {string} key
+ * @param {string} email
+ * @returns {Promise<null>}
+ */
 export function removeMember(key, email) {
   return request('DELETE', `${cotonomaPath(key)}/members/${encodeURIComponent(email)}`);
 }

@@ -1,16 +1,47 @@
+// @ts-check
 // Small DOM helpers shared by the page: elements, icons and avatars.
 // Text always goes in as text (textContent or text nodes), never as HTML.
 
-/** Makes an element: h('button', {className: 'x', type: 'button'}, 'text', child ...). */
+/** @import { Amishi } from './api.js' */
+
+/**
+ * The page's element with this id, which must be of this type: a page that
+ * lost one fails at start, not at the first click.
+ * @template {Element} T
+ * @param {string} id
+ * @param {{ new (): T, prototype: T }} type
+ * @returns {T}
+ */
+export function byId(id, type) {
+  const el = document.getElementById(id);
+  if (!(el instanceof type)) throw new Error(`#${id} is missing, or not a ${type.name}`);
+  return el;
+}
+
+/**
+ * A property of h(): a string is an attribute (true an empty one; null,
+ * undefined and false none); `className`, `text` and `dataset` are set as
+ * such, and any other non-string value as the element's own property.
+ * @typedef {string | number | boolean | null | undefined | Record<string, string>} Prop
+ */
+
+/**
+ * Makes an element: h('button', {className: 'x', type: 'button'}, 'text', child ...).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, Prop>} [props]
+ * @param {(Node | string | null | undefined | false)[]} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === 'className') el.className = value;
-    else if (key === 'dataset') Object.assign(el.dataset, value);
-    else if (key === 'text') el.textContent = value;
-    else if (key in el && typeof value !== 'string') el[key] = value;
-    else el.setAttribute(key, value === true ? '' : value);
+    if (key === 'className') el.className = String(value);
+    else if (key === 'dataset' && typeof value === 'object') Object.assign(el.dataset, value);
+    else if (key === 'text') el.textContent = String(value);
+    else if (key in el && typeof value !== 'string') Object.assign(el, { [key]: value });
+    else el.setAttribute(key, value === true ? '' : String(value));
   }
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
@@ -23,6 +54,11 @@ export function h(tag, props = {}, ...children) {
 
 const SVG = 'http://www.w3.org/2000/svg';
 
+/**
+ * @param {string[]} paths
+ * @param {string} [className]
+ * @returns {SVGSVGElement}
+ */
 function icon(paths, className = '') {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
@@ -51,19 +87,29 @@ export const peopleIcon = () => icon([
 
 // ---------------------------------------------------------------- avatars
 
-/** The first character of a name, for an avatar that has no picture. */
+/**
+ * The first character of a name, for an avatar that has no picture.
+ * @param {string} name
+ */
 function initialOf(name) {
   const first = [...(name || '').trim()][0];
   return first ? first.toLocaleUpperCase() : '?';
 }
 
-/** One of eight calm colours, always the same for the same amishi. */
+/**
+ * One of eight calm colours, always the same for the same amishi.
+ * @param {string} id
+ */
 function hueOf(id) {
   let hash = 0;
-  for (const c of String(id)) hash = (hash * 31 + c.codePointAt(0)) % 997;
+  for (const c of String(id)) hash = (hash * 31 + (c.codePointAt(0) ?? 0)) % 997;
   return hash % 8;
 }
 
+/**
+ * @param {string} url
+ * @returns {string | null}
+ */
 function imageUrl(url) {
   try {
     const parsed = new URL(url, location.origin);
@@ -76,6 +122,9 @@ function imageUrl(url) {
 /**
  * A round avatar: the initial on a colour, covered by the picture once it has
  * loaded. A picture that fails (offline, blocked) is dropped, never shown broken.
+ * @param {Amishi} amishi
+ * @param {string} className
+ * @param {number} size
  */
 export function avatarElement(amishi, className, size) {
   const wrap = h('span', {
@@ -95,12 +144,21 @@ export function avatarElement(amishi, className, size) {
   return wrap;
 }
 
-/** Whether a value is an amishi as the API shows one (at least an id and a name). */
+/**
+ * Whether a value is an amishi as the API shows one (at least an id and a name).
+ * @param {unknown} amishi
+ * @returns {amishi is Amishi}
+ */
 export function isAmishi(amishi) {
-  return Boolean(amishi) && typeof amishi === 'object' && typeof amishi.display_name === 'string';
+  return typeof amishi === 'object' && amishi !== null && 'display_name' in amishi &&
+    typeof amishi.display_name === 'string';
 }
 
-/** A coto's (or a cotonoma's) author, small: only signed-in cotos have one. */
+/**
+ * A coto's (or a cotonoma's) author, small: only signed-in cotos have one.
+ * @param {Amishi | null | undefined} amishi
+ * @param {string} [className]
+ */
 export function authorElement(amishi, className = 'coto-author') {
   if (!isAmishi(amishi)) return null;
   return h('span', { className },

@@ -1,17 +1,18 @@
+// @ts-check
 // Small pure helpers: counting characters the way the server does, and dates.
 
 /**
  * The number of characters the server will count: Unicode code points of the
  * text without leading and trailing whitespace (the server strips it).
+ * @param {string} text
  */
 export function charCount(text) {
-  let count = 0;
-  // for...of walks code points, so an emoji counts once, as on the server.
-  for (const _ of text.trim()) count += 1;
-  return count;
+  // A string's iterator walks code points, so an emoji counts once, as on the server.
+  return [...text.trim()].length;
 }
 
 const numberFormat = new Intl.NumberFormat();
+/** @param {number} n */
 export const formatNumber = (n) => numberFormat.format(n);
 
 const timeOnly = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
@@ -25,11 +26,15 @@ const full = new Intl.DateTimeFormat(undefined, {
   dateStyle: 'full', timeStyle: 'long',
 });
 
+/** @param {Date} date */
 function startOfDay(date) {
   return new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
 }
 
-/** A short, readable local time: "Today, 9:41 AM", "Mar 4, 9:41 AM", "Mar 4, 2023, 9:41 AM". */
+/**
+ * A short, readable local time: "Today, 9:41 AM", "Mar 4, 9:41 AM", "Mar 4, 2023, 9:41 AM".
+ * @param {string} iso
+ */
 export function formatWhen(iso, now = new Date()) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
@@ -40,7 +45,10 @@ export function formatWhen(iso, now = new Date()) {
   return otherYear.format(date);
 }
 
-/** The full local time, for a tooltip. */
+/**
+ * The full local time, for a tooltip.
+ * @param {string} iso
+ */
 export function formatFull(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : full.format(date);

@@ -1,0 +1,137 @@
+// @ts-check
+// The confirm page of a sign-in link (/signin/TOKEN): whom it signs in, and a
+// button that uses it up. Mail scanners open links too, so opening the page
+// consumes nothing; the button does, and then the page is the one the link was
+// asked for from.
+
+import { ApiError, inspectSigninLink, signIn } from './api.js';
+import { byId, h } from './dom.js';
+import { describe } from './forms.js';
+import { takeReturnPath } from './router.js';
+import { emit, state } from './state.js';
+
+const page = byId('confirm', HTMLElement);
+const checking = byId('confirm-checking', HTMLParagraphElement);
+const signinCard = byId('confirm-signin', HTMLDivElement);
+const email = byId('confirm-email', HTMLSpanElement);
+const button = byId('confirm-button', HTMLButtonElement);
+const problem = byId('confirm-problem', HTMLDivElement);
+const errorCard = byId('confirm-error', HTMLDivElement);
+const errorTitle = byId('confirm-error-title', HTMLHeadingElement);
+const errorText = byId('confirm-error-text', HTMLParagraphElement);
+const retryButton = byId('confirm-retry', HTMLButtonElement);
+
+/**
+ * What to say about a link that cannot sign anyone in, and what to do next.
+ * @param {unknown} error
+ * @returns {{ title: string, text: string, retry?: boolean }}
+ */
+function linkTrouble(error) {
+  if (!(error instanceof ApiError)) {
+    console.error(error);
+    return { title: 'Something went wrong', text: 'This page ran into a problem. Reload it and try again.', retry: true };
+  }
+  if (error.status === 410 && /used/i.test(error.title)) {
+    return {
+      title: error.title,
+      text: 'Each sign-in link works only once, and this one has signed someone in already. ' +
+        'Ask for a new link, then open the newest mail.',
+    };
+  }
+  if (error.status === 410) {
+    return {
+      title: error.title,
+      text: 'A sign-in link works for 10 minutes after it was asked for. Ask for a new link and open it soon after it arrives.',
+    };
+  }
+  if (error.status === 400) {
+    return {
+      title: 'Not a sign-in link',
+      text: 'This address is not a working sign-in link; it may have been cut short when it was copied. Ask for a new link.',
+    };
+  }
+  return { title: error.status === 429 ? error.title : 'The link could not be checked', text: error.description, retry: true };
+}
+
+/**
+ * @param {unknown} error
+ * @param {() => void} retry
+ */
+function showLinkTrouble(error, retry) {
+  const trouble = linkTrouble(error);
+  checking.hidden = true;
+  signinCard.hidden = true;
+  errorTitle.textContent = trouble.title;
+  errorText.textContent = trouble.text;
+  retryButton.hidden = !trouble.retry;
+  retryButton.onclick = trouble.retry ? retry : null;
+  errorCard.hidden = false;
+}
+
+/** Shows whom the link signs in, consuming nothing. */
+async function checkLink() {
+  errorCard.hidden = true;
+  signinCard.hidden = true;
+  checking.hidden = false;
+  const token = state.confirmToken ?? '';
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(token)) {
+    showLinkTrouble(new ApiError(400, 'Invalid sign-in link', ''), checkLink);
+    return;
+  }
+  try {
+    const { email_hint: hint } = await inspectSigninLink(token);
+    email.textContent = hint;
+    problem.replaceChildren();
+    checking.hidden = true;
+    signinCard.hidden = false;
+    button.focus();
+  } catch (error) {
+    showLinkTrouble(error, checkLink);
+  }
+}
+
+/**
+ * The button: consumes the link; then the token leaves the address bar and the
+ * history, and the person is on the page they asked for the link from.
+ */
+async function confirmSignin() {
+  button.disabled = true;
+  button.textContent = 'Signing in…';
+  problem.replaceChildren();
+  try {
+    const amishi = await signIn(state.confirmToken ?? '');
+    history.replaceState(null, '', takeReturnPath());
+    document.title = 'Cotoami';
+    state.confirmToken = null;
+    page.hidden = true;
+    emit('signed-in', { amishi });
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 400 || error.status === 410)) {
+      showLinkTrouble(error, checkLink);
+    } else {
+      problem.replaceChildren(h('p', { className: 'confirm-problem-text' },
+        h('strong', { text: 'You are not signed in yet.' }), ' ', describe(error)));
+    }
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Sign in';
+  }
+}
+
+/** Shows the confirm page for the token in state.confirmToken. */
+export function start() {
+  document.title = 'Sign in — Cotoami';
+  page.hidden = false;
+  button.addEventListener('click', confirmSignin);
+  byId('confirm-new-link', HTMLButtonElement).addEventListener('click', () => emit('signin-wanted', { note: '' }));
+  // Leaving replaces the page, so the link's address does not stay in the history.
+  for (const link of page.querySelectorAll('a[href="/"]')) {
+    link.addEventListener('click', (event) => {
+      const click = /** @type {MouseEvent} */ (event);
+      if (click.button !== 0 || click.ctrlKey || click.metaKey || click.shiftKey || click.altKey) return;
+      click.preventDefault();
+      location.replace('/');
+    });
+  }
+  checkLink();
+}

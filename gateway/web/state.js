@@ -1,0 +1,81 @@
+// @ts-check
+// What every view may read about the page, and the events views tell each other
+// what happened by. A view never calls into another view: it emits what it did
+// (or wants) here, and whichever views care listen.
+
+/** @import { Amishi, Coto, Cotonoma } from './api.js' */
+
+/**
+ * Each field has one writer, named here; everyone else only reads it.
+ * @type {{
+ *   amishi: Amishi | null | undefined,
+ *   place: string | null,
+ *   generation: number,
+ *   confirmToken: string | null,
+ *   cotosShown: number | null,
+ * }}
+ */
+export const state = {
+  // The signed-in amishi, null when anonymous, undefined until known (identity.js).
+  amishi: undefined,
+  // Where the person is: home (null) or a cotonoma's key, '' for a malformed one (router.js).
+  place: null,
+  // Bumped whenever the page changes place or person: answers for an older one are dropped
+  // (router.js; cotonoma-page.js when the place turns out not to exist).
+  generation: 0,
+  // The sign-in link's token on the confirm page, else null (app.js, confirm.js).
+  confirmToken: null,
+  // How many cotos the timeline shows, once its first page has loaded; null before (timeline.js).
+  cotosShown: null,
+};
+
+/** @param {{ owner?: Amishi } | null | undefined} cotonoma */
+export const isOwner = (cotonoma) => Boolean(state.amishi) && cotonoma?.owner?.id === state.amishi?.id;
+
+/** @type {() => void} */
+let identityKnown = () => {};
+/** @type {Promise<void>} Resolves once it is known who (or that nobody) is signed in (identity.js). */
+export const identityReady = new Promise((resolve) => {
+  identityKnown = resolve;
+});
+export const resolveIdentity = () => identityKnown();
+
+/**
+ * The events, by name, with what each carries.
+ * @typedef {object} AppEvents
+ * @property {{ key: string | null, focus: boolean }} place the page shows another place (router.js);
+ *   `focus`: the person navigated, so the new page's heading takes the focus
+ * @property {{ amishi: Amishi | null, changed: boolean }} identity who is signed in is known anew
+ *   (identity.js); `changed`: another person (or nobody) than before
+ * @property {{ amishi: Amishi }} signed-in a sign-in link was used on this page (confirm.js)
+ * @property {{ note: string }} signin-wanted the person should sign in; `note` says why, if anything
+ * @property {{ key: string }} cotonoma-entered signed in at a cotonoma's address: it is being opened
+ * @property {{ cotonoma: Cotonoma }} cotonoma-shown the cotonoma on screen, just opened
+ * @property {{ key: string, name: string }} cotonoma-renamed its owner renamed a cotonoma
+ * @property {{ cotonoma: Cotonoma }} cotonoma-created one was made where the person is
+ * @property {null} cotonomas-changed the list of the person's cotonomas may differ now
+ * @property {{ count: number }} members-changed the open cotonoma's members, as its owner now has them
+ * @property {null} not-found the place on screen does not exist, or is not the person's to see
+ * @property {{ coto: Coto }} coto-posted posted from the composer, where the person is
+ * @property {null} composer-focus the composer should take the focus
+ */
+
+const bus = new EventTarget();
+
+/**
+ * @template {keyof AppEvents} K
+ * @param {K} type
+ * @param {AppEvents[K]} detail
+ */
+export function emit(type, detail) {
+  bus.dispatchEvent(new CustomEvent(type, { detail }));
+}
+
+/**
+ * @template {keyof AppEvents} K
+ * @param {K} type
+ * @param {(detail: AppEvents[K]) => void} listener
+ */
+export function on(type, listener) {
+  bus.addEventListener(type, (event) => listener(/** @type {CustomEvent<AppEvents[K]>} */ (event).detail));
+}

@@ -7,7 +7,7 @@ PYTEST := $(PYTHON) -m pytest -p no:cacheprovider --timeout=300
 # `make up REPLICAS=2`: instances of each service (default: as running, else 1).
 REPLICAS ?=
 
-.PHONY: help install up down restart status logs test test-common test-e2e bench lint lint-python $(addprefix test-,$(SERVICES)) \
+.PHONY: help install up down restart status logs test test-common test-e2e bench lint lint-python lint-web $(addprefix test-,$(SERVICES)) \
 	$(addprefix rollout-,$(SERVICES))
 
 help: ## list the targets
@@ -40,7 +40,7 @@ MYPY := .venv/bin/mypy --config-file $(CURDIR)/pyproject.toml
 MYPY_TESTS := --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls
 PYTHON_PACKAGES := common:cotoami_common auth:auth cotos:cotos cotonomas:cotonomas mailer:mailer
 
-lint: lint-python ## every linter and type check: ruff, mypy, and the web client's tsc and ESLint
+lint: lint-python lint-web ## every linter and type check: ruff, mypy, and the web client's tsc and ESLint
 
 lint-python: install ## ruff (lint and format check) and mypy over the Python
 	.venv/bin/ruff check .
@@ -50,6 +50,10 @@ lint-python: install ## ruff (lint and format check) and mypy over the Python
 	  MYPYPATH=$(CURDIR)/services/common $(MYPY) $(MYPY_TESTS) tests); done
 	$(MYPY) tools/cotoami_stack bench
 	$(MYPY) $(MYPY_TESTS) tests
+
+lint-web: install ## the web client's type check (tsc) and ESLint
+	node_modules/.bin/tsc --noEmit -p gateway/tsconfig.json
+	node_modules/.bin/eslint gateway/web eslint.config.js
 
 test: ## run every test: each service's, then end to end and in a browser
 	@tools/install.sh --tests

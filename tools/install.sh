@@ -39,10 +39,14 @@ fi
 
 need nginx nginx
 need psql postgresql-client
-if [[ ! -x node_modules/.bin/maildev ]]; then
-  command -v npm >/dev/null || { echo "install: npm is missing (for maildev): run 'apt-get install -y nodejs npm'" >&2; exit 1; }
+# node_modules (maildev; tsc and ESLint for the web client) follows package-lock.json:
+# a changed lock installs again. npm ci empties node_modules first, old stamp included.
+npm_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
+if [[ ! -f $npm_stamp ]]; then
+  command -v npm >/dev/null || { echo "install: npm is missing (for maildev, tsc and ESLint): run 'apt-get install -y nodejs npm'" >&2; exit 1; }
   npm ci --no-audit --no-fund --loglevel=error >/dev/null \
-    || { echo "install: npm could not install maildev: see its error above" >&2; exit 1; }
+    || { echo "install: npm could not install package-lock.json: see its error above" >&2; exit 1; }
+  touch "$npm_stamp"
 fi
 
 if [[ ${1:-} == --tests ]]; then

@@ -46,8 +46,8 @@ lint-python: install ## ruff (lint and format check) and mypy over the Python
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	@set -e; for entry in $(PYTHON_PACKAGES); do dir=services/$${entry%%:*}; package=$${entry##*:}; \
-	  echo "mypy $$dir"; (cd $$dir && MYPYPATH=$(CURDIR)/services/common $(MYPY) $$package && \
-	  MYPYPATH=$(CURDIR)/services/common $(MYPY) $(MYPY_TESTS) tests); done
+	  echo "mypy $$dir"; (cd $$dir && $(MYPY) $$package && $(MYPY) $(MYPY_TESTS) tests); done
+	cd services/testing && $(MYPY) cotoami_testing
 	$(MYPY) tools/cotoami_stack bench
 	$(MYPY) $(MYPY_TESTS) tests
 

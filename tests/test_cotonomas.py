@@ -1,4 +1,4 @@
-"""Cotonomas (PRODUCT.md 3 and 4) end to end: rooms that are cotos, nest, and are shared by email."""
+"""Cotonomas end to end: rooms that are cotos, nest, and are shared by email."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""The anonymous memo pad (PRODUCT.md 1) through the gateway, as curl with a cookie jar would use it."""
+"""The anonymous memo pad through the gateway, as curl with a cookie jar would use it."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Signing in with email alone (PRODUCT.md 2), through the gateway, the mailer and maildev."""
+"""Signing in with email alone, through the gateway, the mailer and maildev."""
 
 import hashlib
 import re

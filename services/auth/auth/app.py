@@ -47,7 +47,7 @@ class Dependencies(ServiceDependencies):
         )
 
 
-def create_app(config: Config, deps: Dependencies) -> falcon.App:
+def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request, falcon.Response]:
     # Sessions are read by the resources themselves: signing in must work even
     # with a stale access cookie, so auth does not use the Authentication middleware.
     app = service_app(config, deps, error_answers=ERROR_ANSWERS)
@@ -63,6 +63,6 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App:
     return app
 
 
-def get_app() -> falcon.App:
+def get_app() -> falcon.App[falcon.Request, falcon.Response]:
     config = load_config(Config.from_env, os.environ)
     return create_app(config, Dependencies.open(config))

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import requests
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from cotoami_common.tokens import generate_keys, public_jwk
 
@@ -79,6 +80,8 @@ def new_signing_key() -> str:
 
 def key_set(signing_key_pem: str) -> str:
     key = serialization.load_pem_private_key(signing_key_pem.encode(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise RuntimeError(f"{SIGNING_KEY} does not hold an EC private key")
     return json.dumps({"keys": [public_jwk(key.public_key())]}, indent=2) + "\n"
 
 
@@ -90,12 +93,16 @@ def bootstrap(cluster: KubernetesSecrets) -> list[str]:
         if cluster.create(SIGNING_KEY, {"signing-key.pem": new_signing_key()}):
             made.append(SIGNING_KEY)
         signing = cluster.get(SIGNING_KEY)
+    if signing is None:
+        raise RuntimeError(f"{SIGNING_KEY} vanished while being made: run this again")
     jwks = key_set(signing["signing-key.pem"])
     keys = cluster.get(KEYS)
     if keys is None:
         if cluster.create(KEYS, {"jwks.json": jwks, "internal-token": secrets.token_urlsafe(32)}):
             made.append(KEYS)
         keys = cluster.get(KEYS)
+    if keys is None:
+        raise RuntimeError(f"{KEYS} vanished while being made: run this again")
     kid = json.loads(jwks)["keys"][0]["kid"]
     if kid not in {key.get("kid") for key in json.loads(keys["jwks.json"]).get("keys", [])}:
         raise RuntimeError(f"{KEYS}'s jwks.json lacks the key of {SIGNING_KEY}: delete {KEYS} and run this again")

@@ -39,7 +39,10 @@ class Config(ServiceConfig):
             )
         except (ValueError, TypeError, UnsupportedAlgorithm) as error:
             raise ConfigError(f"JWT_SIGNING_KEY is not a usable EC P-256 private key (PEM): {error}") from None
-        if signer.key_id not in {key.get("kid") for key in tokens.jwks.get("keys", [])}:
+        # TokenConfig.from_env has checked the key set: "keys" is a list of JWK objects.
+        keys = tokens.jwks.get("keys", [])
+        key_ids = {key.get("kid") for key in keys if isinstance(key, dict)} if isinstance(keys, list) else set()
+        if signer.key_id not in key_ids:
             raise ConfigError("JWT_PUBLIC_KEYS_FILE lacks the public half of JWT_SIGNING_KEY")
         profile_url = env.str("GRAVATAR_PROFILE_URL", "off")
         return cls(

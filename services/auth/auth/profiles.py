@@ -37,7 +37,7 @@ class Profiles:
             return None
         key = f"gravatar:name:{email_hash(email)}"
         cached = self.cache.get(key)
-        if cached is not None:
+        if isinstance(cached, str):  # the client decodes responses: a hit is str, a miss None
             return cached or None
         name = self._fetch_name(email)
         self.cache.set(key, name or "", ex=NAME_CACHE_SECONDS)  # "" remembers "no name" too

@@ -56,7 +56,7 @@ def masked(email: str) -> str:
     return f"{local[0]}…@{domain}"
 
 
-def normalised_email(body: dict) -> str:
+def normalised_email(body: dict[str, object]) -> str:
     email = body.get("email")
     if not isinstance(email, str):
         raise falcon.HTTPBadRequest(title="Invalid email", description="email must be a string.")
@@ -98,7 +98,7 @@ class SessionCookies:
     def amishi(self, record: AmishiRecord) -> Amishi:
         return Amishi(record.id, record.email, record.display_name, self.profiles.avatar(record.email))
 
-    def issue(self, req, resp, amishi: Amishi, refresh_token: str | None) -> None:
+    def issue(self, req: falcon.Request, resp: falcon.Response, amishi: Amishi, refresh_token: str | None) -> None:
         # The access cookie outlives its token, so an expired token still reaches
         # the services, which answer 401 and the web client refreshes.
         lifetime = self.config.refresh_token_seconds
@@ -107,7 +107,7 @@ class SessionCookies:
             set_cookie(req, resp, REFRESH_COOKIE, refresh_token, lifetime, path=REFRESH_COOKIE_PATH)
 
     @staticmethod
-    def clear(resp) -> None:
+    def clear(resp: falcon.Response) -> None:
         clear_cookie(resp, ACCESS_COOKIE)
         clear_cookie(resp, REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
 

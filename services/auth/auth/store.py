@@ -5,9 +5,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
+import psycopg
 import psycopg_pool
 from psycopg.rows import dict_row
+
+Row = TypeVar("Row")
 
 # A rotated refresh token still works this long: two tabs refreshing at once
 # must not look like a stolen token.
@@ -77,7 +81,7 @@ class AccountStore:
         email, used, expired = row
         if used or expired:
             raise LinkRefused("used" if used else "expired")
-        return email
+        return str(email)
 
     def redeem_link(self, token: str, refresh_lifetime: timedelta) -> SignIn:
         """Consume the link (once, atomically), make the amishi on first use, open a
@@ -101,6 +105,8 @@ class AccountStore:
                 " RETURNING id, email, display_name, xmax = 0 AS created",
                 (link["email"], link["email"].split("@", 1)[0]),
             ).fetchone()
+            if row is None:  # INSERT … ON CONFLICT DO UPDATE … RETURNING always returns the row
+                raise RuntimeError("the amishi upsert returned no row")
             amishi = AmishiRecord(str(row["id"]), row["email"], row["display_name"])
             refresh_token = self._open_session(cur, amishi.id, uuid.uuid4(), refresh_lifetime)
             if link["save_anonymous"] and link["anonymous_id"]:
@@ -113,7 +119,7 @@ class AccountStore:
         return SignIn(amishi, row["created"], refresh_token)
 
     @staticmethod
-    def _open_session(cur, amishi_id: str, session_id: uuid.UUID, lifetime: timedelta) -> str:
+    def _open_session(cur: psycopg.Cursor[Row], amishi_id: str, session_id: uuid.UUID, lifetime: timedelta) -> str:
         token = new_token()
         cur.execute(
             "INSERT INTO refresh_tokens (token_hash, amishi_id, session_id, expires_at)"
@@ -157,7 +163,7 @@ class AccountStore:
                 self._revoke_session(cur, row[0])
 
     @staticmethod
-    def _revoke_session(cur, session_id) -> None:
+    def _revoke_session(cur: psycopg.Cursor[Row], session_id: uuid.UUID) -> None:
         cur.execute(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE session_id = %s AND revoked_at IS NULL", (session_id,)
         )

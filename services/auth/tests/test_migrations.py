@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+
 from cotoami_testing.fixtures import violates
 
 NEW_AMISHI = "INSERT INTO amishis (email, display_name) VALUES (%s, 'ann') RETURNING id"

@@ -4,9 +4,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cotoami_testing.fixtures import serving
 
 from auth.profiles import Profiles
+from cotoami_testing.fixtures import serving
 
 DIGEST = hashlib.sha256(b"ann@example.com").hexdigest()
 # Names the profile server knows, by the digest it is asked for.

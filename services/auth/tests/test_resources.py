@@ -2,13 +2,13 @@ import hashlib
 import threading
 
 import pytest
-from cotoami_testing.fixtures import INTERNAL_TOKEN, new_amishi
 from falcon import testing
 
 from auth.app import create_app
 from auth.config import Config
 from cotoami_common.config import Env
 from cotoami_common.tokens import AccessTokenVerifier
+from cotoami_testing.fixtures import INTERNAL_TOKEN, new_amishi
 
 SIGNIN = "/api/auth/signin"
 SESSION = "/api/auth/session"

@@ -1,8 +1,8 @@
 import dataclasses
 
-from cotoami_testing.contracts import ServiceContract
 from falcon import testing
 
+from cotoami_testing.contracts import ServiceContract
 from mailer.app import create_app
 
 

@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 from conftest import SIGNIN_DATA, eventually, free_port
-from cotoami_testing.fixtures import sample, scrape
 from falcon import testing
 
 from cotoami_common.backing import redis_client
 from cotoami_common.mail import enqueue_mail
+from cotoami_testing.fixtures import sample, scrape
 from mailer.app import create_app
 from mailer.store import GROUP
 

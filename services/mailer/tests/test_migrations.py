@@ -1,6 +1,7 @@
 """The schema holds what the mailer relies on, whatever its code does."""
 
 import pytest
+
 from cotoami_testing.fixtures import violates
 
 NEW_DELIVERY = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations  # Env has methods named after builtins
 
+import builtins
 import json
 import logging
 import re
@@ -58,7 +59,7 @@ class Env:
             raise ConfigError(f"{name} is malformed: {value!r} does not match {pattern}")
         return value
 
-    def int(self, name: str, default: int | None = None, minimum: int = 0, maximum: int = 2**31) -> int:
+    def int(self, name: builtins.str, default: int | None = None, minimum: int = 0, maximum: int = 2**31) -> int:
         raw = self._raw(name, None if default is None else str(default))
         try:
             value = int(raw)
@@ -68,7 +69,7 @@ class Env:
             raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: bool) -> bool:
         raw = self._raw(name, "true" if default else "false").lower()
         if raw in ("1", "true", "yes", "on"):
             return True
@@ -76,18 +77,23 @@ class Env:
             return False
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
-    def url(self, name: str, default: str | None = None, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    def url(
+        self,
+        name: builtins.str,
+        default: builtins.str | None = None,
+        schemes: tuple[builtins.str, ...] = ("http", "https"),
+    ) -> builtins.str:
         value = self._raw(name, default)
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.netloc:
             raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL, got {_redact(value)!r}")
         return value
 
-    def secret(self, name: str) -> str:
+    def secret(self, name: builtins.str) -> builtins.str:
         """A secret: required, never defaulted; usually given as NAME_FILE."""
         return self.str(name)
 
-    def json_file(self, name: str) -> dict:
+    def json_file(self, name: builtins.str) -> dict[builtins.str, object]:
         """A required JSON object in the file NAME names."""
         path = self.str(name)
         try:
@@ -100,7 +106,7 @@ class Env:
             raise ConfigError(f"{name} names a file that is not a JSON object")
         return value
 
-    def origins(self, name: str, default: str) -> tuple[str, ...]:
+    def origins(self, name: builtins.str, default: builtins.str) -> tuple[builtins.str, ...]:
         """A comma-separated list of origins such as http://127.0.0.1:8000."""
         origins = tuple(o.strip().rstrip("/") for o in self._raw(name, default).split(",") if o.strip())
         for origin in origins:
@@ -153,7 +159,7 @@ class ServiceConfig:
 class TokenConfig:
     """What a service needs to verify access tokens: auth's public keys and the expected claims."""
 
-    jwks: dict
+    jwks: dict[str, object]
     issuer: str
     audience: str
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.logs import logging_config
@@ -51,7 +52,22 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MADE_METRICS_DIR_ENV = "COTOAMI_MADE_METRICS_DIR"
 
 
-def on_starting(server) -> None:
+# What the hooks use of gunicorn's Arbiter and Worker (gunicorn ships no type hints).
+class _Log(Protocol):
+    def info(self, msg: str, *args: object) -> None: ...
+
+
+class Server(Protocol):
+    @property
+    def log(self) -> _Log: ...
+
+
+class Worker(Protocol):
+    @property
+    def pid(self) -> int: ...
+
+
+def on_starting(server: Server) -> None:
     given = os.environ.get(METRICS_DIR_ENV, "").strip()
     if given:
         directory = Path(given)
@@ -65,14 +81,14 @@ def on_starting(server) -> None:
     server.log.info("metrics directory %s", directory)
 
 
-def child_exit(server, worker) -> None:
+def child_exit(server: Server, worker: Worker) -> None:
     # Its counters and histograms still count; its live gauges stop counting.
     from prometheus_client import multiprocess  # only now: the master records nothing itself
 
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
 
 
-def on_exit(server) -> None:
+def on_exit(server: Server) -> None:
     made = os.environ.get(MADE_METRICS_DIR_ENV)
     if made and made == os.environ.get(METRICS_DIR_ENV):
         shutil.rmtree(made, ignore_errors=True)

@@ -64,7 +64,9 @@ def redis_check(client: redis.Redis) -> Check:
 
 
 def add_health_routes(
-    app: falcon.App, checks: Mapping[str, Check], liveness: Mapping[str, Check] | None = None
+    app: falcon.App[falcon.Request, falcon.Response],
+    checks: Mapping[str, Check],
+    liveness: Mapping[str, Check] | None = None,
 ) -> None:
     """checks: the backing services; liveness: the process's own threads, part of readiness too."""
     liveness = liveness or {}

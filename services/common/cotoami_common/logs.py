@@ -26,7 +26,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def logging_config(level: str = "INFO") -> dict:
+def logging_config(level: str = "INFO") -> dict[str, object]:
     """A dictConfig for our code and gunicorn's own loggers alike."""
     return {
         "version": 1,

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import falcon
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import REGISTRY, Collector
 
 METRICS_PATH = "/metrics"
@@ -72,7 +73,7 @@ class RequestMetrics:
     which holds ids), method and status. First in new_app's middleware, so it
     times all the others and its process_response runs last."""
 
-    def __init__(self, router):
+    def __init__(self, router: falcon.routing.CompiledRouter):
         # Requests refused before routing (401, 413 ...) carry no uri_template;
         # the router says which route they were for.
         self.router = router
@@ -80,7 +81,9 @@ class RequestMetrics:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.metrics_started = time.perf_counter()
 
-    def process_response(self, req, resp, resource, req_succeeded) -> None:
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
         started = req.context.get("metrics_started")
         if started is None:
             return
@@ -106,7 +109,7 @@ def exposition(collectors: Iterable[Collector] = ()) -> bytes:
     plus those the given collectors compute now."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_dir():
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
     else:
         registry.register(_Everything())
     for collector in collectors:
@@ -117,7 +120,7 @@ def exposition(collectors: Iterable[Collector] = ()) -> bytes:
 class _Everything(Collector):
     """The default registry, without describing it a second time."""
 
-    def collect(self):
+    def collect(self) -> Iterable[Metric]:
         return REGISTRY.collect()
 
 
@@ -130,7 +133,7 @@ class MetricsResource:
         resp.data = exposition(self.collectors)
 
 
-def add_metrics_route(app: falcon.App, collectors: Iterable[Collector] = ()) -> None:
+def add_metrics_route(app: falcon.App[falcon.Request, falcon.Response], collectors: Iterable[Collector] = ()) -> None:
     app.add_route(METRICS_PATH, MetricsResource(collectors))
 
 

@@ -56,6 +56,8 @@ def create_database(url: str) -> None:
     """Create the database named in url if it does not exist (safe to race)."""
     params = conninfo_to_dict(url)
     name = params["dbname"]
+    if not isinstance(name, str):  # parsed from a URL it is text; only a dict built in code holds anything else
+        raise TypeError(f"the database name must be text, got {name!r}")
     with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True, connect_timeout=5) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return

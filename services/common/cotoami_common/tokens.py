@@ -45,10 +45,10 @@ class Amishi:
     display_name: str
     avatar_url: str
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, str]:
         return {"id": self.id, "display_name": self.display_name, "avatar_url": self.avatar_url}
 
-    def own(self) -> dict:
+    def own(self) -> dict[str, str]:
         """What a person sees of themselves: their address too."""
         return {**self.public(), "email": self.email}
 
@@ -57,7 +57,7 @@ def _b64(number: int) -> str:
     return base64.urlsafe_b64encode(number.to_bytes(32, "big")).rstrip(b"=").decode()
 
 
-def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict:
+def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     numbers = public_key.public_numbers()
     jwk = {"crv": "P-256", "kty": "EC", "x": _b64(numbers.x), "y": _b64(numbers.y)}
     # RFC 7638 thumbprint as the key id: derived from the key, so it cannot be misconfigured.
@@ -103,7 +103,9 @@ class AccessTokenVerifier:
     instead of being checked again. Only tokens that verified are kept, at
     most `remembered` of them (the oldest go first)."""
 
-    def __init__(self, jwks: dict, issuer: str, audience: str, leeway_seconds: int = 5, remembered: int = 4096):
+    def __init__(
+        self, jwks: dict[str, object], issuer: str, audience: str, leeway_seconds: int = 5, remembered: int = 4096
+    ):
         self._keys = {key.key_id: key.key for key in jwt.PyJWKSet.from_dict(jwks).keys if key.key_id}
         if not self._keys:
             raise ValueError("the key set holds no key with a key id")
@@ -136,7 +138,8 @@ class AccessTokenVerifier:
         except jwt.PyJWTError as error:
             raise InvalidToken(f"malformed token: {error}") from None
         # An unknown key id is refused outright: nothing is fetched, so it costs nothing.
-        key = self._keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
+        kid = header.get("kid")
+        key = self._keys.get(kid) if isinstance(kid, str) else None
         if key is None:
             raise InvalidToken("unknown key id")
         if header.get("typ") != ACCESS_TOKEN_TYPE:
@@ -156,11 +159,13 @@ class AccessTokenVerifier:
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from None
         fields = (claims["sub"], claims.get("email"), claims.get("name"), claims.get("picture"))
-        if not all(isinstance(field, str) and field for field in fields):
+        profile = [field for field in fields if isinstance(field, str) and field]
+        if len(profile) != len(fields):
             raise InvalidToken("the token lacks the amishi's profile")
-        if not _is_canonical_uuid(claims["sub"]):
+        sub, email, display_name, avatar_url = profile
+        if not _is_canonical_uuid(sub):
             raise InvalidToken("the subject is not an amishi id")
-        return Amishi(*fields), claims["exp"]
+        return Amishi(sub, email, display_name, avatar_url), claims["exp"]
 
 
 def _is_canonical_uuid(value: str) -> bool:

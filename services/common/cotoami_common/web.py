@@ -14,6 +14,7 @@ import falcon
 import psycopg
 import psycopg_pool
 import redis
+from falcon._typing import SyncMiddleware  # the middleware union App takes; Falcon names it nowhere public
 from prometheus_client.registry import Collector
 
 from cotoami_common.backing import ServiceDependencies
@@ -48,7 +49,9 @@ class RequestContext:
         request_id.set(rid)
         resp.set_header("X-Request-ID", rid)
 
-    def process_response(self, req, resp, resource, req_succeeded) -> None:
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
         elapsed_ms = (time.perf_counter() - req.context.started) * 1000
         if req.path not in ("/healthz", "/readyz", METRICS_PATH) or resp.status_code >= 400:
             log.info(
@@ -156,13 +159,14 @@ class InternalCredential:
             )
 
 
-def require_amishi(req: falcon.Request):
-    if req.context.amishi is None:
+def require_amishi(req: falcon.Request) -> Amishi:
+    amishi: Amishi | None = req.context.amishi
+    if amishi is None:
         raise falcon.HTTPUnauthorized(title="Sign in", description="Sign in to do this.", challenges=["Cookie"])
-    return req.context.amishi
+    return amishi
 
 
-def _unavailable(req, resp, error, params):
+def _unavailable(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]) -> NoReturn:
     log.warning("backing service unavailable: %s", error)
     raise falcon.HTTPServiceUnavailable(
         description="A backing service is not answering; try again shortly.", retry_after=5
@@ -176,7 +180,7 @@ def _json_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPEr
     resp.data = error.to_json()
 
 
-def _unexpected(req, resp, error, params):
+def _unexpected(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]) -> NoReturn:
     if isinstance(error, falcon.HTTPError):
         # Falcon's own errors (404, 405, 415 ...) keep their status and shape.
         raise error
@@ -210,10 +214,10 @@ def new_app(
     verifier: AccessTokenVerifier | None = None,
     internal_token: str | None = None,
     metrics_collectors: Iterable[Collector] = (),
-) -> falcon.App:
+) -> falcon.App[falcon.Request, falcon.Response]:
     """metrics_collectors: what /metrics computes at each scrape besides the counters."""
     router = falcon.routing.CompiledRouter()
-    middleware = [
+    middleware: list[SyncMiddleware[falcon.Request, falcon.Response]] = [
         RequestMetrics(router),
         RequestContext(),
         BodyLimit(max_body_bytes),
@@ -258,7 +262,7 @@ def service_app(
     return app
 
 
-def json_object(req: falcon.Request) -> dict:
+def json_object(req: falcon.Request) -> dict[str, object]:
     """The request body as a JSON object, or a 4xx saying what is wrong."""
     if req.content_type is None or req.content_type.split(";")[0].strip().lower() != "application/json":
         raise falcon.HTTPUnsupportedMediaType(description="Send the body as application/json.")
@@ -272,7 +276,7 @@ def json_object(req: falcon.Request) -> dict:
     return body
 
 
-def reject_unknown_fields(body: dict, allowed: Iterable[str]) -> None:
+def reject_unknown_fields(body: Mapping[str, object], allowed: Iterable[str]) -> None:
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise falcon.HTTPBadRequest(title="Invalid body", description=f"Unknown field(s): {', '.join(unknown)}.")
@@ -280,7 +284,7 @@ def reject_unknown_fields(body: dict, allowed: Iterable[str]) -> None:
 
 # Never in what people write: control characters (but tab and newlines in
 # multi-line text) and lone surrogates; in one-line text no line separators either.
-def text_field(body: dict, field: str, max_chars: int, one_line: bool) -> str:
+def text_field(body: Mapping[str, object], field: str, max_chars: int, one_line: bool) -> str:
     """body[field] trimmed: 1 to max_chars characters of text, or a 400 saying what is wrong."""
     value = body.get(field)
     title = f"Invalid {field}"

@@ -2,10 +2,10 @@ import time
 
 import psycopg
 import pytest
-from cotoami_testing.fixtures import POSTGRES_URL
 from psycopg.pq import TransactionStatus
 
 from cotoami_common.backing import postgres_pool, reading
+from cotoami_testing.fixtures import POSTGRES_URL
 
 
 @pytest.fixture

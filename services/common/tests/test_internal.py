@@ -8,11 +8,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cotoami_testing.fixtures import send_json, serving
 
 from cotoami_common import internal
 from cotoami_common.internal import InternalClient, ServiceUnavailable
 from cotoami_common.logs import request_id
+from cotoami_testing.fixtures import send_json, serving
 
 
 class Handler(BaseHTTPRequestHandler):

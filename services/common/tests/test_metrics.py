@@ -10,12 +10,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cotoami_testing.fixtures import sample, scrape
 from falcon import testing
 from prometheus_client.parser import text_string_to_metric_families
 
 from cotoami_common.metrics import REQUESTS, counter, route_label, sample_names
 from cotoami_common.web import new_app
+from cotoami_testing.fixtures import sample, scrape
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("cotoami_http_requests_total", "cotoami_http_request_duration_seconds_count")

@@ -2,9 +2,9 @@ import threading
 
 import psycopg
 import pytest
-from cotoami_testing.contracts import locking_problem
 
 from cotoami_common.migrate import apply_migrations, create_database, main, migration_files
+from cotoami_testing.contracts import locking_problem
 
 
 @pytest.fixture

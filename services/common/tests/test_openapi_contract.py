@@ -2,11 +2,11 @@ import copy
 import re
 
 import pytest
-from cotoami_testing.contracts import OpenApiContract, documented_operations, served_operations
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from cotoami_common.health import add_health_routes
 from cotoami_common.web import new_app
+from cotoami_testing.contracts import OpenApiContract, documented_operations, served_operations
 
 
 class Things:

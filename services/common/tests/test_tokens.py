@@ -6,7 +6,6 @@ import time
 
 import jwt
 import pytest
-from cotoami_testing.fixtures import new_amishi
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -17,6 +16,7 @@ from cotoami_common.tokens import (
     InvalidToken,
     generate_keys,
 )
+from cotoami_testing.fixtures import new_amishi
 
 
 @pytest.fixture

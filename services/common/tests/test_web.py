@@ -3,13 +3,13 @@ import atexit
 import falcon
 import psycopg_pool
 import pytest
-from cotoami_testing.fixtures import POSTGRES_URL, REDIS_URL
 from falcon import testing
 
 from cotoami_common.backing import ServiceDependencies
 from cotoami_common.config import ServiceConfig
 from cotoami_common.health import keep_running, redis_check
 from cotoami_common.web import json_object, limit_param, new_app, service_app, text_field
+from cotoami_testing.fixtures import POSTGRES_URL, REDIS_URL
 
 
 class Echo:

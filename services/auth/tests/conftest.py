@@ -38,8 +38,7 @@ def config(environ) -> Config:
 class CotosDouble(BaseHTTPRequestHandler):
     """A real HTTP peer standing in for the cotos service's internal path."""
 
-    claims: list
-    answer: int
+    server: "CotosServer"
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -50,10 +49,18 @@ class CotosDouble(BaseHTTPRequestHandler):
         pass
 
 
+class CotosServer(ThreadingHTTPServer):
+    """The double's server: the claims it received, and the status it answers with."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), CotosDouble)
+        self.claims: list[dict[str, object]] = []
+        self.answer = 200
+
+
 @pytest.fixture
 def cotos_double():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CotosDouble)
-    server.claims, server.answer = [], 200
+    server = CotosServer()
     with serving(server):
         yield server
 

@@ -6,8 +6,10 @@ import ipaddress
 import json
 import ssl
 import threading
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from cryptography import x509
@@ -23,15 +25,28 @@ NAMESPACE = "cotoami"
 SECRETS_PATH = f"/api/v1/namespaces/{NAMESPACE}/secrets"
 
 
+class SecretMetadata(TypedDict, total=False):
+    name: str
+    labels: dict[str, str]
+
+
+class Secret(TypedDict):
+    """A Secret as the API server holds it: data base64-encoded."""
+
+    kind: str
+    metadata: SecretMetadata
+    data: dict[str, str]
+
+
 class FakeApiServer(ThreadingHTTPServer):
     """Secrets in one namespace: GET by name, POST to create (409 if it exists)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), SecretsHandler)
-        self.secrets: dict[str, dict] = {}
+        self.secrets: dict[str, Secret] = {}
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
-        self.before_create = None  # called with the name before a create is handled
+        self.before_create: Callable[[str], None] | None = None  # called with the name before a create is handled
 
 
 class SecretsHandler(BaseHTTPRequestHandler):
@@ -40,7 +55,7 @@ class SecretsHandler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def _reply(self, status: int, body: dict) -> None:
+    def _reply(self, status: int, body: Mapping[str, object]) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -127,7 +142,7 @@ def cluster_certificates(directory: Path) -> tuple[Path, Path, Path]:
 
 
 @pytest.fixture
-def service_account(tmp_path) -> Path:
+def service_account(tmp_path: Path) -> Path:
     directory = tmp_path / "serviceaccount"
     directory.mkdir()
     (directory / "token").write_text(TOKEN + "\n")

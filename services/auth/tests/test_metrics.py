@@ -7,7 +7,9 @@ SESSION = "/api/auth/session"
 
 
 def link_token(mail_jobs) -> str:
-    return mail_jobs()[-1]["data"]["link"].rsplit("/", 1)[1]
+    link = mail_jobs()[-1]["data"]["link"]
+    assert isinstance(link, str)
+    return link.rsplit("/", 1)[1]
 
 
 def test_signin_links_requested_count_only_links_queued(client, mail_jobs):

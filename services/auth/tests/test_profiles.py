@@ -20,6 +20,8 @@ NAMES = {
 class ProfileServer(BaseHTTPRequestHandler):
     """A real HTTP server on this machine in place of Gravatar's profile API."""
 
+    server: "ProfileHTTPServer"
+
     def do_GET(self):
         self.server.requests.append(self.path)
         if self.server.delay:
@@ -35,10 +37,18 @@ class ProfileServer(BaseHTTPRequestHandler):
         pass
 
 
+class ProfileHTTPServer(ThreadingHTTPServer):
+    """The profile server, with the paths it was asked for and how long it takes to answer."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), ProfileServer)
+        self.requests: list[str] = []
+        self.delay: float = 0
+
+
 @pytest.fixture
 def profile_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ProfileServer)
-    server.requests, server.delay = [], 0
+    server = ProfileHTTPServer()
     with serving(server):
         yield server
 

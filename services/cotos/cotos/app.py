@@ -33,7 +33,7 @@ class Dependencies(ServiceDependencies):
         )
 
 
-def create_app(config: Config, deps: Dependencies) -> falcon.App:
+def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request, falcon.Response]:
     app = service_app(
         config, deps, error_answers=ERROR_ANSWERS, verifier=deps.verifier, internal_token=config.internal_token
     )
@@ -49,6 +49,6 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App:
     return app
 
 
-def get_app() -> falcon.App:
+def get_app() -> falcon.App[falcon.Request, falcon.Response]:
     config = load_config(Config.from_env, os.environ)
     return create_app(config, Dependencies.open(config))

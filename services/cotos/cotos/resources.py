@@ -4,6 +4,7 @@ import logging
 import re
 import secrets
 import uuid
+from collections.abc import Mapping
 
 import falcon
 
@@ -23,7 +24,17 @@ from cotoami_common.web import (
 from cotos.config import Config
 from cotos.cotonoma_access import COTONOMA_KEY, CotonomaAccess
 from cotos.metrics import COTOS_POSTED
-from cotos.store import AnonymousCotoStore, CotoStore, IdempotencyKeyReused, PadFull, Posted, StandsForCotonoma
+from cotos.store import (
+    AnonymousCoto,
+    AnonymousCotoStore,
+    Author,
+    Coto,
+    CotoStore,
+    IdempotencyKeyReused,
+    PadFull,
+    Posted,
+    StandsForCotonoma,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +46,7 @@ _ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def coto_content(body: dict) -> str:
+def coto_content(body: Mapping[str, object]) -> str:
     return text_field(body, "content", MAX_CONTENT_CHARS, one_line=False)
 
 
@@ -182,9 +193,9 @@ class CotosResource:
         if anonymous_id is None:
             resp.media = {"cotos": [], "next": None}
             return
-        cotos, next_cursor = self.anonymous_cotos.timeline(anonymous_id, before, limit)
+        pad, next_cursor = self.anonymous_cotos.timeline(anonymous_id, before, limit)
         self._keep_cookie(req, resp, anonymous_id)
-        resp.media = {"cotos": cotos, "next": next_cursor}
+        resp.media = {"cotos": pad, "next": next_cursor}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         amishi = req.context.amishi
@@ -232,6 +243,7 @@ class CotosResource:
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
         amishi = req.context.amishi
+        coto: Coto | AnonymousCoto | None
         if amishi is not None:
             coto = self.cotos.get(str(coto_id))
             if coto is not None and coto["amishi"]["id"] != amishi.id and not self._shared_with(coto, amishi):
@@ -242,7 +254,7 @@ class CotosResource:
             raise _no_such_coto()
         resp.media = {"coto": coto}
 
-    def _shared_with(self, coto: dict, amishi: Amishi) -> bool:
+    def _shared_with(self, coto: Coto, amishi: Amishi) -> bool:
         """Whether another's coto was posted in a cotonoma this amishi may access."""
         posted_in = coto["posted_in"]
         return posted_in is not None and self.access.cotonoma(posted_in["key"], amishi) is not None
@@ -252,6 +264,7 @@ class CotosResource:
         body = json_object(req)
         reject_unknown_fields(body, ("content",))
         content = coto_content(body)
+        coto: Coto | AnonymousCoto | None
         if amishi is not None:
             coto = self.cotos.update(amishi, str(coto_id), content)
         else:
@@ -271,7 +284,7 @@ class CotosResource:
         resp.status = falcon.HTTP_204
 
 
-def _author(body: dict, field: str) -> dict:
+def _author(body: Mapping[str, object], field: str) -> Author:
     """An amishi as another service describes them: {id, display_name, avatar_url}."""
     author = body.get(field)
     if not isinstance(author, dict):
@@ -286,7 +299,7 @@ def _author(body: dict, field: str) -> dict:
         amishi_id = str(uuid.UUID(author["id"]))
     except ValueError:
         raise falcon.HTTPBadRequest(title="Invalid body", description=f"{field}.id must be a UUID.") from None
-    return {**author, "id": amishi_id}
+    return Author(id=amishi_id, display_name=author["display_name"], avatar_url=author["avatar_url"])
 
 
 class AnonymousCotoClaimsResource:
@@ -325,7 +338,7 @@ def _cotonoma_key(key: object, what: str) -> str:
     return key
 
 
-def _cotonoma_name(body: dict) -> str:
+def _cotonoma_name(body: Mapping[str, object]) -> str:
     return text_field(body, "name", MAX_COTONOMA_NAME_CHARS, one_line=True)
 
 
@@ -345,8 +358,8 @@ class CotonomaCotosResource:
         name = _cotonoma_name(body)
         if "parent_key" not in body:
             raise falcon.HTTPBadRequest(title="Invalid body", description="parent_key is required (null at home).")
-        parent_key = body["parent_key"]
-        if parent_key is not None and _cotonoma_key(parent_key, "parent_key") == key:
+        parent_key = None if body["parent_key"] is None else _cotonoma_key(body["parent_key"], "parent_key")
+        if parent_key == key:
             raise falcon.HTTPBadRequest(title="Invalid body", description="A cotonoma cannot be its own parent.")
         owner = _author(body, "owner")
         resp.media = {"coto": self.cotos.put_cotonoma_coto(key, name, parent_key, owner)}

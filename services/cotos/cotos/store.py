@@ -8,10 +8,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict, cast
 
 import psycopg_pool
 import redis
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from cotoami_common.backing import reading
 from cotoami_common.tokens import Amishi
@@ -52,12 +53,54 @@ def request_fingerprint(content: str, cotonoma_key: str | None) -> str:
     return hashlib.sha256(json.dumps([content, cotonoma_key], ensure_ascii=False).encode()).hexdigest()
 
 
+class Author(TypedDict):
+    """An amishi as a coto shows them (and as other services describe them)."""
+
+    id: str
+    display_name: str
+    avatar_url: str
+
+
+class PostedIn(TypedDict):
+    """The cotonoma a coto was posted in: its key, and its current name (None if
+    that cotonoma has no coto)."""
+
+    key: str
+    name: str | None
+
+
+class Coto(TypedDict):
+    """A signed-in amishi's coto, as the contract shows it."""
+
+    id: str
+    content: str
+    amishi: Author
+    posted_in: PostedIn | None
+    as_cotonoma: bool
+    cotonoma_key: str | None
+    created_at: str
+    updated_at: str
+
+
+class AnonymousCoto(TypedDict):
+    """A coto of an anonymous memo pad: nobody's, posted nowhere, never a cotonoma."""
+
+    id: str
+    content: str
+    amishi: None
+    posted_in: None
+    as_cotonoma: bool
+    cotonoma_key: None
+    created_at: str
+    updated_at: str
+
+
 @dataclass(frozen=True)
 class Posted:
     """A POST's coto: new, or the one an earlier request with the same key made
     (None if deleted since)."""
 
-    coto: dict | None
+    coto: Coto | AnonymousCoto | None
     replayed: bool
 
 
@@ -78,7 +121,7 @@ class TimeOrderedIds:
     order they were made, even within a millisecond, so id order is posting
     order and an id serves as a pagination cursor."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ms = 0
         self._counter = 0
@@ -137,7 +180,7 @@ class AnonymousCotoStore:
     def post(self, anonymous_id: str, content: str, idempotency_key: str | None = None) -> Posted:
         """Raises PadFull, or IdempotencyKeyReused for a key used for other content."""
         now = utc_now()
-        coto = {
+        coto: AnonymousCoto = {
             "id": new_coto_id(),
             "content": content,
             "amishi": None,
@@ -169,31 +212,32 @@ class AnonymousCotoStore:
             raise IdempotencyKeyReused(idempotency_key)
         return Posted(self.get(anonymous_id, earlier_id), replayed=True)
 
-    def timeline(self, anonymous_id: str, before: str | None, limit: int) -> tuple[list[dict], str | None]:
+    def timeline(self, anonymous_id: str, before: str | None, limit: int) -> tuple[list[AnonymousCoto], str | None]:
         timeline, cotos = self._keys(anonymous_id)
         start = f"({before}" if before else "+"
-        ids = self.client.zrange(timeline, start, "-", desc=True, bylex=True, offset=0, num=limit + 1)
+        # Members only (no scores), decoded: the client decodes responses (backing.redis_client).
+        ids = cast(list[str], self.client.zrange(timeline, start, "-", desc=True, bylex=True, offset=0, num=limit + 1))
         page = ids[:limit]
         with self.client.pipeline(transaction=False) as pipe:
             if page:
                 pipe.hmget(cotos, page)
             self._touch(pipe, anonymous_id)
             results = pipe.execute()
-        found = [json.loads(raw) for raw in results[0] if raw] if page else []
+        found = [cast(AnonymousCoto, json.loads(raw)) for raw in results[0] if raw] if page else []
         return found, (page[-1] if len(ids) > limit else None)
 
-    def get(self, anonymous_id: str, coto_id: str) -> dict | None:
+    def get(self, anonymous_id: str, coto_id: str) -> AnonymousCoto | None:
         with self.client.pipeline(transaction=False) as pipe:
             pipe.hget(self._keys(anonymous_id)[1], coto_id)
             self._touch(pipe, anonymous_id)
             raw = pipe.execute()[0]
-        return json.loads(raw) if raw else None
+        return cast(AnonymousCoto, json.loads(raw)) if raw else None
 
-    def update(self, anonymous_id: str, coto_id: str, content: str) -> dict | None:
+    def update(self, anonymous_id: str, coto_id: str, content: str) -> AnonymousCoto | None:
         coto = self.get(anonymous_id, coto_id)
         if coto is None:
             return None
-        coto.update(content=content, updated_at=utc_now())
+        coto["content"], coto["updated_at"] = content, utc_now()
         if not self._update(keys=[self._keys(anonymous_id)[1]], args=[coto_id, json.dumps(coto, ensure_ascii=False)]):
             return None  # deleted meanwhile
         return coto
@@ -207,10 +251,11 @@ class AnonymousCotoStore:
             removed = pipe.execute()[0]
         return bool(removed)
 
-    def all(self, anonymous_id: str) -> list[dict]:
+    def all(self, anonymous_id: str) -> list[AnonymousCoto]:
         """Every coto of the pad, oldest first."""
         return sorted(
-            (json.loads(raw) for raw in self.client.hvals(self._keys(anonymous_id)[1])), key=lambda c: c["id"]
+            (cast(AnonymousCoto, json.loads(raw)) for raw in self.client.hvals(self._keys(anonymous_id)[1])),
+            key=lambda c: c["id"],
         )
 
     def forget(self, anonymous_id: str, coto_ids: list[str]) -> None:
@@ -334,7 +379,7 @@ ON CONFLICT (id) DO NOTHING
 """
 
 
-def _coto(row: dict) -> dict:
+def _coto(row: DictRow) -> Coto:
     posted_in = row["posted_in_key"]
     return {
         "id": str(row["id"]),
@@ -375,36 +420,38 @@ class CotoStore:
                 claimed = cur.execute(_CLAIM_IDEMPOTENCY_KEY, (amishi.id, idempotency_key, fingerprint, coto_id))
                 if claimed.rowcount == 0:
                     earlier = cur.execute(_EARLIER_REQUEST, (amishi.id, idempotency_key)).fetchone()
+                    assert earlier is not None, "the key's row conflicted, so it is there"
                     if earlier["fingerprint"] != fingerprint:
                         raise IdempotencyKeyReused(idempotency_key)
                     row = cur.execute(_GET, (earlier["coto_id"],)).fetchone()
                     return Posted(_coto(row) if row else None, replayed=True)
             cur.execute(_RECORD_AUTHOR, amishi.public())
-            cur.execute(_POST, (coto_id, amishi.id, content, cotonoma_key))
-            return Posted(_coto(cur.fetchone()), replayed=False)
+            posted = cur.execute(_POST, (coto_id, amishi.id, content, cotonoma_key)).fetchone()
+            assert posted is not None, "INSERT ... RETURNING returns the row it inserted"
+            return Posted(_coto(posted), replayed=False)
 
-    def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[dict], str | None]:
+    def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[Coto], str | None]:
         """Home: every coto this amishi posted, wherever."""
         query = TIMELINE_FIRST_PAGE if before is None else TIMELINE_PAGE_BEFORE
         return self._page(query, {"amishi_id": amishi_id, "before": before, "limit": limit + 1}, limit)
 
-    def cotonoma_timeline(self, cotonoma_key: str, before: str | None, limit: int) -> tuple[list[dict], str | None]:
+    def cotonoma_timeline(self, cotonoma_key: str, before: str | None, limit: int) -> tuple[list[Coto], str | None]:
         """Every coto posted in this cotonoma, by whomever."""
         query = COTONOMA_TIMELINE_FIRST_PAGE if before is None else COTONOMA_TIMELINE_PAGE_BEFORE
         return self._page(query, {"cotonoma_key": cotonoma_key, "before": before, "limit": limit + 1}, limit)
 
-    def _page(self, query: str, params: dict, limit: int) -> tuple[list[dict], str | None]:
+    def _page(self, query: str, params: dict[str, object], limit: int) -> tuple[list[Coto], str | None]:
         with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(query, params).fetchall()
         page = [_coto(row) for row in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)
 
-    def get(self, coto_id: str) -> dict | None:
+    def get(self, coto_id: str) -> Coto | None:
         with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(_GET, (coto_id,)).fetchone()
         return _coto(row) if row else None
 
-    def update(self, amishi: Amishi, coto_id: str, content: str) -> dict | None:
+    def update(self, amishi: Amishi, coto_id: str, content: str) -> Coto | None:
         """The updated coto, or None unless this amishi wrote it.
         Raises StandsForCotonoma for the author's coto of a cotonoma."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -428,7 +475,7 @@ class CotoStore:
                 raise StandsForCotonoma(coto_id)
             return deleted
 
-    def put_cotonoma_coto(self, cotonoma_key: str, name: str, parent_key: str | None, owner: dict) -> dict:
+    def put_cotonoma_coto(self, cotonoma_key: str, name: str, parent_key: str | None, owner: Author) -> Coto:
         """The coto standing for a cotonoma, created in its parent (or its
         owner's home) if absent, else renamed; the owner is recorded as its author."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -443,14 +490,16 @@ class CotoStore:
                     "cotonoma_key": cotonoma_key,
                 },
             )
-            return _coto(cur.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone())
+            row = cur.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone()
+            assert row is not None, "the coto was inserted, or was there already"
+            return _coto(row)
 
     def delete_cotonoma_coto(self, cotonoma_key: str) -> None:
         """Removes the coto standing for a cotonoma, if there is one."""
         with self.pool.connection() as conn:
             conn.execute("DELETE FROM cotos WHERE cotonoma_key = %s", (cotonoma_key,))
 
-    def save_anonymous(self, author: dict, cotos: list[dict]) -> int:
+    def save_anonymous(self, author: Author, cotos: list[AnonymousCoto]) -> int:
         """Moves anonymous cotos into the author's account keeping their ids
         and times, in one transaction; returns how many were not there yet."""
         with self.pool.connection() as conn:

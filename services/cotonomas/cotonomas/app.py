@@ -39,7 +39,7 @@ class Dependencies(ServiceDependencies):
         return cls(**backing, liveness=liveness, verifier=config.tokens.verifier(), cotos=cotos)
 
 
-def create_app(config: Config, deps: Dependencies) -> falcon.App:
+def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request, falcon.Response]:
     app = service_app(
         config, deps, error_answers=ERROR_ANSWERS, verifier=deps.verifier, internal_token=config.internal_token
     )
@@ -54,6 +54,6 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App:
     return app
 
 
-def get_app() -> falcon.App:
+def get_app() -> falcon.App[falcon.Request, falcon.Response]:
     config = load_config(Config.from_env, os.environ)
     return create_app(config, Dependencies.open(config))

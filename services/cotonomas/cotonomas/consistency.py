@@ -20,7 +20,7 @@ import psycopg_pool
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.tokens import Amishi
 from cotonomas.cotos_client import CotosClient
-from cotonomas.store import CotonomaStore, PendingCreation
+from cotonomas.store import Cotonoma, CotonomaStore, PendingCreation
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class CotonomaWrites:
         self.store = store
         self.cotos = cotos
 
-    def create(self, owner: Amishi, name: str, parent_key: str | None) -> dict:
+    def create(self, owner: Amishi, name: str, parent_key: str | None) -> Cotonoma:
         """The new cotonoma with its coto made, or ServiceUnavailable with nothing left
         behind (at once, or by the reconciler). NoSuchCotonoma and NameTaken from the store."""
         key = self.store.begin_creation(owner, name, parent_key)
@@ -56,7 +56,7 @@ class CotonomaWrites:
             self.cotos.delete_cotonoma_coto(creation.key)
         creation.discard()
 
-    def rename(self, owner: Amishi, key: str, name: str) -> dict:
+    def rename(self, owner: Amishi, key: str, name: str) -> Cotonoma:
         """The renamed cotonoma, its coto renamed too; on ServiceUnavailable neither is."""
         try:
             with self.store.renaming(key, owner, name) as cotonoma:

@@ -8,6 +8,7 @@ reach it but do not own it.
 import re
 import unicodedata
 import uuid
+from datetime import datetime
 
 import falcon
 import redis
@@ -37,11 +38,11 @@ _ADDRESS = re.compile(
 )
 
 
-def cotonoma_name(body: dict) -> str:
+def cotonoma_name(body: dict[str, object]) -> str:
     return text_field(body, "name", MAX_NAME_CHARS, one_line=True)
 
 
-def parent_key_field(body: dict) -> str | None:
+def parent_key_field(body: dict[str, object]) -> str | None:
     parent_key = body.get("parent_key")
     if parent_key is not None and not isinstance(parent_key, str):
         raise falcon.HTTPBadRequest(title="Invalid parent_key", description="parent_key must be a string or null.")
@@ -53,7 +54,7 @@ def is_address(email: str) -> bool:
     return len(email) <= MAX_EMAIL_CHARS and _ADDRESS.fullmatch(email) is not None
 
 
-def member_email(body: dict) -> str:
+def member_email(body: dict[str, object]) -> str:
     email = body.get("email")
     if not isinstance(email, str):
         raise falcon.HTTPBadRequest(title="Invalid email", description="email must be a string.")
@@ -63,7 +64,7 @@ def member_email(body: dict) -> str:
     return email
 
 
-def cursor_param(req: falcon.Request):
+def cursor_param(req: falcon.Request) -> tuple[datetime, str] | None:
     raw = req.get_param("before")
     if raw is None:
         return None

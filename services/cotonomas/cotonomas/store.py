@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, TypeVar
 
 import psycopg
 import psycopg_pool
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from cotoami_common.backing import reading
 from cotoami_common.tokens import Amishi
@@ -23,6 +24,35 @@ from cotoami_common.tokens import Amishi
 KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _CURSOR = re.compile(r"(\d{1,18})\.([A-Za-z0-9_-]{8,64})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+T = TypeVar("T")
+
+
+class Owner(TypedDict):
+    id: str
+    display_name: str
+    avatar_url: str
+
+
+class Cotonoma(TypedDict):
+    """A cotonoma as the API shows it."""
+
+    key: str
+    name: str
+    owner: Owner
+    parent_key: str | None
+    shared: bool
+    created_at: str
+
+
+class Ancestor(TypedDict):
+    key: str
+    name: str
+
+
+class Member(TypedDict):
+    email: str
+    added_at: str
 
 
 def new_key() -> str:
@@ -78,7 +108,7 @@ class Place:
     name: str
     parent_key: str | None
     owner_id: str
-    ancestors: list[dict]
+    ancestors: list[Ancestor]
 
     def owned_by(self, viewer: Viewer) -> bool:
         return self.owner_id == viewer.id
@@ -175,7 +205,7 @@ ON CONFLICT (id) DO UPDATE
 """
 
 
-def _cotonoma(row: dict) -> dict:
+def _cotonoma(row: DictRow) -> Cotonoma:
     return {
         "key": row["key"],
         "name": row["name"],
@@ -186,8 +216,15 @@ def _cotonoma(row: dict) -> dict:
     }
 
 
-def _cursor(row: dict) -> str:
+def _cursor(row: DictRow) -> str:
     return f"{(row['created_at'] - _EPOCH) // timedelta(microseconds=1)}.{row['key']}"
+
+
+def _returned(row: T | None) -> T:
+    """The row a statement always returns (one it inserted, or one held locked)."""
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row
 
 
 def parse_cursor(cursor: str) -> tuple[datetime, str] | None:
@@ -221,11 +258,11 @@ class PendingCreation:
         self.conn = conn
         self.key = key
 
-    def ready(self) -> dict:
+    def ready(self) -> Cotonoma:
         """Make it visible; the cotonoma as everyone will see it once committed."""
         self.conn.execute("UPDATE cotonomas SET state = 'ready' WHERE key = %s", (self.key,))
         with self.conn.cursor(row_factory=dict_row) as cur:
-            return _cotonoma(cur.execute(_ONE, {"key": self.key}).fetchone())
+            return _cotonoma(_returned(cur.execute(_ONE, {"key": self.key}).fetchone()))
 
     def discard(self) -> None:
         self.conn.execute("DELETE FROM cotonomas WHERE key = %s", (self.key,))
@@ -257,7 +294,7 @@ class CotonomaStore:
         if granting is None:
             return None
         this = chain[-1]
-        ancestors = [{"key": link["key"], "name": link["name"]} for link in chain[granting:-1]]
+        ancestors: list[Ancestor] = [{"key": link["key"], "name": link["name"]} for link in chain[granting:-1]]
         return Place(this["key"], this["name"], this["parent_key"], this["owner_id"], ancestors)
 
     def reach(self, key: str, viewer: Viewer) -> Place | None:
@@ -265,14 +302,16 @@ class CotonomaStore:
         with reading(self.pool) as conn:
             return self._reach(conn, key, viewer)
 
-    def with_children(self, key: str) -> tuple[dict, list[dict]]:
+    def with_children(self, key: str) -> tuple[Cotonoma, list[Cotonoma]]:
         """A cotonoma and its children, newest first (whoever may reach it may reach them)."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = [_cotonoma(row) for row in cur.execute(_WITH_CHILDREN, {"key": key}).fetchall()]
         [cotonoma] = [c for c in rows if c["key"] == key]
         return cotonoma, [c for c in rows if c["key"] != key]
 
-    def page(self, viewer: Viewer, before: tuple[datetime, str] | None, limit: int) -> tuple[list[dict], str | None]:
+    def page(
+        self, viewer: Viewer, before: tuple[datetime, str] | None, limit: int
+    ) -> tuple[list[Cotonoma], str | None]:
         """The cotonomas the viewer owns or is a member of, newest first, and the cursor of the next page."""
         before_at, before_key = before if before else ("infinity", "")
         params = {
@@ -326,7 +365,7 @@ class CotonomaStore:
             yield PendingCreation(conn, row[0]) if row else None
 
     @contextmanager
-    def renaming(self, key: str, owner: Amishi, name: str) -> Iterator[dict]:
+    def renaming(self, key: str, owner: Amishi, name: str) -> Iterator[Cotonoma]:
         """Rename the owner's cotonoma; committed when the block ends, undone if
         it raises. Yields the cotonoma as it will be once committed."""
         with self._writing(owner) as conn:
@@ -342,7 +381,7 @@ class CotonomaStore:
             except psycopg.errors.UniqueViolation:
                 raise _name_taken(conn, owner.id, row[0], name) from None
             with conn.cursor(row_factory=dict_row) as cur:
-                cotonoma = _cotonoma(cur.execute(_ONE, {"key": key}).fetchone())
+                cotonoma = _cotonoma(_returned(cur.execute(_ONE, {"key": key}).fetchone()))
             yield cotonoma
 
     def name_and_parent(self, key: str) -> tuple[str, str | None] | None:
@@ -351,7 +390,7 @@ class CotonomaStore:
                 "SELECT name, parent_key FROM cotonomas WHERE key = %s AND state = 'ready'", (key,)
             ).fetchone()
 
-    def members(self, key: str) -> list[dict]:
+    def members(self, key: str) -> list[Member]:
         """The members of a cotonoma, the most recently added first."""
         with self.pool.connection() as conn:
             rows = conn.execute(
@@ -360,16 +399,18 @@ class CotonomaStore:
         return [{"email": email, "added_at": iso_utc(added_at)} for email, added_at in rows]
 
     @contextmanager
-    def adding_member(self, key: str, owner: Amishi, email: str) -> Iterator[dict]:
+    def adding_member(self, key: str, owner: Amishi, email: str) -> Iterator[Member]:
         """Add a member; committed when the block ends, undone if it raises."""
         with self._writing(owner) as conn:
             try:
                 with conn.transaction():
-                    email, added_at = conn.execute(
-                        "INSERT INTO members (cotonoma_key, email, added_by) VALUES (%s, %s, %s)"
-                        " RETURNING email, added_at",
-                        (key, email, owner.id),
-                    ).fetchone()
+                    email, added_at = _returned(
+                        conn.execute(
+                            "INSERT INTO members (cotonoma_key, email, added_by) VALUES (%s, %s, %s)"
+                            " RETURNING email, added_at",
+                            (key, email, owner.id),
+                        ).fetchone()
+                    )
             except psycopg.errors.UniqueViolation:
                 raise AlreadyMember(email) from None
             yield {"email": email, "added_at": iso_utc(added_at)}

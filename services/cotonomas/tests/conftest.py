@@ -5,6 +5,7 @@ import cotoami_testing  # noqa: F401,I001
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,7 +20,7 @@ from cotonomas.app import Dependencies, create_app
 from cotonomas.config import Config
 from cotonomas.consistency import CotonomaWrites
 from cotonomas.cotos_client import CotosClient
-from cotonomas.store import CotonomaStore
+from cotonomas.store import Cotonoma, CotonomaStore, Member
 
 pytest_plugins = ["cotoami_testing.fixtures"]
 
@@ -51,7 +52,7 @@ def config(clean_database, redis_url, required_environ) -> Config:
 class Call:
     method: str
     key: str
-    body: dict | None
+    body: dict[str, object] | None
     authorization: str | None
 
 
@@ -66,12 +67,12 @@ class CotosDouble:
     """
 
     def __init__(self):
-        self.cotos: dict[str, dict] = {}
+        self.cotos: dict[str, dict[str, object]] = {}
         self.calls: list[Call] = []
         self.answers: list[str] = []
         self.mode = "ok"
         self.port = 0
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _CotosServer | None = None
         self._released = threading.Event()
 
     @property
@@ -79,8 +80,7 @@ class CotosDouble:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _CotosHandler)
-        self._server.double = self
+        self._server = _CotosServer(("127.0.0.1", self.port), self)
         self.port = self._server.server_port
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
@@ -107,7 +107,15 @@ class CotosDouble:
         self._released.wait(SLOW_ANSWER_SECONDS)
 
 
+class _CotosServer(ThreadingHTTPServer):
+    def __init__(self, address: tuple[str, int], double: CotosDouble):
+        super().__init__(address, _CotosHandler)
+        self.double = double
+
+
 class _CotosHandler(BaseHTTPRequestHandler):
+    server: _CotosServer
+
     def do_PUT(self):
         self._answer()
 
@@ -115,9 +123,9 @@ class _CotosHandler(BaseHTTPRequestHandler):
         self._answer()
 
     def _answer(self):
-        double: CotosDouble = self.server.double
+        double = self.server.double
         length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
+        body: dict[str, object] | None = json.loads(self.rfile.read(length)) if length else None
         match = re.fullmatch(r"/internal/cotonoma-cotos/([A-Za-z0-9_-]+)", self.path)
         key = match[1] if match else ""
         authorization = self.headers.get("Authorization")
@@ -128,17 +136,18 @@ class _CotosHandler(BaseHTTPRequestHandler):
         if answer == "fail":
             return self._send(500, {"title": "Internal Server Error"})
         if self.command == "PUT":
+            assert body is not None, "a PUT carries the coto"
             double.cotos[key] = body
         else:
             double.cotos.pop(key, None)
         if answer == "slow":
             double.wait_as_slow()
-        if self.command == "PUT":
+        if body is not None and self.command == "PUT":
             self._send(200, {"coto": {"cotonoma_key": key, "content": body["name"]}})
         else:
             self._send(204, None)
 
-    def _send(self, status: int, payload: dict | None):
+    def _send(self, status: int, payload: dict[str, object] | None):
         send_json(self, status, json.dumps(payload).encode() if payload is not None else b"")
 
     def log_message(self, *args):
@@ -205,16 +214,18 @@ class Person:
         headers = {"Cookie": f"access_token={self.access_token}", **kwargs.pop("headers", {})}
         return self.client.simulate_request(method, path, headers=headers, **kwargs)
 
-    def create(self, name: str, parent_key: str | None = None) -> dict:
+    def create(self, name: str, parent_key: str | None = None) -> Cotonoma:
         body = {"name": name} if parent_key is None else {"name": name, "parent_key": parent_key}
         result = self.request("POST", "/api/cotonomas", json=body)
         assert result.status_code == 201, result.text
-        return result.json["cotonoma"]
+        cotonoma: Cotonoma = result.json["cotonoma"]
+        return cotonoma
 
-    def add_member(self, key: str, email: str) -> dict:
+    def add_member(self, key: str, email: str) -> Member:
         result = self.request("POST", f"/api/cotonomas/{key}/members", json={"email": email})
         assert result.status_code == 201, result.text
-        return result.json["member"]
+        member: Member = result.json["member"]
+        return member
 
     def listed(self) -> list[str]:
         result = self.request("GET", "/api/cotonomas")
@@ -234,12 +245,12 @@ def sign_in(client, token_keys):
 
 
 @pytest.fixture
-def ann(sign_in) -> Person:
+def ann(sign_in: Callable[[str | Amishi], Person]) -> Person:
     return sign_in("ann@example.com")
 
 
 @pytest.fixture
-def bob(sign_in) -> Person:
+def bob(sign_in: Callable[[str | Amishi], Person]) -> Person:
     return sign_in("bob@example.com")
 
 

@@ -1,6 +1,7 @@
 import pytest
-from conftest import INTERNAL_TOKEN
+
 from cotoami_testing.contracts import ServiceContract, TokenAndCredentialContract
+from cotoami_testing.fixtures import INTERNAL_TOKEN
 
 PUBLIC_ROUTES = [
     ("GET", "/api/cotonomas", None),

@@ -5,9 +5,10 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import INTERNAL_TOKEN, Call
+from conftest import Call
 
 from cotoami_common.internal import ServiceUnavailable
+from cotoami_testing.fixtures import INTERNAL_TOKEN
 from cotonomas.consistency import Reconciler
 
 

@@ -3,9 +3,10 @@
 import time
 
 import pytest
-from conftest import COTOS_TIMEOUT_SECONDS, INTERNAL_TOKEN, Call
+from conftest import COTOS_TIMEOUT_SECONDS, Call
 
 from cotoami_common.internal import ServiceUnavailable
+from cotoami_testing.fixtures import INTERNAL_TOKEN
 from cotonomas.cotos_client import CotosClient
 
 OWNER = {"id": "00000000-0000-4000-8000-000000000001", "display_name": "ann", "avatar_url": "https://a.test/ann"}

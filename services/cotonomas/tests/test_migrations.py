@@ -4,6 +4,7 @@ import uuid
 
 import psycopg
 import pytest
+
 from cotoami_testing.fixtures import violates
 
 OWNER = uuid.UUID("00000000-0000-4000-8000-000000000001")

@@ -8,8 +8,8 @@ hundred others, among twenty thousand cotonomas of ten thousand amishis."""
 
 import psycopg
 import pytest
-from cotoami_testing.fixtures import scans_in_plan
 
+from cotoami_testing.fixtures import scans_in_plan
 from cotonomas.store import _CHAIN, _ONE, _PAGE, _WITH_CHILDREN
 
 AMISHIS = 10_000
@@ -83,7 +83,7 @@ def big(database_url):
         db.execute("TRUNCATE amishis, cotonomas, members")
 
 
-def assert_reaches_rows_through_indexes(db, query: str, params: dict) -> None:
+def assert_reaches_rows_through_indexes(db, query: str, params: dict[str, object]) -> None:
     plan, scans = scans_in_plan(db, query, params, BIG_TABLES)
     for node in scans:
         where = f"{node['Node Type']} on {node['Relation Name']} ({node.get('Alias')})"

@@ -3,8 +3,9 @@
 import re
 
 import pytest
-from conftest import INTERNAL_TOKEN
+
 from cotoami_testing.contracts import NOT_JSON_OBJECTS
+from cotoami_testing.fixtures import INTERNAL_TOKEN
 
 KEY = re.compile(r"[A-Za-z0-9_-]{16}")
 

@@ -5,16 +5,18 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cotoami_testing.fixtures import new_amishi
 
-from cotonomas.store import KEY, NameTaken, NoSuchCotonoma, Viewer, new_key, parse_cursor
+from cotoami_common.tokens import Amishi
+from cotoami_testing.fixtures import new_amishi
+from cotonomas.store import KEY, CotonomaStore, NameTaken, NoSuchCotonoma, Viewer, new_key, parse_cursor
 
 ANN, BOB, CAROL = new_amishi("ann@example.com"), new_amishi("bob@example.com"), new_amishi("carol@example.com")
 
 
-def made(store, owner, name, parent_key=None) -> str:
+def made(store: CotonomaStore, owner: Amishi, name: str, parent_key: str | None = None) -> str:
     key = store.begin_creation(owner, name, parent_key)
     with store.finishing_creation(key) as creation:
+        assert creation is not None
         creation.ready()
     return key
 

@@ -6,13 +6,15 @@ cotoami_testing.fixtures and the service's `make_app(checks)`, `config_class`
 and `service_dir`."""
 
 import re
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import falcon
 import psycopg
+import psycopg_pool
 import pytest
+import redis
 import yaml
 from falcon import testing
 from openapi_spec_validator import validate as validate_openapi
@@ -22,10 +24,10 @@ from cotoami_common.config import ConfigError, Env
 from cotoami_common.health import postgres_check, redis_check
 from cotoami_common.metrics import route_label
 from cotoami_common.migrate import apply_migrations, create_database, migration_files, statements
-from cotoami_testing.fixtures import scrape
+from cotoami_testing.fixtures import MakeApp, WsgiApp, scrape
 
 
-def schema_of(url: str) -> list[tuple]:
+def schema_of(url: str) -> list[tuple[Any, ...]]:
     """Tables, columns, constraints and indexes of a database, comparably."""
     with psycopg.connect(url) as conn:
         return conn.execute(
@@ -81,18 +83,22 @@ def locking_problem(statement: str, existing_tables: set[str]) -> str | None:
 class ServiceContract:
     """Tests every service passes the same way; subclass it as TestServiceContract."""
 
-    def test_healthz(self, make_app):
+    def test_healthz(self, make_app: MakeApp) -> None:
         result = testing.TestClient(make_app({})).simulate_get("/healthz")
         assert result.status_code == 200 and result.json == {"status": "ok"}
 
-    def test_readyz_when_postgres_and_redis_answer(self, make_app, pool, redis):
+    def test_readyz_when_postgres_and_redis_answer(
+        self, make_app: MakeApp, pool: psycopg_pool.ConnectionPool, redis: redis.Redis
+    ) -> None:
         app = make_app({"postgres": postgres_check(pool), "redis": redis_check(redis)})
         result = testing.TestClient(app).simulate_get("/readyz")
         assert result.status_code == 200
         assert result.json == {"status": "ready", "checks": {"postgres": "ok", "redis": "ok"}}
 
     @pytest.mark.parametrize("down", ["postgres", "redis"])
-    def test_readyz_is_503_json_when_a_backing_service_does_not_answer(self, make_app, pool, redis, down):
+    def test_readyz_is_503_json_when_a_backing_service_does_not_answer(
+        self, make_app: MakeApp, pool: psycopg_pool.ConnectionPool, redis: redis.Redis, down: str
+    ) -> None:
         # Nothing listens on port 1.
         dead_pool = postgres_pool("postgresql://postgres@127.0.0.1:1/nothing", max_size=1)
         dead_redis = redis_client("redis://127.0.0.1:1/0")
@@ -108,18 +114,18 @@ class ServiceContract:
         assert result.status_code == 503 and result.headers["Content-Type"].startswith("application/json")
         assert result.json == {"status": "not ready", "checks": {"postgres": "ok", "redis": "ok", down: "failing"}}
 
-    def test_unknown_route_is_404_json(self, make_app):
+    def test_unknown_route_is_404_json(self, make_app: MakeApp) -> None:
         result = testing.TestClient(make_app({})).simulate_get("/api/nothing-here")
         assert result.status_code == 404 and result.headers["Content-Type"].startswith("application/json")
         assert "title" in result.json
 
-    def test_request_id_is_taken_from_the_gateway_or_made(self, make_app):
+    def test_request_id_is_taken_from_the_gateway_or_made(self, make_app: MakeApp) -> None:
         client = testing.TestClient(make_app({}))
         assert client.simulate_get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
         made = client.simulate_get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers["X-Request-ID"]
         assert len(made) == 32 and made != "bad id\n"
 
-    def test_metrics_count_and_time_requests_by_route(self, make_app):
+    def test_metrics_count_and_time_requests_by_route(self, make_app: MakeApp) -> None:
         client = testing.TestClient(make_app({}))
         key = ("/healthz", "GET", "200")
         before = scrape(client)
@@ -136,7 +142,9 @@ class ServiceContract:
         assert after[("cotoami_http_requests_total", unmatched)] >= 1
         assert not any("/no/such" in dict(labels).get("route", "") for _, labels in after)
 
-    def test_migrations_apply_concurrently_then_again_as_no_op(self, migrations_dir, empty_database_url):
+    def test_migrations_apply_concurrently_then_again_as_no_op(
+        self, migrations_dir: Path, empty_database_url: str
+    ) -> None:
         # A rollout may start a second migration Job while the first runs, and
         # every later rollout runs them all again.
         create_database(empty_database_url)
@@ -148,7 +156,7 @@ class ServiceContract:
         assert apply_migrations(empty_database_url, migrations_dir) == []
         assert schema_of(empty_database_url) == schema
 
-    def test_migrations_take_no_lock_that_stops_a_rollout(self, migrations_dir):
+    def test_migrations_take_no_lock_that_stops_a_rollout(self, migrations_dir: Path) -> None:
         """Old pods keep serving while a migration runs: no table rewrite or
         long lock on a table that an earlier migration made (README, "Migrations")."""
         made_earlier: set[str] = set()
@@ -161,7 +169,7 @@ class ServiceContract:
                 m.lower() for s in found for m in re.findall(r"^CREATE TABLE (?:IF NOT EXISTS )?(\w+)", s, re.I)
             }
 
-    def test_config_defaults_serve_local_use(self, config_class, required_environ):
+    def test_config_defaults_serve_local_use(self, config_class: type[Any], required_environ: dict[str, str]) -> None:
         config = config_class.from_env(Env(required_environ))
         assert config.database_url.startswith("postgresql://postgres@127.0.0.1:5432/cotoami_")
         assert config.redis_url == "redis://127.0.0.1:6379/0"
@@ -178,7 +186,9 @@ class ServiceContract:
             ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE"),
         ],
     )
-    def test_malformed_config_names_the_variable(self, config_class, required_environ, environ, named):
+    def test_malformed_config_names_the_variable(
+        self, config_class: type[Any], required_environ: dict[str, str], environ: dict[str, str], named: str
+    ) -> None:
         with pytest.raises(ConfigError, match=named):
             config_class.from_env(Env({**required_environ, **environ}))
 
@@ -189,12 +199,16 @@ class TokenAndCredentialContract:
     shows in the Config's repr (so never in a log). Subclass it beside ServiceContract."""
 
     @pytest.mark.parametrize("missing", ["JWT_PUBLIC_KEYS_FILE", "INTERNAL_TOKEN"])
-    def test_the_token_keys_and_the_service_credential_are_required(self, config_class, required_environ, missing):
+    def test_the_token_keys_and_the_service_credential_are_required(
+        self, config_class: type[Any], required_environ: dict[str, str], missing: str
+    ) -> None:
         environ = {name: value for name, value in required_environ.items() if name != missing}
         with pytest.raises(ConfigError, match=missing):
             config_class.from_env(Env(environ))
 
-    def test_the_service_credential_is_read_from_a_file_and_never_shown(self, config_class, required_environ, tmp_path):
+    def test_the_service_credential_is_read_from_a_file_and_never_shown(
+        self, config_class: type[Any], required_environ: dict[str, str], tmp_path: Path
+    ) -> None:
         secret = tmp_path / "internal-token"
         secret.write_text("from-a-mounted-secret\n")
         environ = {**required_environ, "INTERNAL_TOKEN": "", "INTERNAL_TOKEN_FILE": str(secret)}
@@ -219,7 +233,7 @@ NOT_JSON_OBJECTS = [
 _OPENAPI_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
-def served_operations(app: falcon.App) -> set[tuple[str, str]]:
+def served_operations(app: WsgiApp) -> set[tuple[str, str]]:
     """Every (route template, method) the app answers with a responder of its own
     resource, as `("/api/cotos/{coto_id}", "get")`. Falcon's own responders (405
     for the methods a resource lacks, OPTIONS listing those it has) answer the
@@ -229,7 +243,7 @@ def served_operations(app: falcon.App) -> set[tuple[str, str]]:
     while nodes:
         node = nodes.pop()
         nodes.extend(node.children)
-        if node.resource is None:
+        if node.resource is None or node.method_map is None:  # a node with a resource has its method map
             continue
         for method, responder in node.method_map.items():
             if getattr(responder, "__self__", None) is node.resource:
@@ -237,22 +251,31 @@ def served_operations(app: falcon.App) -> set[tuple[str, str]]:
     return operations
 
 
-def _resolved(document: dict, item: dict) -> dict:
+def _json_object(value: object, where: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{where} is not a JSON object")
+    return value
+
+
+def _resolved(document: Mapping[str, object], item: Mapping[str, object]) -> Mapping[str, object]:
     """A path item, following its local $ref (#/components/pathItems/...)."""
     while "$ref" in item:
-        target = document
-        for part in item["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        item = target
+        ref = item["$ref"]
+        if not isinstance(ref, str):
+            raise TypeError(f"$ref is not a string: {ref!r}")
+        target: object = document
+        for part in ref.removeprefix("#/").split("/"):
+            target = _json_object(target, ref)[part]
+        item = _json_object(target, ref)
     return item
 
 
-def documented_operations(document: dict) -> set[tuple[str, str]]:
+def documented_operations(document: Mapping[str, object]) -> set[tuple[str, str]]:
     """Every (path, method) an OpenAPI document lists."""
     return {
         (path, method)
-        for path, item in document["paths"].items()
-        for method in _resolved(document, item)
+        for path, item in _json_object(document["paths"], "paths").items()
+        for method in _resolved(document, _json_object(item, path))
         if method in _OPENAPI_METHODS
     }
 
@@ -266,18 +289,18 @@ class OpenApiContract:
     def document(self, service_dir: Path) -> Any:
         return yaml.safe_load((service_dir / "openapi.yaml").read_text())
 
-    def test_the_document_is_valid_openapi(self, document):
+    def test_the_document_is_valid_openapi(self, document: Any) -> None:
         validate_openapi(document)
 
-    def test_every_route_served_is_documented(self, make_app, document):
+    def test_every_route_served_is_documented(self, make_app: MakeApp, document: Any) -> None:
         undocumented = served_operations(make_app({})) - documented_operations(document)
         assert not undocumented, f"served but not in openapi.yaml: {sorted(undocumented)}"
 
-    def test_every_documented_operation_is_served(self, make_app, document):
+    def test_every_documented_operation_is_served(self, make_app: MakeApp, document: Any) -> None:
         unserved = documented_operations(document) - served_operations(make_app({}))
         assert not unserved, f"in openapi.yaml but not served: {sorted(unserved)}"
 
-    def test_internal_operations_require_the_service_credential(self, document):
+    def test_internal_operations_require_the_service_credential(self, document: Any) -> None:
         schemes = document.get("components", {}).get("securitySchemes", {})
         for path, item in document["paths"].items():
             if not path.startswith("/internal/"):
@@ -285,6 +308,8 @@ class OpenApiContract:
             for method, operation in _resolved(document, item).items():
                 if method not in _OPENAPI_METHODS:
                     continue
-                security = operation.get("security", document.get("security", []))
+                security = _json_object(operation, f"{method} {path}").get("security", document.get("security", []))
+                if not isinstance(security, list):
+                    raise TypeError(f"{method.upper()} {path}: security is not a list")
                 required = [[schemes.get(name, {}).get("scheme") for name in alternative] for alternative in security]
                 assert required == [["bearer"]], f"{method.upper()} {path} must require the bearer credential alone"

@@ -33,6 +33,7 @@ from psycopg import sql
 
 import cotoami_testing
 from cotoami_common.backing import postgres_pool, redis_client
+from cotoami_common.health import Check
 from cotoami_common.migrate import apply_migrations, create_database
 from cotoami_common.tokens import AccessTokenSigner, Amishi, generate_keys
 
@@ -64,6 +65,10 @@ def sample(client: testing.TestClient, name: str, **labels: str) -> float:
     return scrape(client).get((name, frozenset(labels.items())), 0.0)
 
 
+# A service's app, and the make_app fixture: the app with the readiness checks given.
+WsgiApp = falcon.App[falcon.Request, falcon.Response]
+MakeApp = Callable[[dict[str, Check]], WsgiApp]
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -76,7 +81,7 @@ class ServiceUnderTest:
 
     directory: Path
     config_class: type[Any]
-    create_app: Callable[[Any, Any], falcon.App]
+    create_app: Callable[[Any, Any], WsgiApp]
     token_service: bool
 
 
@@ -96,13 +101,13 @@ def config_class(service: ServiceUnderTest) -> type[Any]:
 
 
 @pytest.fixture
-def make_app(service: ServiceUnderTest, config: Any, deps: Any) -> Callable[[dict[str, Any]], falcon.App]:
+def make_app(service: ServiceUnderTest, config: Any, deps: Any) -> MakeApp:
     """The service's app from the test's config and dependencies, with the readiness checks given."""
     return lambda checks: service.create_app(config, dataclasses.replace(deps, checks=checks))
 
 
 @pytest.fixture
-def client(make_app: Callable[[dict[str, Any]], falcon.App]) -> testing.TestClient:
+def client(make_app: MakeApp) -> testing.TestClient:
     return testing.TestClient(make_app({}))
 
 

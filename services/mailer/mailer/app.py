@@ -25,13 +25,13 @@ class Dependencies(ServiceDependencies):
         return cls(**backing, liveness=keep_running("worker", worker))
 
 
-def create_app(config: Config, deps: Dependencies) -> falcon.App:
+def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request, falcon.Response]:
     # Nothing but health and metrics: the mailer's work is its worker's, on the Redis stream.
     return service_app(
         config, deps, error_answers={}, metrics_collectors=[MailQueueCollector(deps.redis, config.mail_stream)]
     )
 
 
-def get_app() -> falcon.App:
+def get_app() -> falcon.App[falcon.Request, falcon.Response]:
     config = load_config(Config.from_env, os.environ)
     return create_app(config, Dependencies.open(config))

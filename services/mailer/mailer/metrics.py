@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import redis
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from cotoami_common.metrics import counter
@@ -71,10 +72,10 @@ class MailQueueCollector(Collector):
             GaugeMetricFamily(self.DEAD, f"Mail jobs in the dead-letter stream `{self.stream}:dead`."),
         )
 
-    def describe(self):
+    def describe(self) -> list[Metric]:
         return list(self._families())
 
-    def collect(self):
+    def collect(self) -> list[Metric]:
         try:
             with self.client.pipeline(transaction=False) as pipe:
                 pipe.xlen(self.stream)

@@ -101,6 +101,7 @@ class SmtpSender:
         """Returns once the server has accepted the message; raises
         smtplib.SMTPException or OSError otherwise."""
         endpoint = self.endpoint
+        client: smtplib.SMTP
         if endpoint.scheme == "smtps":
             client = smtplib.SMTP_SSL(
                 endpoint.host, endpoint.port, timeout=self.timeout, context=ssl.create_default_context()
@@ -110,7 +111,7 @@ class SmtpSender:
         try:
             if endpoint.scheme == "smtp+starttls":
                 client.starttls(context=ssl.create_default_context())
-            if endpoint.username is not None:
+            if endpoint.username is not None and endpoint.password is not None:  # parse: both or neither
                 client.login(endpoint.username, endpoint.password)
             client.send_message(message)
         finally:

@@ -6,6 +6,7 @@ from enum import Enum
 
 import psycopg_pool
 import redis
+from redis.typing import EncodableT, FieldT
 
 from mailer.jobs import MailJob
 
@@ -21,6 +22,13 @@ ERROR_CHARS = 1000
 class Entry:
     id: str
     fields: dict[str, str]
+
+
+def _entry(entry_id: object, fields: object) -> Entry:
+    """A stream entry from a reply, which the client has decoded to strings."""
+    if not isinstance(entry_id, str) or not isinstance(fields, dict):
+        raise TypeError(f"a stream entry should be a str id and a dict of fields, got {type(entry_id)}, {type(fields)}")
+    return Entry(entry_id, {str(key): str(value) for key, value in fields.items()})
 
 
 class MailQueue:
@@ -44,9 +52,11 @@ class MailQueue:
 
     def read_new(self, block_ms: int) -> Entry | None:
         reply = self.client.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=1, block=block_ms)
+        if isinstance(reply, dict):  # the client speaks RESP2: a list of [stream, entries], or None after block_ms
+            raise TypeError("a RESP3 reply to XREADGROUP: the mail queue expects RESP2")
         for _stream, entries in reply or ():
             for entry_id, fields in entries:
-                return Entry(entry_id, fields)
+                return _entry(entry_id, fields)
         return None
 
     def reclaim(self, min_idle_ms: int) -> Entry | None:
@@ -56,7 +66,7 @@ class MailQueue:
             self.stream, GROUP, self.consumer, min_idle_ms, start_id=self._reclaim_from, count=1
         )
         for entry_id, fields in entries:
-            return Entry(entry_id, fields)
+            return _entry(entry_id, fields)
         return None
 
     def ack(self, entry_id: str) -> None:
@@ -68,7 +78,8 @@ class MailQueue:
 
     def dead_letter(self, entry: Entry, error: str) -> None:
         """Given up on: copied to the dead-letter stream with the reason, then acked, atomically."""
-        record = {**entry.fields, "error": error[:ERROR_CHARS], "entry_id": entry.id, "consumer": self.consumer}
+        record: dict[FieldT, EncodableT] = {key: value for key, value in entry.fields.items()}
+        record.update({"error": error[:ERROR_CHARS], "entry_id": entry.id, "consumer": self.consumer})
         with self.client.pipeline(transaction=True) as pipe:
             pipe.xadd(self.dead_stream, record, maxlen=DEAD_LETTERS_KEPT, approximate=True)
             pipe.xack(self.stream, GROUP, entry.id)
@@ -118,11 +129,14 @@ class DeliveryLog:
             ).fetchone()
             if first:
                 return Claim(Outcome.SEND, attempt=1)
-            status, attempts, last_error, running_for = conn.execute(
+            row = conn.execute(
                 "SELECT status, attempts, last_error, extract(epoch FROM now() - attempt_started_at)::float8"
                 " FROM deliveries WHERE job_id = %s FOR UPDATE",
                 (job.id,),
             ).fetchone()
+            if row is None:  # the INSERT found it there, and rows are never deleted
+                raise RuntimeError(f"the delivery of {job.id} vanished while being claimed")
+            status, attempts, last_error, running_for = row
             if status == "sent":
                 return Claim(Outcome.SENT, attempt=attempts)
             if status == "dead":

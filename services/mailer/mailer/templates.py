@@ -61,7 +61,8 @@ class MailTemplates:
         variables = {**job.data, "recipient": job.to}
         try:
             text = self.env.get_template(job.kind + TEXT_SUFFIX).make_module(variables)
-            subject = " ".join(str(text.subject).split())  # one header line, whatever the template did
+            # The template's exports are the module's attributes, set at run time: Jinja's types cannot name them.
+            subject = " ".join(str(getattr(text, "subject")).split())  # noqa: B009 (one header line, whatever the template did)
             html = self.env.get_template(job.kind + HTML_SUFFIX).render(variables, subject=subject)
         except (jinja2.UndefinedError, DataError) as error:
             raise MalformedJob(f"the job's data does not fit the {job.kind} templates: {error}") from None
@@ -86,9 +87,16 @@ def _kinds(directory: Path) -> frozenset[str]:
 
 
 def _sets_subject(env: jinja2.Environment, name: str) -> bool:
+    if env.loader is None:
+        raise ValueError("the template environment has no loader")
     source = env.loader.get_source(env, name)[0]
     assignments = env.parse(source).find_all((nodes.Assign, nodes.AssignBlock))
-    return any(isinstance(a.target, nodes.Name) and a.target.name == "subject" for a in assignments)
+    return any(
+        isinstance(a, nodes.Assign | nodes.AssignBlock)
+        and isinstance(a.target, nodes.Name)
+        and a.target.name == "subject"
+        for a in assignments
+    )
 
 
 def _name_if_missing(value: object) -> None:

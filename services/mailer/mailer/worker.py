@@ -46,7 +46,7 @@ class Backoff:
     cap: float = 60.0
 
     def delay(self, failed_attempts: int) -> float:
-        return min(self.first * 2 ** (failed_attempts - 1), self.cap)
+        return min(self.first * 2.0 ** (failed_attempts - 1), self.cap)
 
 
 def consumer_name() -> str:
@@ -201,7 +201,7 @@ class MailWorker:
             self._wait(entry, claim.retry_in)
             log.info("mail job is being attempted by another worker", extra={"fields": fields})
 
-    def _attempt(self, entry: Entry, job: MailJob, mail: RenderedMail, attempt: int, fields: dict) -> None:
+    def _attempt(self, entry: Entry, job: MailJob, mail: RenderedMail, attempt: int, fields: dict[str, object]) -> None:
         try:
             self.sender.send(compose(job, mail, self.mail_from))
         except (smtplib.SMTPException, OSError) as error:

@@ -10,6 +10,7 @@ import socket
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypedDict, cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,7 +25,7 @@ from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotos.app import Dependencies, create_app
 from cotos.config import Config
 from cotos.cotonoma_access import CotonomaAccess
-from cotos.store import AnonymousCotoStore, CotoStore
+from cotos.store import AnonymousCoto, AnonymousCotoStore, Coto, CotoStore
 
 pytest_plugins = ["cotoami_testing.fixtures"]
 
@@ -43,7 +44,7 @@ def config(clean_database, redis_url, required_environ) -> Config:
 
 
 @pytest.fixture
-def verifier(config) -> AccessTokenVerifier:
+def verifier(config: Config) -> AccessTokenVerifier:
     return config.tokens.verifier()
 
 
@@ -77,11 +78,18 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+class CotonomasServer(ThreadingHTTPServer):
+    """The HTTP server of a CotonomasDouble, which its handler asks."""
+
+    double: "CotonomasDouble"
+
+
 class CotonomasHandler(BaseHTTPRequestHandler):
     """Answers GET /internal/cotonomas/{key}/access as the cotonomas service would."""
 
     def do_GET(self):
-        double: CotonomasDouble = self.server.double
+        assert isinstance(self.server, CotonomasServer)
+        double = self.server.double
         url = urlsplit(self.path)
         query = {name: values[0] for name, values in parse_qs(url.query).items()}
         match = re.fullmatch(r"/internal/cotonomas/([^/]+)/access", url.path)
@@ -94,6 +102,12 @@ class CotonomasHandler(BaseHTTPRequestHandler):
         pass
 
 
+class KnownCotonoma(TypedDict):
+    name: str
+    owner_id: str
+    emails: set[str]
+
+
 class CotonomasDouble:
     """A real HTTP peer standing in for the cotonomas service's access route.
 
@@ -104,14 +118,14 @@ class CotonomasDouble:
     """
 
     def __init__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), CotonomasHandler)
+        self.server = CotonomasServer(("127.0.0.1", 0), CotonomasHandler)
         self.server.double = self
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.reset()
 
     def reset(self) -> None:
-        self.cotonomas: dict[str, dict] = {}
-        self.asked: list[dict] = []
+        self.cotonomas: dict[str, KnownCotonoma] = {}
+        self.asked: list[dict[str, object]] = []
         self.answer: int | None = None
         self.body: bytes | None = None
         self.delay = 0.0
@@ -126,12 +140,12 @@ class CotonomasDouble:
     def revoke(self, key: str, amishi: Amishi) -> None:
         self.cotonomas[key]["emails"].discard(amishi.email)
 
-    def decide(self, key: str | None, query: dict, authorization: str | None) -> tuple[int, bytes]:
+    def decide(self, key: str | None, query: dict[str, str], authorization: str | None) -> tuple[int, bytes]:
         if self.answer is not None:
             return self.answer, self.body if self.body is not None else b'{"title": "as told"}'
         if authorization != f"Bearer {INTERNAL_TOKEN}":
             return 401, b'{"title": "Unauthorized"}'
-        cotonoma = self.cotonomas.get(key)
+        cotonoma = self.cotonomas.get(key) if key is not None else None
         if cotonoma is None or query.get("email") not in cotonoma["emails"]:
             return 404, b'{"title": "No such cotonoma"}'
         return 200, json.dumps({"key": key, "name": cotonoma["name"], "owner_id": cotonoma["owner_id"]}).encode()
@@ -216,14 +230,14 @@ def new_cotonoma(client, cotonomas_double):
     return new_cotonoma
 
 
-def put_cotonoma_coto(client, key: str, name: str, owner: Amishi, parent_key: str | None = None) -> dict:
+def put_cotonoma_coto(client, key: str, name: str, owner: Amishi, parent_key: str | None = None) -> Coto:
     result = client.simulate_put(
         f"/internal/cotonoma-cotos/{key}",
         json={"name": name, "parent_key": parent_key, "owner": owner.public()},
         headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"},
     )
     assert result.status_code == 200, result.text
-    return result.json["coto"]
+    return cast(Coto, result.json["coto"])
 
 
 class Browser:
@@ -240,13 +254,13 @@ class Browser:
             self.cookies[name] = cookie.value
         return result
 
-    def post(self, content: str, cotonoma_key: str | None = None) -> dict:
+    def post(self, content: str, cotonoma_key: str | None = None) -> Coto | AnonymousCoto:
         body = {"content": content} | ({"cotonoma_key": cotonoma_key} if cotonoma_key else {})
         result = self.request("POST", "/api/cotos", json=body)
         assert result.status_code == 201, result.text
-        return result.json["coto"]
+        return cast(Coto | AnonymousCoto, result.json["coto"])
 
-    def timeline(self, **params) -> list[dict]:
+    def timeline(self, **params) -> list[Coto] | list[AnonymousCoto]:
         result = self.request("GET", "/api/cotos", params=params)
         assert result.status_code == 200, result.text
-        return result.json["cotos"]
+        return cast(list[Coto] | list[AnonymousCoto], result.json["cotos"])

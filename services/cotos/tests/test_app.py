@@ -5,13 +5,13 @@ import logging.config
 import psycopg_pool
 import pytest
 import redis
-from cotoami_testing.contracts import ServiceContract, TokenAndCredentialContract
-from cotoami_testing.fixtures import new_amishi
 from falcon import testing
 
 from cotoami_common.config import ConfigError, Env
 from cotoami_common.logs import logging_config
 from cotoami_common.ratelimit import RateLimiter
+from cotoami_testing.contracts import ServiceContract, TokenAndCredentialContract
+from cotoami_testing.fixtures import new_amishi
 from cotos.app import create_app
 from cotos.config import Config
 

@@ -1,19 +1,22 @@
 """POST /internal/anonymous-cotos/claims: auth moves a memo pad into an account on sign-in."""
 
+from typing import cast
+
 import pytest
+
 from cotoami_testing.fixtures import new_amishi
 
 CLAIMS = "/internal/anonymous-cotos/claims"
 
 
-def claim(client, anonymous_id: str, amishi, credential: str) -> dict:
+def claim(client, anonymous_id: str, amishi, credential: str) -> dict[str, object]:
     result = client.simulate_post(
         CLAIMS,
         json={"anonymous_id": anonymous_id, "amishi": amishi.public()},
         headers={"Authorization": f"Bearer {credential}"},
     )
     assert result.status_code == 200, result.text
-    return result.json
+    return cast(dict[str, object], result.json)
 
 
 @pytest.fixture

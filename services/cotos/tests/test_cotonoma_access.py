@@ -5,10 +5,10 @@ import threading
 import time
 
 import pytest
-from conftest import ACCESS_TIMEOUT_SECONDS, INTERNAL_TOKEN
-from cotoami_testing.fixtures import new_amishi
+from conftest import ACCESS_TIMEOUT_SECONDS
 
 from cotoami_common.internal import ServiceUnavailable
+from cotoami_testing.fixtures import INTERNAL_TOKEN, new_amishi
 from cotos.cotonoma_access import CotonomaAccess
 
 KEY = "room-key-0001"

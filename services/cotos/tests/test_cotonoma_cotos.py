@@ -4,9 +4,12 @@ coto standing for each cotonoma."""
 import json
 import threading
 
+import psycopg
 import pytest
-from conftest import INTERNAL_TOKEN, put_cotonoma_coto
-from cotoami_testing.fixtures import new_amishi
+from conftest import put_cotonoma_coto
+from psycopg.rows import TupleRow
+
+from cotoami_testing.fixtures import INTERNAL_TOKEN, new_amishi
 
 KEY = "room-key-0001"
 PATH = f"/internal/cotonoma-cotos/{KEY}"
@@ -18,7 +21,7 @@ def owner():
     return new_amishi("owner@example.com")
 
 
-def _cotonoma_cotos(db) -> list[tuple]:
+def _cotonoma_cotos(db: psycopg.Connection[TupleRow]) -> list[TupleRow]:
     return db.execute(
         "SELECT cotonoma_key, content, amishi_id::text, posted_in_key FROM cotos"
         " WHERE cotonoma_key IS NOT NULL ORDER BY id"

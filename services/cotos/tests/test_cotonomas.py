@@ -5,6 +5,7 @@ import time
 
 import pytest
 from conftest import ACCESS_TIMEOUT_SECONDS, put_cotonoma_coto
+
 from cotoami_testing.fixtures import new_amishi
 
 

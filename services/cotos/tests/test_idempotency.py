@@ -2,13 +2,15 @@
 request made; and the limits on anonymous writes."""
 
 import dataclasses
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import Browser
-from cotoami_testing.fixtures import new_amishi
 from falcon import testing
 
+from cotoami_common.tokens import Amishi
+from cotoami_testing.fixtures import new_amishi
 from cotos.app import create_app
 
 
@@ -18,7 +20,7 @@ def post(browser: Browser, content: str, key: str | None, **extra) -> testing.Re
 
 
 @pytest.fixture(params=["signed_in", "anonymous"])
-def writer(request, browser, sign_in) -> Browser:
+def writer(request, browser: Browser, sign_in: Callable[[Amishi], Browser]) -> Browser:
     return sign_in(new_amishi()) if request.param == "signed_in" else browser
 
 

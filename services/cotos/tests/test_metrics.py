@@ -1,6 +1,7 @@
 """The cotos service's domain counter, read through its own /metrics."""
 
 from conftest import put_cotonoma_coto
+
 from cotoami_testing.fixtures import new_amishi, sample
 
 

@@ -8,10 +8,13 @@ makes them; one heavy amishi holds a large share of the cotos and one busy
 cotonoma too, all written before everyone else's latest, which is when
 walking the primary key from the newest coto backwards is the worst plan."""
 
+import uuid
+
 import psycopg
 import pytest
-from cotoami_testing.fixtures import scans_in_plan
+from psycopg.rows import TupleRow
 
+from cotoami_testing.fixtures import scans_in_plan
 from cotos.store import (
     _GET,
     _GET_COTONOMA_COTO,
@@ -87,10 +90,13 @@ def big(database_url):
         db.execute("TRUNCATE cotos, authors")
 
 
-def deep_cursor(db, column: str, value: str, depth: int) -> str:
-    return db.execute(
+def deep_cursor(db: psycopg.Connection[TupleRow], column: str, value: str, depth: int) -> uuid.UUID:
+    row = db.execute(
         f"SELECT id FROM cotos WHERE {column} = %s ORDER BY id DESC OFFSET %s LIMIT 1", (value, depth - 1)
-    ).fetchone()[0]
+    ).fetchone()
+    assert row is not None
+    cursor: uuid.UUID = row[0]
+    return cursor
 
 
 def assert_reads_only_what_it_returns(db, query: str, params) -> None:

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from cotoami_testing.contracts import NOT_JSON_OBJECTS
 
 

@@ -4,8 +4,9 @@ import time
 from dataclasses import replace
 
 import pytest
-from cotoami_testing.fixtures import new_amishi
 from test_resources import BAD_POSTS
+
+from cotoami_testing.fixtures import new_amishi
 
 
 @pytest.fixture

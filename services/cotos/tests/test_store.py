@@ -1,9 +1,10 @@
 import uuid
 from dataclasses import replace
+from typing import Any
 
 import pytest
-from cotoami_testing.fixtures import new_amishi
 
+from cotoami_testing.fixtures import new_amishi
 from cotos.store import (
     COTONOMA_TIMELINE_FIRST_PAGE,
     COTONOMA_TIMELINE_PAGE_BEFORE,
@@ -120,7 +121,7 @@ def test_the_cotonoma_timeline_reads_the_cotonoma_index_not_the_whole_table(coto
         _assert_reads_along(db, query, {"cotonoma_key": busy, "before": before, "limit": 51}, "cotos_by_cotonoma")
 
 
-def _assert_reads_along(db, query: str, params: dict, index: str) -> None:
+def _assert_reads_along(db, query: str, params: dict[str, object], index: str) -> None:
     plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
     nodes = list(_plan_nodes(plan))
     scans = {node["Alias"]: node for node in nodes if node.get("Relation Name") == "cotos"}
@@ -136,7 +137,7 @@ def _assert_reads_along(db, query: str, params: dict, index: str) -> None:
     assert scans["p"]["Node Type"] == "Index Scan" and scans["p"]["Index Name"] == "cotos_cotonoma_key_key", plan
 
 
-def _plan_nodes(node: dict):
+def _plan_nodes(node: dict[str, Any]):
     yield node
     for child in node.get("Plans", []):
         yield from _plan_nodes(child)

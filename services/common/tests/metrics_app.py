@@ -11,7 +11,7 @@ class Hello:
         resp.media = {"hello": name}
 
 
-def get_app() -> falcon.App:
+def get_app() -> falcon.App[falcon.Request, falcon.Response]:
     app = new_app(max_body_bytes=1024, allowed_origins=["http://127.0.0.1:8000"])
     add_health_routes(app, {})
     app.add_route("/hello/{name}", Hello())

@@ -1,6 +1,7 @@
 import time
 
 import psycopg
+import psycopg_pool
 import pytest
 from psycopg.pq import TransactionStatus
 
@@ -16,20 +17,24 @@ def pool():
     pool.close()
 
 
-def backend_pid(pool) -> int:
+def backend_pid(pool: psycopg_pool.ConnectionPool) -> int:
     with pool.connection() as conn:
-        return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        pid: int = row[0]
+        return pid
 
 
 def test_an_idle_connection_is_handed_out_without_a_round_trip(pool, monkeypatch):
     backend_pid(pool)
     sent = []
     execute = psycopg.Connection.execute
-    monkeypatch.setattr(
-        psycopg.Connection,
-        "execute",
-        lambda conn, query, *args, **kwargs: (sent.append(query), execute(conn, query, *args, **kwargs))[1],
-    )
+
+    def recorded_execute(conn, query, *args, **kwargs):
+        sent.append(query)
+        return execute(conn, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", recorded_execute)
     backend_pid(pool)
     assert sent == ["SELECT pg_backend_pid()"], "a check query was sent"
 
@@ -37,7 +42,8 @@ def test_an_idle_connection_is_handed_out_without_a_round_trip(pool, monkeypatch
 def test_a_connection_the_server_ended_is_replaced_on_checkout(pool):
     ended = backend_pid(pool)
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        assert admin.execute("SELECT pg_terminate_backend(%s)", (ended,)).fetchone()[0]
+        terminated = admin.execute("SELECT pg_terminate_backend(%s)", (ended,)).fetchone()
+        assert terminated is not None and terminated[0]
         deadline = time.monotonic() + 5
         while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (ended,)).fetchone():
             assert time.monotonic() < deadline, "the backend did not end"

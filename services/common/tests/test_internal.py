@@ -20,7 +20,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        server: PeerServer = self.server
+        server = self.server
+        assert isinstance(server, PeerServer)
         server.seen.append({"path": self.path, "port": self.client_address[1], "headers": dict(self.headers)})
         if self.path == "/slow":
             time.sleep(0.5)
@@ -50,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class PeerServer(ThreadingHTTPServer):
     daemon_threads = True
-    seen: list[dict]
+    seen: list[dict[str, object]]
 
 
 @pytest.fixture

@@ -53,7 +53,8 @@ def labels(route: str, method: str, status: int) -> dict[str, str]:
 def counts(client, route, method, status) -> tuple[float, float]:
     found = scrape(client)
     key = frozenset(labels(route, method, status).items())
-    return tuple(found.get((name, key), 0.0) for name in KINDS)
+    requests, durations = (found.get((name, key), 0.0) for name in KINDS)
+    return requests, durations
 
 
 def test_metrics_are_served_in_the_text_exposition_format(client):
@@ -163,7 +164,8 @@ def test_the_metrics_directory_is_the_test_runs(metrics_dir):
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def get(url: str) -> tuple[int, str]:
@@ -202,7 +204,7 @@ def gunicorn(tmp_path):
     """Runs tests/metrics_app.py under the shared gunicorn configuration with two workers."""
     started = []
 
-    def start(**environ: str) -> tuple[subprocess.Popen, str]:
+    def start(**environ: str) -> tuple[subprocess.Popen[str], str]:
         port = free_port()
         env = {name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"}
         env.update(
@@ -255,12 +257,13 @@ def gunicorn(tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        assert process.stdout is not None  # started with stdout=PIPE
         process.stdout.close()
 
 
-def stop(process: subprocess.Popen) -> str:
+def stop(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=15)
+    output: str = process.communicate(timeout=15)[0]
     return output
 
 

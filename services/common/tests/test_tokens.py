@@ -44,7 +44,7 @@ def test_key_ids_are_key_thumbprints(tmp_path, token_keys):
     assert (tmp_path / "signing-key.pem").stat().st_mode & 0o077 == 0, "the private key is readable by its owner only"
 
 
-def _forge(claims: dict, header: dict, key, algorithm: str) -> str:
+def _forge(claims: dict[str, object], header: dict[str, object], key, algorithm: str) -> str:
     return jwt.encode(claims, key, algorithm=algorithm, headers=header)
 
 
@@ -94,7 +94,12 @@ def test_only_so_many_verified_tokens_are_remembered(token_keys, monkeypatch):
         verifier.verify(token)
     checked = []
     real_decode = jwt.decode
-    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: checked.append(1) or real_decode(*args, **kwargs))
+
+    def counted_decode(*args, **kwargs):
+        checked.append(1)
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted_decode)
     verifier.verify(third)
     verifier.verify(first)  # the oldest was forgotten
     assert checked == [1]

@@ -1,4 +1,5 @@
 import atexit
+from collections.abc import Callable
 
 import falcon
 import psycopg_pool
@@ -8,7 +9,7 @@ from falcon import testing
 from cotoami_common.backing import ServiceDependencies
 from cotoami_common.config import ServiceConfig
 from cotoami_common.health import keep_running, redis_check
-from cotoami_common.web import json_object, limit_param, new_app, service_app, text_field
+from cotoami_common.web import ErrorAnswers, json_object, limit_param, new_app, service_app, text_field
 from cotoami_testing.fixtures import POSTGRES_URL, REDIS_URL
 
 
@@ -177,7 +178,9 @@ def test_a_services_own_errors_get_the_answers_it_registered_and_health_routes(r
     )
     unused_pool = psycopg_pool.ConnectionPool(POSTGRES_URL, open=False)
     deps = ServiceDependencies(pool=unused_pool, redis=redis, checks={"redis": redis_check(redis)})
-    answers = {NoSuchThing: lambda error: falcon.HTTPNotFound(title="No such thing", description=error.thing_id)}
+    answers: ErrorAnswers = {
+        NoSuchThing: lambda error: falcon.HTTPNotFound(title="No such thing", description=error.thing_id)
+    }
     app = service_app(config, deps, error_answers=answers)
     app.add_route("/api/things/{thing_id}", Things())
     client = testing.TestClient(app)
@@ -187,7 +190,7 @@ def test_a_services_own_errors_get_the_answers_it_registered_and_health_routes(r
 
 
 def test_background_work_is_started_stopped_at_exit_and_checked(monkeypatch):
-    at_exit = []
+    at_exit: list[Callable[..., object]] = []
     monkeypatch.setattr(atexit, "register", at_exit.append)
 
     class Work:

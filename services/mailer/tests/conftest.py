@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cotoami_testing.fixtures import ServiceUnderTest
@@ -45,7 +46,10 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {PORTS}")
 
 
-def eventually(condition: Callable[[], object], timeout: float = 10.0, what: str = "the condition"):
+T = TypeVar("T")
+
+
+def eventually(condition: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition") -> T:
     """Poll until condition() is truthy; return its value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -88,7 +92,7 @@ class Maildev:
     def smtp_url(self) -> str:
         return f"smtp://127.0.0.1:{self.smtp_port}"
 
-    def _request(self, method: str, path: str):
+    def _request(self, method: str, path: str) -> object:
         request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}", method=method)
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.load(response)
@@ -109,13 +113,15 @@ class Maildev:
             return False
         return True
 
-    def emails(self) -> list[dict]:
-        return self._request("GET", "/email")
+    def emails(self) -> list[dict[str, object]]:
+        mails = self._request("GET", "/email")
+        assert isinstance(mails, list), f"maildev's inbox is not a list: {mails!r}"
+        return mails
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, object]]:
         """The inbox once it holds at least count mails."""
 
-        def enough() -> list[dict] | None:
+        def enough() -> list[dict[str, object]] | None:
             mails = self.emails()
             return mails if len(mails) >= count else None
 
@@ -148,12 +154,12 @@ def maildev_factory(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def session_maildev(maildev_factory) -> Maildev:
+def session_maildev(maildev_factory: Callable[..., Maildev]) -> Maildev:
     return maildev_factory()
 
 
 @pytest.fixture
-def maildev(session_maildev) -> Maildev:
+def maildev(session_maildev: Maildev) -> Maildev:
     session_maildev.clear()
     return session_maildev
 
@@ -189,7 +195,7 @@ def deps(pool, redis) -> Dependencies:
 
 
 @pytest.fixture
-def config(config_for) -> Config:
+def config(config_for: Callable[..., Config]) -> Config:
     return config_for()
 
 

@@ -65,7 +65,7 @@ def test_malformed_jobs_are_dead_lettered_under_their_kind_or_unknown(client, st
     assert "newsletter" not in client.simulate_get("/metrics").text
 
 
-def queue(client) -> tuple[float, float, float]:
+def queue(client) -> tuple[float | None, ...]:
     found = scrape(client)
     return tuple(
         found.get((name, frozenset()), None)

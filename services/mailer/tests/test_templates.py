@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from collections.abc import Mapping
 
 import jinja2
 import pytest
@@ -23,7 +24,7 @@ def templates() -> MailTemplates:
     return MailTemplates()
 
 
-def job(kind: str, data: dict, to: str = "bob@example.com") -> MailJob:
+def job(kind: str, data: Mapping[str, object], to: str = "bob@example.com") -> MailJob:
     return MailJob(id=str(uuid.uuid4()), kind=kind, to=to, data=data)
 
 

@@ -16,11 +16,13 @@ def signin_job(client, to: str = "ann@example.com", **data) -> str:
     return enqueue_mail(client, "signin", to, {**SIGNIN_DATA, **data})
 
 
-def pending(client) -> int:
+def pending(client: redis_lib.Redis) -> int:
     try:
-        return client.xpending("mail", GROUP)["pending"]
+        count = client.xpending("mail", GROUP)["pending"]
     except redis_lib.ResponseError:  # no group yet
         return 0
+    assert isinstance(count, int)
+    return count
 
 
 def settled(client) -> bool:
@@ -174,7 +176,8 @@ def test_a_job_held_by_a_consumer_that_died_is_reclaimed_after_the_idle_time(sta
     crashed = MailQueue(redis, "mail", "crashed-consumer")
     crashed.create_group()
     job_id = signin_job(redis)
-    assert crashed.read_new(block_ms=100).id  # read, and never acknowledged
+    entry = crashed.read_new(block_ms=100)
+    assert entry is not None and entry.id  # read, and never acknowledged
     read_at = time.monotonic()
 
     start_worker(MAIL_RECLAIM_IDLE_MS="300")

@@ -98,10 +98,11 @@ define run
 $(if $(DRY),,@$(1))
 endef
 
-# $(call migrate,SVC): run SVC's migration Job from the overlay, with the new image, to completion.
+# $(call migrate,SVC): run SVC's migration Job from the overlay, with the new image, to completion
+# (k8s/migration_job.py picks that Job out of the render with PyYAML, from the dev venv).
 define migrate
 $(call run,$(KUBECTL) -n $(NAMESPACE) delete job $(1)-migrate --ignore-not-found)
-$(call run,$(KUBECTL) kustomize k8s/overlays/$(OVERLAY) | python3 k8s/migration-job.py $(1) $(REGISTRY)/$(1):$(TAG) | $(KUBECTL) apply -f -)
+$(call run,$(KUBECTL) kustomize k8s/overlays/$(OVERLAY) | $(PYTHON) k8s/migration_job.py $(1) $(REGISTRY)/$(1):$(TAG) | $(KUBECTL) apply -f -)
 $(call run,$(KUBECTL) -n $(NAMESPACE) wait --for=condition=complete job/$(1)-migrate --timeout=$(MIGRATE_TIMEOUT))
 endef
 

@@ -4,7 +4,9 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,8 @@ SERVICES = ("auth", "cotos", "cotonomas", "mailer")
 DOCKERFILES = [ROOT / "services" / s / "Dockerfile" for s in SERVICES] + [ROOT / "gateway" / "Dockerfile"]
 # The oldest and newest Kubernetes minors we support.
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
+# One document of a render, as PyYAML loads it.
+Doc = dict[str, Any]
 
 
 def kustomize(path: str) -> str:
@@ -21,7 +25,7 @@ def kustomize(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rendered = tmp_path_factory.mktemp("k8s") / "base.yaml"
     rendered.write_text(kustomize("k8s/base"))
     return rendered
@@ -91,6 +95,64 @@ def test_the_ingress_routes_what_the_gateway_routes(base):
     assert "/internal" not in base.read_text().split("kind: Ingress", 1)[1]
 
 
+def _as_any_service(doc: Doc, service: str) -> Doc:
+    """DOC with SERVICE's name, wherever it stands alone, replaced by SVC."""
+    shaped: Doc = json.loads(re.sub(rf"\b{service}\b", "SVC", json.dumps(doc)))
+    return shaped
+
+
+def _without_the_signing_key(deployment: Doc) -> Doc:
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    container["env"] = [e for e in container["env"] if e["name"] != "JWT_SIGNING_KEY_FILE"]
+    container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "signing-key"]
+    spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "signing-key"]
+    return deployment
+
+
+def test_every_service_has_one_shape(base):
+    # k8s/components/service gives the four services everything but their names, auth's
+    # signing key and their NetworkPolicy peers.
+    docs = _docs(base)
+    for kind in ("ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "Job"):
+        shapes = {}
+        for service in SERVICES:
+            doc = _as_any_service(_one(docs, kind, f"{service}-migrate" if kind == "Job" else service), service)
+            if kind == "Deployment" and service == "auth":
+                doc = _without_the_signing_key(doc)
+            if kind == "NetworkPolicy":
+                # The peers: who calls it besides Prometheus, and whom it calls besides its database and Redis.
+                del doc["spec"]["ingress"][0]["from"][1:], doc["spec"]["egress"][1:]
+            shapes[service] = doc
+        assert all(shape == shapes["cotos"] for shape in shapes.values()), kind
+    auth = _one(docs, "Deployment", "auth")["spec"]["template"]["spec"]
+    assert {"name": "signing-key", "secret": {"secretName": "cotoami-signing-key"}} in auth["volumes"]
+
+
+def _selectors(node: object) -> Iterator[object]:
+    """Every label selector in NODE: the values of any key that names one."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith(("selector", "Selector")):
+                yield value
+            yield from _selectors(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _selectors(item)
+
+
+def test_every_app_label_has_its_recommended_name_label_outside_selectors(base, rendered):
+    # Selectors stay on `app` alone: a live Deployment's selector cannot change.
+    for doc in _docs(base):
+        template = doc.get("spec", {}).get("template", {})
+        for labels in (doc["metadata"].get("labels", {}), template.get("metadata", {}).get("labels", {})):
+            if "app" in labels:
+                assert labels["app.kubernetes.io/name"] == labels["app"], f"{doc['kind']}/{doc['metadata']['name']}"
+    for overlay in OVERLAYS:
+        for doc in _docs(rendered[overlay]):
+            assert "app.kubernetes.io/name" not in json.dumps(list(_selectors(doc))), doc["metadata"]["name"]
+
+
 # --- the overlays -------------------------------------------------------------------
 
 OVERLAYS = ("minikube", "production", "production-gateway-api")
@@ -111,23 +173,23 @@ PRODUCTION_SECRETS = {
 KEY_SECRETS = {"cotoami-keys", "cotoami-signing-key"}
 
 
-def _docs(path: Path) -> list[dict]:
+def _docs(path: Path) -> list[Doc]:
     import yaml
 
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-def _one(docs: list[dict], kind: str, name: str) -> dict:
+def _one(docs: list[Doc], kind: str, name: str) -> Doc:
     return next(doc for doc in docs if doc["kind"] == kind and doc["metadata"]["name"] == name)
 
 
-def _pod_specs(docs: list[dict]) -> list[tuple[dict, dict]]:
+def _pod_specs(docs: list[Doc]) -> list[tuple[Doc, Doc]]:
     return [
         (doc, doc["spec"]["template"]["spec"]) for doc in docs if doc["kind"] in ("Deployment", "StatefulSet", "Job")
     ]
 
 
-def _config(docs: list[dict]) -> dict[str, str]:
+def _config(docs: list[Doc]) -> dict[str, str]:
     return next(
         doc["data"]
         for doc in docs
@@ -136,7 +198,7 @@ def _config(docs: list[dict]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, Path]:
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each overlay rendered with `kubectl kustomize`, in a directory of its own (for checkov)."""
     paths = {}
     for overlay in OVERLAYS:
@@ -147,7 +209,7 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def monitoring(tmp_path_factory) -> Path:
+def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """k8s/monitoring rendered with `kubectl kustomize`, in a directory of its own (for checkov)."""
     path = tmp_path_factory.mktemp("monitoring") / "monitoring.yaml"
     path.write_text(kustomize("k8s/monitoring"))
@@ -155,7 +217,7 @@ def monitoring(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def checkov_runs(rendered, monitoring) -> dict[str, subprocess.Popen]:
+def checkov_runs(rendered, monitoring) -> Iterator[dict[str, subprocess.Popen[str]]]:
     """checkov over every overlay and the monitoring at once (it takes seconds each); each test waits for its own."""
     runs = {
         overlay: subprocess.Popen(
@@ -254,7 +316,9 @@ def test_every_container_runs_restricted_with_probes_and_resources(rendered, ove
 
 
 def test_images_are_the_release_in_the_makefile(rendered):
-    version = re.search(r"^VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)[1]
+    found = re.search(r"^VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert found, "the Makefile sets VERSION"
+    version = found[1]
     for overlay in OVERLAYS:
         for _, spec in _pod_specs(_docs(rendered[overlay])):
             for container in spec["containers"]:
@@ -271,7 +335,7 @@ def test_minikube_uses_the_loaded_images_and_production_always_pulls(rendered):
             assert {c["imagePullPolicy"] for c in spec["containers"]} == {"Always"}
 
 
-def _mounted_secrets(spec: dict) -> set[str]:
+def _mounted_secrets(spec: Doc) -> set[str]:
     return {volume["secret"]["secretName"] for volume in spec.get("volumes", []) if "secret" in volume}
 
 
@@ -411,7 +475,7 @@ def test_the_httproute_routes_what_the_ingress_routes(rendered):
 # --- per-service delivery targets ------------------------------------------------------
 
 
-def make(*args: str) -> subprocess.CompletedProcess:
+def make(*args: str) -> subprocess.CompletedProcess[str]:
     """make ARGS in the repository, free of any settings the caller's environment (or an outer make) holds."""
     import os
 
@@ -433,7 +497,7 @@ def make(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def _commands(result: subprocess.CompletedProcess) -> list[str]:
+def _commands(result: subprocess.CompletedProcess[str]) -> list[str]:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.splitlines()
 
@@ -457,8 +521,8 @@ def test_deploy_rolls_out_that_one_service_after_its_migration(image):
     else:
         assert commands == [
             f"kubectl -n cotoami delete job {image}-migrate --ignore-not-found",
-            f"kubectl kustomize k8s/overlays/minikube | python3 k8s/migration-job.py {image} cotoami/{image}:1.2.3"
-            " | kubectl apply -f -",
+            "kubectl kustomize k8s/overlays/minikube"
+            f" | .venv/bin/python k8s/migration_job.py {image} cotoami/{image}:1.2.3 | kubectl apply -f -",
             f"kubectl -n cotoami wait --for=condition=complete job/{image}-migrate --timeout=300s",
             *rollout,
         ]
@@ -561,7 +625,7 @@ MONITORING_IMAGES = {
 HOST_WORKLOAD = ("DaemonSet", "node-exporter")
 
 
-def _workloads(docs: list[dict]) -> list[tuple[dict, dict]]:
+def _workloads(docs: list[Doc]) -> list[tuple[Doc, Doc]]:
     return [
         (doc, doc["spec"]["template"]["spec"])
         for doc in docs
@@ -569,7 +633,7 @@ def _workloads(docs: list[dict]) -> list[tuple[dict, dict]]:
     ]
 
 
-def _uses_the_host(spec: dict) -> set[str]:
+def _uses_the_host(spec: Doc) -> set[str]:
     used = {field for field in ("hostNetwork", "hostPID", "hostIPC") if spec.get(field)}
     if any("hostPath" in volume for volume in spec.get("volumes", [])):
         used.add("hostPath")
@@ -637,13 +701,14 @@ def test_no_app_workload_uses_the_host(rendered, overlay):
         assert not _uses_the_host(spec), f"{overlay}: {owner['kind']}/{owner['metadata']['name']}"
 
 
-def _prometheus_config(docs: list[dict]) -> dict:
+def _prometheus_config(docs: list[Doc]) -> Doc:
     import yaml
 
     config_map = next(
         doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("prometheus-config")
     )
-    return yaml.safe_load(config_map["data"]["prometheus.yml"])
+    config: Doc = yaml.safe_load(config_map["data"]["prometheus.yml"])
+    return config
 
 
 def test_prometheus_scrapes_exactly_the_four_services_where_they_serve_metrics(monitoring, base):
@@ -719,9 +784,10 @@ def test_metrics_are_never_routed_from_outside(base, rendered):
     assert not re.search(r"location[^{]*metrics", template), "the gateway has no location for /metrics"
 
 
+# Run in a process of its own, which finds the services' packages (not installed: each image
+# copies its own) through PYTHONPATH.
 EXPORTED = """
-import json, sys
-sys.path[:0] = sys.argv[1:]
+import json
 from cotoami_common.metrics import REQUESTS, REQUEST_DURATION, sample_names
 import auth.metrics, cotos.metrics, cotonomas.metrics, mailer.metrics
 collectors = [REQUESTS, REQUEST_DURATION, mailer.metrics.MailQueueCollector(None, "mail")]
@@ -733,11 +799,18 @@ PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
 
 
 def _exported_metric_names() -> set[str]:
-    paths = [str(ROOT / "services" / name) for name in ("common", *SERVICES)]
+    import os
+
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / "services" / name) for name in SERVICES)}
     result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-c", EXPORTED, *paths], capture_output=True, text=True, check=True
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", EXPORTED],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environ,
     )
-    return set(json.loads(result.stdout))
+    names: list[str] = json.loads(result.stdout)
+    return set(names)
 
 
 def _queried_metric_names(expr: str) -> set[str]:
@@ -776,7 +849,8 @@ def test_the_dashboard_queries_only_metrics_the_services_export(monitoring):
             assert names <= exported, (panel["title"], names - exported)
             queried |= names
     for variable in dashboard["templating"]["list"]:
-        assert re.search(r"label_values\((\w+)", variable["definition"])[1] in exported
+        metric = re.search(r"label_values\((\w+)", variable["definition"])
+        assert metric and metric[1] in exported, variable["definition"]
     # What the dashboard is for: requests, errors and latency per service and route, and the domain.
     assert queried >= {
         "cotoami_http_requests_total",

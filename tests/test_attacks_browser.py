@@ -30,8 +30,12 @@ def watched():
     """Dialogs any page opened; a script that ran would most likely open one."""
     dialogs = []
 
+    def dismiss(dialog):
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
     def watch(page):
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("dialog", dismiss)
         return page
 
     yield watch

@@ -1,9 +1,10 @@
-"""Cotonomas (PRODUCT.md 3 and 4) in a real browser: the (+) button, the
+"""Cotonomas in a real browser: the (+) button, the
 cotonoma page with its breadcrumbs, sub-cotonomas and timeline, sharing by
 email from the members panel, the list of "My cotonomas" and "Shared with me",
 the invitation landing, and the page strangers get."""
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -11,7 +12,8 @@ from conftest import sign_in, unique_address
 from playwright.sync_api import expect
 from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, shared)
 
-PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
+# Playwright context options of a phone (values of several types).
+PHONE: dict[str, Any] = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
 
 
 def name_of(address: str) -> str:
@@ -55,7 +57,7 @@ def create_cotonoma(page, name: str) -> str:
     expect(page.locator("#timeline .coto")).to_have_count(count + 1)
     link = page.locator("#timeline .coto").first.locator(".coto-cotonoma-link")
     expect(link).to_have_text(name)
-    key = link.get_attribute("data-key")
+    key: str | None = link.get_attribute("data-key")
     assert key and re.fullmatch(r"[A-Za-z0-9_-]{11,64}", key), key
     return key
 
@@ -202,7 +204,9 @@ def test_an_invitation_leads_into_the_cotonoma_after_signing_in(stack, mailbox, 
     add_member(owner, mailbox, invitee)
 
     invitation = mailbox.wait_for(invitee)[-1]
-    link = re.search(re.escape(stack.url) + r"/cotonomas/[A-Za-z0-9_-]+", invitation["text"]).group(0)
+    found = re.search(re.escape(stack.url) + r"/cotonomas/[A-Za-z0-9_-]+", invitation["text"])
+    assert found, invitation["text"]
+    link = found.group(0)
     assert link == f"{stack.url}/cotonomas/{key}"
 
     # Opened before signing in: an invitation to sign in, and nothing of the cotonoma itself.

@@ -1,4 +1,4 @@
-"""Signing in with email alone (PRODUCT.md 2) in a real browser: the dialog,
+"""Signing in with email alone in a real browser: the dialog,
 the mail in maildev, the confirm page, saving the anonymous cotos, a second
 device, signing out, and refreshes nobody notices."""
 
@@ -9,13 +9,13 @@ import time
 import uuid
 
 import requests
-from playwright.sync_api import expect
-from stack import PROFILES  # tools/, put on the path by conftest
+from conftest import PROFILE
+from playwright.sync_api import BrowserContext, Cookie, expect
 from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, shared)
 
 from cotoami_common.tokens import AccessTokenSigner, Amishi
 
-SIGNING_KEY = PROFILES["e2e"].secrets_dir / "signing-key.pem"
+SIGNING_KEY = PROFILE.secrets_dir / "signing-key.pem"
 SAVE_LABEL = "Save the anonymous cotos (posts) into your account"
 
 
@@ -44,7 +44,7 @@ def signin_link(stack, email: str, seen: set[str]) -> str:
     stack.wait_until(arrived, 10, f"a sign-in mail to {email}")
     mail = found["mail"]
     seen.add(mail["id"])
-    links = re.findall(re.escape(stack.url) + r"/signin/[A-Za-z0-9_-]+", mail["text"])
+    links: list[str] = re.findall(re.escape(stack.url) + r"/signin/[A-Za-z0-9_-]+", mail["text"])
     assert links, mail["text"]
     return links[0]
 
@@ -102,8 +102,8 @@ def expect_anonymous(page) -> None:
     expect(page.locator("#account-notice")).to_be_hidden()
 
 
-def test_sign_in_saving_the_pad_then_on_another_device(stack, page_of):
-    email, seen = unique_address(), set()
+def test_sign_in_saving_the_pad_then_on_another_device(stack, page_of):  # noqa: F811
+    email, seen = unique_address(), set[str]()
     mine = page_of(stack.url + "/")
     expect_anonymous(mine)
     post(mine, "first anonymous thought")
@@ -163,7 +163,7 @@ def sign_in_fresh(stack, page) -> str:
     return email
 
 
-def cookie(context, name: str) -> dict:
+def cookie(context: BrowserContext, name: str) -> Cookie:
     return next(c for c in context.cookies() if c["name"] == name)
 
 
@@ -185,7 +185,7 @@ def expire_access_token(stack, context) -> str:
     return expired
 
 
-def test_an_expired_access_token_is_refreshed_unnoticed(stack, page_of):
+def test_an_expired_access_token_is_refreshed_unnoticed(stack, page_of):  # noqa: F811
     page = page_of(stack.url + "/")
     email = sign_in_fresh(stack, page)
     post(page, "kept across refreshes")
@@ -212,7 +212,7 @@ def test_an_expired_access_token_is_refreshed_unnoticed(stack, page_of):
     expect(page.locator("#timeline .coto-content")).to_have_text(["posted through a refresh", "kept across refreshes"])
 
 
-def test_an_ended_session_shows_the_anonymous_pad(stack, page_of):
+def test_an_ended_session_shows_the_anonymous_pad(stack, page_of):  # noqa: F811
     page = page_of(stack.url + "/")
     sign_in_fresh(stack, page)
     post(page, "in the account")

@@ -1,10 +1,14 @@
 """The gateway: routes, what it refuses, the headers it sets and its own errors."""
 
 import re
+from pathlib import Path
 
 import pytest
 import requests
 from conftest import PROFILE
+
+WEB = Path(__file__).resolve().parents[1] / "gateway" / "web"
+WEB_TYPES = {".html": "text/html", ".js": "javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
 def test_serves_the_web_client_with_security_headers(stack):
@@ -17,6 +21,21 @@ def test_serves_the_web_client_with_security_headers(stack):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Referrer-Policy"]
     assert "Server" not in response.headers or "nginx/" not in response.headers["Server"]
+
+
+def test_serves_every_file_of_the_web_client_as_it_is(stack):
+    """Each module and stylesheet (gateway/web, by view): its type, revalidated on every
+    load (after a deploy no page mixes old and new files), under the page's policy."""
+    files = sorted(file for file in WEB.rglob("*") if file.is_file())
+    assert {"index.html", "app.js", "css/base.css"} <= {file.relative_to(WEB).as_posix() for file in files}
+    for file in files:
+        path = "/" + file.relative_to(WEB).as_posix()
+        response = requests.get(stack.url + path, timeout=5)
+        assert response.status_code == 200 and response.content == file.read_bytes(), path
+        assert WEB_TYPES[file.suffix] in response.headers["Content-Type"], path
+        assert response.headers["Cache-Control"] == "no-cache", path
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "script-src 'self';" in response.headers["Content-Security-Policy"], path
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ logs: ## follow every process's log
 
 # mypy runs once per service (their tests/ folders would otherwise clash by module name);
 # app code is checked strictly, tests with untyped test functions allowed.
-MYPY := .venv/bin/mypy --config-file $(CURDIR)/pyproject.toml
+MYPY := $(CURDIR)/.venv/bin/mypy --config-file $(CURDIR)/pyproject.toml
 MYPY_TESTS := --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls
 PYTHON_PACKAGES := common:cotoami_common auth:auth cotos:cotos cotonomas:cotonomas mailer:mailer
 

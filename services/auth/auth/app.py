@@ -19,27 +19,21 @@ from auth.resources import (
     signed_out,
 )
 from auth.store import AccountStore, SessionEnded
-from cotoami_common.backing import ServiceDependencies
+from cotoami_common.backing import PeopleFacingDependencies
 from cotoami_common.config import load_config
-from cotoami_common.ratelimit import RateLimiter
-from cotoami_common.tokens import AccessTokenVerifier
 from cotoami_common.web import service_app
 
 
 @dataclass(frozen=True, kw_only=True)
-class Dependencies(ServiceDependencies):
-    verifier: AccessTokenVerifier
-    limits: RateLimiter
+class Dependencies(PeopleFacingDependencies):
     profiles: Profiles
     cotos: CotosClient
 
     @classmethod
     def open(cls, config: Config) -> "Dependencies":
-        backing = cls.open_backing(config)
+        backing = cls.open_people_facing(config, config.tokens, config.rate_limit_window_seconds)
         return cls(
             **backing,
-            verifier=config.tokens.verifier(),
-            limits=RateLimiter(backing["redis"], config.rate_limit_window_seconds),
             profiles=Profiles(
                 config.gravatar_url, config.gravatar_profile_url, config.gravatar_timeout_seconds, backing["redis"]
             ),

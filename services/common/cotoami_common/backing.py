@@ -10,8 +10,10 @@ import psycopg
 import psycopg_pool
 import redis
 
-from cotoami_common.config import ServiceConfig
+from cotoami_common.config import ServiceConfig, TokenConfig
 from cotoami_common.health import Check, postgres_check, redis_check
+from cotoami_common.ratelimit import RateLimiter
+from cotoami_common.tokens import AccessTokenVerifier
 
 
 def postgres_pool(url: str, max_size: int) -> psycopg_pool.ConnectionPool:
@@ -102,3 +104,18 @@ class ServiceDependencies:
         client = redis_client(config.redis_url)
         checks = {"postgres": postgres_check(pool), "redis": redis_check(client)}
         return {"pool": pool, "redis": client, "checks": checks}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeopleFacingDependencies(ServiceDependencies):
+    """What a service that people call directly adds (auth, cotos): the access
+    token verifier and the rate limits of their requests."""
+
+    verifier: AccessTokenVerifier
+    limits: RateLimiter
+
+    @classmethod
+    def open_people_facing(cls, config: ServiceConfig, tokens: TokenConfig, window_seconds: int) -> dict[str, Any]:
+        """The backing fields plus the verifier and the limits, opened from config."""
+        backing = cls.open_backing(config)
+        return {**backing, "verifier": tokens.verifier(), "limits": RateLimiter(backing["redis"], window_seconds)}

@@ -5,10 +5,8 @@ from dataclasses import dataclass
 
 import falcon
 
-from cotoami_common.backing import ServiceDependencies
+from cotoami_common.backing import PeopleFacingDependencies
 from cotoami_common.config import load_config
-from cotoami_common.ratelimit import RateLimiter
-from cotoami_common.tokens import AccessTokenVerifier
 from cotoami_common.web import service_app
 from cotos.config import Config
 from cotos.cotonoma_access import CotonomaAccess
@@ -17,18 +15,14 @@ from cotos.store import AnonymousCotoStore, CotoStore
 
 
 @dataclass(frozen=True, kw_only=True)
-class Dependencies(ServiceDependencies):
-    verifier: AccessTokenVerifier
-    limits: RateLimiter
+class Dependencies(PeopleFacingDependencies):
     cotonomas: CotonomaAccess
 
     @classmethod
     def open(cls, config: Config) -> "Dependencies":
-        backing = cls.open_backing(config)
+        backing = cls.open_people_facing(config, config.tokens, config.rate_limit_window_seconds)
         return cls(
             **backing,
-            verifier=config.tokens.verifier(),
-            limits=RateLimiter(backing["redis"], config.rate_limit_window_seconds),
             cotonomas=CotonomaAccess(config.cotonomas_internal_url, config.internal_token),
         )
 

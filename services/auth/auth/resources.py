@@ -13,6 +13,7 @@ from auth.cotos_client import CotosClient
 from auth.metrics import SESSIONS_STARTED, SIGNIN_LINKS_REQUESTED
 from auth.profiles import Profiles
 from auth.store import AccountStore, AmishiRecord, LinkRefused, SessionEnded
+from cotoami_common.addresses import is_mail_address
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.mail import enqueue_mail
 from cotoami_common.ratelimit import RateLimiter
@@ -35,11 +36,6 @@ REFRESH_COOKIE = "refresh_token"
 REFRESH_COOKIE_PATH = "/api/auth/"
 ANONYMOUS_COOKIE = "anonymous_id"  # set by the cotos service for the anonymous pad
 
-# ASCII addresses; local part up to 64, whole address up to 254 characters.
-_EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
-)
 _LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -61,7 +57,7 @@ def normalised_email(body: dict[str, object]) -> str:
     if not isinstance(email, str):
         raise falcon.HTTPBadRequest(title="Invalid email", description="email must be a string.")
     email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.fullmatch(email):
+    if not is_mail_address(email):
         raise falcon.HTTPBadRequest(title="Invalid email", description="That does not look like an email address.")
     return email
 

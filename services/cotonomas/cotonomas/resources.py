@@ -5,7 +5,6 @@ is: its existence is private. Owner-only actions are 403 to those who may
 reach it but do not own it.
 """
 
-import re
 import unicodedata
 import uuid
 from datetime import datetime
@@ -13,6 +12,7 @@ from datetime import datetime
 import falcon
 import redis
 
+from cotoami_common.addresses import MAX_ADDRESS_CHARS, is_mail_address
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.mail import enqueue_mail
 from cotoami_common.web import (
@@ -28,14 +28,6 @@ from cotonomas.metrics import COTONOMAS_CREATED
 from cotonomas.store import AlreadyMember, CotonomaStore, NameTaken, NoSuchCotonoma, Place, Viewer, parse_cursor
 
 MAX_NAME_CHARS = 50
-MAX_EMAIL_CHARS = 254
-# A plain ASCII address, lower-cased: what the mailer accepts (so no invitation
-# is ever refused there), with a dotted domain, and without "/": the gateway
-# refuses an encoded slash in a path, so such a member could not be removed.
-_ADDRESS = re.compile(
-    r"(?!\.)(?!.*\.\.)[a-z0-9!#$%&'*+=?^_`{|}~.-]{1,64}(?<!\.)"
-    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-)
 
 
 def cotonoma_name(body: dict[str, object]) -> str:
@@ -50,8 +42,10 @@ def parent_key_field(body: dict[str, object]) -> str | None:
 
 
 def is_address(email: str) -> bool:
-    """Whether a lower-cased address is one a member may have."""
-    return len(email) <= MAX_EMAIL_CHARS and _ADDRESS.fullmatch(email) is not None
+    """Whether a lower-cased address is one a member may have: one the mailer
+    accepts, and without "/": the gateway refuses an encoded slash in a path,
+    so such a member could not be removed."""
+    return is_mail_address(email) and "/" not in email
 
 
 def member_email(body: dict[str, object]) -> str:
@@ -231,7 +225,7 @@ class AccessResource:
         except ValueError:
             raise falcon.HTTPBadRequest(title="Invalid amishi_id", description="amishi_id must be a UUID.") from None
         # Not the strict rule of member_email: the token's address is whatever auth accepted.
-        if len(email) > MAX_EMAIL_CHARS or any(unicodedata.category(char) in ("Cc", "Cs") for char in email):
+        if len(email) > MAX_ADDRESS_CHARS or any(unicodedata.category(char) in ("Cc", "Cs") for char in email):
             raise falcon.HTTPBadRequest(title="Invalid email", description="email must be an address.")
         place = self.store.reach(key, Viewer(amishi_id, email.strip().lower()))
         if place is None:

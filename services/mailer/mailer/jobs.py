@@ -14,13 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cotoami_common.addresses import is_mail_address
+
 KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
-# A plain ASCII address: dot-atom local part, host name labels. Anything
-# fancier (quoted local parts, non-ASCII) is refused rather than half-handled.
-ADDRESS = re.compile(
-    r"(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-)
 
 
 class MalformedJob(ValueError):
@@ -53,7 +49,7 @@ def parse_job(fields: Mapping[str, str]) -> MailJob:
         raise MalformedJob("the job's id is not a UUID")
     if not isinstance(kind, str) or not KIND.fullmatch(kind):
         raise MalformedJob("the job's kind is not a kind name")
-    if not isinstance(to, str) or len(to) > 254 or not ADDRESS.fullmatch(to):
+    if not isinstance(to, str) or not is_mail_address(to):
         raise MalformedJob("the job's recipient is not a valid address")
     if not isinstance(data, dict):
         raise MalformedJob("the job's data is not a JSON object")

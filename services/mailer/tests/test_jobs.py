@@ -26,9 +26,7 @@ def test_the_id_is_compared_in_lower_case():
     assert parse_job(fields(id=JOB_ID.upper())).id == JOB_ID
 
 
-@pytest.mark.parametrize(
-    "address", ["ann@example.com", "a.b+tag@mail.example.co.jp", "o'neil@example.com", "ann@localhost"]
-)
+@pytest.mark.parametrize("address", ["ann@example.com", "a.b+tag@mail.example.co.jp", "o'neil@example.com"])
 def test_plain_addresses_are_recipients(address):
     assert parse_job(fields(to=address)).to == address
 
@@ -58,6 +56,7 @@ def test_malformed_jobs_say_what_is_wrong(entry, reason):
     [
         "ann",
         "ann@",
+        "ann@localhost",  # the doors refuse a one-label host, so the mailer never gets one
         "@example.com",
         "ann@@example.com",
         "ann example@example.com",

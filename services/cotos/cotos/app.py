@@ -10,7 +10,13 @@ from cotoami_common.config import load_config
 from cotoami_common.web import service_app
 from cotos.config import Config
 from cotos.cotonoma_access import CotonomaAccess
-from cotos.resources import ERROR_ANSWERS, AnonymousCotoClaimsResource, CotonomaCotosResource, CotosResource
+from cotos.resources import (
+    ERROR_ANSWERS,
+    AnonymousCotoClaimsResource,
+    AnonymousPadResource,
+    CotonomaCotosResource,
+    CotosResource,
+)
 from cotos.store import AnonymousCotoStore, CotoStore
 
 
@@ -39,6 +45,7 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     app.add_route("/api/cotos", cotos_resource)
     app.add_route("/api/cotos/{coto_id:uuid}", cotos_resource, suffix="item")
     app.add_route("/internal/anonymous-cotos/claims", AnonymousCotoClaimsResource(cotos, anonymous_cotos))
+    app.add_route("/internal/anonymous-pads/{anonymous_id}", AnonymousPadResource(anonymous_cotos))
     app.add_route("/internal/cotonoma-cotos/{key}", CotonomaCotosResource(cotos))
     return app
 

@@ -2,7 +2,6 @@
 
 import logging
 import re
-import secrets
 import uuid
 from collections.abc import Mapping
 
@@ -71,6 +70,12 @@ def idempotency_key(req: falcon.Request) -> str | None:
     return key
 
 
+def anonymous_id_in(req: falcon.Request) -> str | None:
+    """The well-formed id in the anonymous cookie, issued or not."""
+    values = req.get_cookie_values(ANONYMOUS_COOKIE) or []
+    return next((v for v in values if _ANONYMOUS_ID.fullmatch(v)), None)
+
+
 def _no_such_coto() -> falcon.HTTPNotFound:
     return falcon.HTTPNotFound(title="No such coto", description="There is no coto with this id.")
 
@@ -124,7 +129,8 @@ class CotosResource:
     decides); anyone else gets 404. Only the author changes a coto, and not
     the coto standing for a cotonoma (409). The anonymous cookie is ignored
     while signed in. Anonymous visitors keep a
-    memo pad known by a cookie, and never reach cotonomas.
+    memo pad known by a cookie this service issued (any other id is no pad),
+    and never reach cotonomas.
     """
 
     def __init__(
@@ -151,21 +157,26 @@ class CotosResource:
                 retry_after=wait,
             )
 
-    def _anonymous_id(self, req: falcon.Request) -> str | None:
-        values = req.get_cookie_values(ANONYMOUS_COOKIE) or []
-        return next((v for v in values if _ANONYMOUS_ID.fullmatch(v)), None)
-
     def _keep_cookie(self, req: falcon.Request, resp: falcon.Response, anonymous_id: str) -> None:
         # Re-sent on every use: the pad lives for its TTL after the last use, not the first.
         set_cookie(req, resp, ANONYMOUS_COOKIE, anonymous_id, self.config.anonymous_ttl_seconds)
 
+    def _pad(self, req: falcon.Request, resp: falcon.Response) -> str | None:
+        """The browser's pad, renewed with its cookie, if the cookie names one
+        this service issued. Any other id is no pad: one planted in a browser
+        must not gather what its owner writes."""
+        anonymous_id = anonymous_id_in(req)
+        if anonymous_id is None or not self.anonymous_cotos.renew(anonymous_id):
+            return None
+        self._keep_cookie(req, resp, anonymous_id)
+        return anonymous_id
+
     def _owned(self, req: falcon.Request, resp: falcon.Response) -> str:
-        anonymous_id = self._anonymous_id(req)
-        if anonymous_id is None:
-            raise _no_such_coto()
         if req.method != "GET":
             self._limit_anonymous_writes(req)
-        self._keep_cookie(req, resp, anonymous_id)
+        anonymous_id = self._pad(req, resp)
+        if anonymous_id is None:
+            raise _no_such_coto()
         return anonymous_id
 
     def _enter(self, cotonoma_key: str, amishi: Amishi) -> None:
@@ -189,12 +200,11 @@ class CotosResource:
             cotos, next_cursor = self.cotos.timeline(amishi.id, before, limit)
             resp.media = {"cotos": cotos, "next": next_cursor}
             return
-        anonymous_id = self._anonymous_id(req)
+        anonymous_id = self._pad(req, resp)
         if anonymous_id is None:
             resp.media = {"cotos": [], "next": None}
             return
         pad, next_cursor = self.anonymous_cotos.timeline(anonymous_id, before, limit)
-        self._keep_cookie(req, resp, anonymous_id)
         resp.media = {"cotos": pad, "next": next_cursor}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -236,8 +246,8 @@ class CotosResource:
                 self._enter(cotonoma_key, amishi)
             return self.cotos.post(amishi, content, cotonoma_key, idempotency_key=key)
         self._limit_anonymous_writes(req)
-        anonymous_id = self._anonymous_id(req) or secrets.token_hex(16)
-        posted = self.anonymous_cotos.post(anonymous_id, content, idempotency_key=key)
+        # An id the store did not issue is replaced by one it does, with this coto.
+        anonymous_id, posted = self.anonymous_cotos.post(anonymous_id_in(req), content, idempotency_key=key)
         self._keep_cookie(req, resp, anonymous_id)
         return posted
 
@@ -324,10 +334,33 @@ class AnonymousCotoClaimsResource:
                 title="Invalid body", description="anonymous_id must be 32 lowercase hex digits."
             )
         author = _author(body, "amishi")
+        if not self.anonymous_cotos.renew(anonymous_id):
+            # Never issued (made up by whoever asked for the link) or expired: nothing to save.
+            resp.media = {"moved": 0}
+            return
         pad = self.anonymous_cotos.all(anonymous_id)
         moved = self.cotos.save_anonymous(author, pad) if pad else 0
         self.anonymous_cotos.forget(anonymous_id, [coto["id"] for coto in pad])
         resp.media = {"moved": moved}
+
+
+class AnonymousPadResource:
+    """GET /internal/anonymous-pads/{anonymous_id}: how many cotos a pad holds,
+    which auth's confirm page tells before a sign-in saves them. Renews nothing:
+    looking is not using."""
+
+    def __init__(self, anonymous_cotos: AnonymousCotoStore):
+        self.anonymous_cotos = anonymous_cotos
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, anonymous_id: str) -> None:
+        if not _ANONYMOUS_ID.fullmatch(anonymous_id):
+            raise falcon.HTTPBadRequest(
+                title="Invalid anonymous id", description="An anonymous id is 32 lowercase hex digits."
+            )
+        size = self.anonymous_cotos.size(anonymous_id)
+        if size is None:
+            raise falcon.HTTPNotFound(title="No such pad", description="No browser was given this anonymous id.")
+        resp.media = {"cotos": size}
 
 
 def _cotonoma_key(key: object, what: str) -> str:

@@ -24,14 +24,21 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 
-# Posts to a pad atomically with its checks. KEYS: timeline, cotos, the
-# idempotency key's record (or the empty string when the request has none).
-# ARGV: coto id, coto JSON, pad TTL, most cotos a pad holds, "id hash" to
-# record, its TTL. Returns the recorded "id hash" of an earlier request with
-# the same key, "full" when the pad holds its most, else "posted".
+# Posts to a pad atomically with its checks. KEYS: timeline, cotos, the pad's
+# "issued" mark, the idempotency key's record (or the empty string when the
+# request has none). ARGV: coto id, coto JSON, pad TTL, most cotos a pad holds,
+# "id hash" to record, its TTL, "new" to issue the pad with this post (else it
+# must have been issued before). Returns "unknown" for a pad never issued (or
+# expired), the recorded "id hash" of an earlier request with the same key,
+# "full" when the pad holds its most, else "posted".
 _POST_TO_PAD = """
-if KEYS[3] ~= '' then
-  local earlier = redis.call('GET', KEYS[3])
+if ARGV[7] == 'new' then
+  redis.call('SET', KEYS[3], '1', 'EX', ARGV[3])
+elseif redis.call('EXPIRE', KEYS[3], ARGV[3]) == 0 then
+  return 'unknown'
+end
+if KEYS[4] ~= '' then
+  local earlier = redis.call('GET', KEYS[4])
   if earlier then return earlier end
 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 'full' end
@@ -39,8 +46,17 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
+if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[6]) end
 return 'posted'
+"""
+
+# Renews a pad that was issued: KEYS: its "issued" mark, timeline, cotos;
+# ARGV: the TTL. Returns 0 (and touches nothing) for a pad never issued.
+_RENEW_PAD = """
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[1])
+return 1
 """
 
 # How long a retried request with the same Idempotency-Key finds its coto
@@ -156,10 +172,14 @@ def utc_now() -> str:
 class AnonymousCotoStore:
     """The memo pad of one browser, in Redis, kept for `ttl_seconds` after its last use.
 
-    Per anonymous id: a sorted set of coto ids (all score 0, so ordered by the
-    time-ordered id), a hash of id -> coto JSON, and per Idempotency-Key the
-    "id fingerprint" of the request that used it. A pad holds at most
-    `max_cotos`: nobody is accountable for it, so it must not fill Redis.
+    Per anonymous id: a mark that this store issued it (set with the pad's
+    first coto, so an id a client made up names no pad), a sorted set of coto
+    ids (all score 0, so ordered by the time-ordered id), a hash of id -> coto
+    JSON, and per Idempotency-Key the "id fingerprint" of the request that used
+    it. A pad holds at most `max_cotos`: nobody is accountable for it, so it
+    must not fill Redis.
+
+    Reads take an id the caller has `renew`ed: they do not check it again.
     """
 
     def __init__(self, client: redis.Redis, ttl_seconds: int, max_cotos: int = 1000):
@@ -168,17 +188,46 @@ class AnonymousCotoStore:
         self.max_cotos = max_cotos
         self._update = client.register_script(_UPDATE)
         self._post = client.register_script(_POST_TO_PAD)
+        self._renew = client.register_script(_RENEW_PAD)
 
     @staticmethod
     def _keys(anonymous_id: str) -> tuple[str, str]:
         return f"anon:{anonymous_id}:timeline", f"anon:{anonymous_id}:cotos"
 
-    def _touch(self, pipe: redis.client.Pipeline, anonymous_id: str) -> None:
-        for key in self._keys(anonymous_id):
-            pipe.expire(key, self.ttl_seconds)
+    @staticmethod
+    def _issued(anonymous_id: str) -> str:
+        return f"anon:{anonymous_id}:issued"
 
-    def post(self, anonymous_id: str, content: str, idempotency_key: str | None = None) -> Posted:
-        """Raises PadFull, or IdempotencyKeyReused for a key used for other content."""
+    def renew(self, anonymous_id: str) -> bool:
+        """Whether this store issued the pad (and it has not expired); if so, it
+        lives `ttl_seconds` from now. A pad never issued is left uncreated."""
+        keys = [self._issued(anonymous_id), *self._keys(anonymous_id)]
+        return bool(self._renew(keys=keys, args=[self.ttl_seconds]))
+
+    def size(self, anonymous_id: str) -> int | None:
+        """How many cotos the pad holds, None if it was never issued; renews nothing."""
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.exists(self._issued(anonymous_id))
+            pipe.zcard(self._keys(anonymous_id)[0])
+            issued, size = pipe.execute()
+        return int(size) if issued else None
+
+    def post(self, anonymous_id: str | None, content: str, idempotency_key: str | None = None) -> tuple[str, Posted]:
+        """Posts on the pad `anonymous_id` if this store issued it, else on a new
+        pad; returns the pad's id and the post.
+        Raises PadFull, or IdempotencyKeyReused for a key used for other content."""
+        if anonymous_id is not None:
+            outcome = self._post_to(anonymous_id, content, idempotency_key, new=False)
+            if outcome is not None:
+                return anonymous_id, outcome
+        # A fresh 128-bit id names no pad yet, so it is issued with this coto.
+        anonymous_id = secrets.token_hex(16)
+        outcome = self._post_to(anonymous_id, content, idempotency_key, new=True)
+        assert outcome is not None, "a new pad is issued by its first post"
+        return anonymous_id, outcome
+
+    def _post_to(self, anonymous_id: str, content: str, idempotency_key: str | None, new: bool) -> Posted | None:
+        """The post, or None when the pad was never issued (and `new` is false)."""
         now = utc_now()
         coto: AnonymousCoto = {
             "id": new_coto_id(),
@@ -193,7 +242,7 @@ class AnonymousCotoStore:
         fingerprint = request_fingerprint(content, None)
         key_record = f"anon:{anonymous_id}:idempotency:{idempotency_key}" if idempotency_key else ""
         outcome = self._post(
-            keys=[*self._keys(anonymous_id), key_record],
+            keys=[*self._keys(anonymous_id), self._issued(anonymous_id), key_record],
             args=[
                 coto["id"],
                 json.dumps(coto, ensure_ascii=False),
@@ -201,8 +250,11 @@ class AnonymousCotoStore:
                 self.max_cotos,
                 f"{coto['id']} {fingerprint}",
                 IDEMPOTENCY_TTL_SECONDS,
+                "new" if new else "issued",
             ],
         )
+        if outcome == "unknown":
+            return None
         if outcome == "posted":
             return Posted(coto, replayed=False)
         if outcome == "full":
@@ -218,19 +270,11 @@ class AnonymousCotoStore:
         # Members only (no scores), decoded: the client decodes responses (backing.redis_client).
         ids = cast(list[str], self.client.zrange(timeline, start, "-", desc=True, bylex=True, offset=0, num=limit + 1))
         page = ids[:limit]
-        with self.client.pipeline(transaction=False) as pipe:
-            if page:
-                pipe.hmget(cotos, page)
-            self._touch(pipe, anonymous_id)
-            results = pipe.execute()
-        found = [cast(AnonymousCoto, json.loads(raw)) for raw in results[0] if raw] if page else []
+        found = [cast(AnonymousCoto, json.loads(raw)) for raw in self.client.hmget(cotos, page) if raw] if page else []
         return found, (page[-1] if len(ids) > limit else None)
 
     def get(self, anonymous_id: str, coto_id: str) -> AnonymousCoto | None:
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.hget(self._keys(anonymous_id)[1], coto_id)
-            self._touch(pipe, anonymous_id)
-            raw = pipe.execute()[0]
+        raw = self.client.hget(self._keys(anonymous_id)[1], coto_id)
         return cast(AnonymousCoto, json.loads(raw)) if raw else None
 
     def update(self, anonymous_id: str, coto_id: str, content: str) -> AnonymousCoto | None:
@@ -247,7 +291,6 @@ class AnonymousCotoStore:
         with self.client.pipeline(transaction=True) as pipe:
             pipe.hdel(cotos, coto_id)
             pipe.zrem(timeline, coto_id)
-            self._touch(pipe, anonymous_id)
             removed = pipe.execute()[0]
         return bool(removed)
 
@@ -259,7 +302,8 @@ class AnonymousCotoStore:
         )
 
     def forget(self, anonymous_id: str, coto_ids: list[str]) -> None:
-        """Removes these cotos from the pad; the pad's keys vanish with its last coto.
+        """Removes these cotos from the pad; its cotos' keys vanish with its last
+        coto, while its id stays issued until it expires.
 
         Only the given ids, so a coto posted while the pad was being saved stays."""
         if not coto_ids:

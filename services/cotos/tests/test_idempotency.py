@@ -56,6 +56,28 @@ def test_keys_are_per_person(sign_in):
     assert [c["content"] for c in bob.timeline()] == ["bob's"]
 
 
+def test_anonymous_keys_are_per_pad(client):
+    ann, bob = Browser(client), Browser(client)
+    assert post(ann, "ann's", "shared-key").status_code == 201
+    for content in ("bob's", "ann's"):
+        fresh = Browser(client)
+        result = post(fresh, content, "shared-key")
+        assert result.status_code == 201 and "Idempotent-Replayed" not in result.headers, "neither a replay nor a 422"
+    assert post(bob, "bob's", "shared-key").status_code == 201
+    assert post(bob, "other", "shared-key").status_code == 422, "bob's own key is bob's"
+    assert [c["content"] for c in bob.timeline()] == ["bob's"]
+    assert [c["content"] for c in ann.timeline()] == ["ann's"]
+
+
+def test_signed_in_keys_learn_nothing_of_anothers_content(sign_in):
+    ann, bob = sign_in(new_amishi("ann@example.com")), sign_in(new_amishi("bob@example.com"))
+    first = post(ann, "ann's secret", "shared-key").json["coto"]
+    guess = post(bob, "ann's secret", "shared-key")
+    assert guess.status_code == 201 and "Idempotent-Replayed" not in guess.headers
+    assert guess.json["coto"]["id"] != first["id"] and guess.json["coto"]["amishi"]["id"] != first["amishi"]["id"]
+    assert post(bob, "a wrong guess", "shared-key").status_code == 422, "only against bob's own post"
+
+
 def test_a_retry_after_the_coto_was_deleted_is_409_and_makes_none(writer):
     coto = post(writer, "short-lived", "gone").json["coto"]
     assert writer.request("DELETE", f"/api/cotos/{coto['id']}").status_code == 204

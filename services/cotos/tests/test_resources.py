@@ -78,6 +78,41 @@ def test_a_forged_cookie_is_ignored(client):
     assert result.cookies["anonymous_id"].value != "../../etc"
 
 
+@pytest.mark.parametrize("planted", ["0" * 32, "3c" * 16])
+def test_a_planted_id_is_not_adopted(client, redis, planted):
+    cookie = {"Cookie": f"anonymous_id={planted}"}
+    read = client.simulate_get("/api/cotos", headers=cookie)
+    assert read.json == {"cotos": [], "next": None}
+    assert "anonymous_id" not in read.cookies, "reading with an unknown id renews nothing"
+    posted = client.simulate_post("/api/cotos", json={"content": "mine"}, headers=cookie)
+    assert posted.status_code == 201
+    issued = posted.cookies["anonymous_id"].value
+    assert issued != planted
+    assert redis.keys(f"anon:{planted}:*") == [], "nothing is made under the planted id"
+    assert client.simulate_get("/api/cotos", headers=cookie).json["cotos"] == [], "the planted id still names no pad"
+    mine = client.simulate_get("/api/cotos", headers={"Cookie": f"anonymous_id={issued}"})
+    assert [c["content"] for c in mine.json["cotos"]] == ["mine"] and mine.cookies["anonymous_id"].value == issued
+
+
+def test_a_planted_id_opens_no_coto(browser, client):
+    coto = browser.post("mine")
+    for method, kwargs in (("GET", {}), ("PATCH", {"json": {"content": "x"}}), ("DELETE", {})):
+        result = client.simulate_request(
+            method, f"/api/cotos/{coto['id']}", headers={"Cookie": "anonymous_id=" + "0" * 32}, **kwargs
+        )
+        assert result.status_code == 404 and "anonymous_id" not in result.cookies
+
+
+def test_an_issued_id_keeps_working_after_its_pad_was_emptied(browser):
+    coto = browser.post("only one")
+    issued = browser.cookies["anonymous_id"]
+    assert browser.request("DELETE", f"/api/cotos/{coto['id']}").status_code == 204
+    result = browser.request("GET", "/api/cotos")
+    assert result.json["cotos"] == [] and result.cookies["anonymous_id"].value == issued
+    browser.post("again")
+    assert browser.cookies["anonymous_id"] == issued
+
+
 BAD_POSTS = [
     *NOT_JSON_OBJECTS,
     ("content a number", b'{"content": 42}', "application/json", 400),

@@ -1,6 +1,6 @@
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -10,6 +10,7 @@ from cotos.store import (
     COTONOMA_TIMELINE_PAGE_BEFORE,
     TIMELINE_FIRST_PAGE,
     TIMELINE_PAGE_BEFORE,
+    AnonymousCoto,
     new_coto_id,
 )
 
@@ -20,44 +21,77 @@ def test_coto_ids_are_uuid7_in_the_order_they_were_made():
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
 
+def new_pad(anonymous_cotos, *contents: str) -> tuple[str, list[AnonymousCoto]]:
+    """A pad the store issued, with these cotos, oldest first."""
+    pad, first = anonymous_cotos.post(None, contents[0])
+    rest = [anonymous_cotos.post(pad, content) for content in contents[1:]]
+    assert all(same == pad for same, _ in rest), "later posts stay on the pad"
+    return pad, [cast(AnonymousCoto, posted.coto) for posted in (first, *(p for _, p in rest))]
+
+
 def test_timeline_pages_with_a_cursor(anonymous_cotos):
-    posted = [anonymous_cotos.post("a" * 32, f"coto {n}").coto for n in range(5)]
-    page, cursor = anonymous_cotos.timeline("a" * 32, None, 2)
+    pad, posted = new_pad(anonymous_cotos, *(f"coto {n}" for n in range(5)))
+    page, cursor = anonymous_cotos.timeline(pad, None, 2)
     assert [c["id"] for c in page] == [posted[4]["id"], posted[3]["id"]]
-    page, cursor = anonymous_cotos.timeline("a" * 32, cursor, 2)
+    page, cursor = anonymous_cotos.timeline(pad, cursor, 2)
     assert [c["id"] for c in page] == [posted[2]["id"], posted[1]["id"]]
-    page, cursor = anonymous_cotos.timeline("a" * 32, cursor, 2)
+    page, cursor = anonymous_cotos.timeline(pad, cursor, 2)
     assert [c["id"] for c in page] == [posted[0]["id"]]
     assert cursor is None
 
 
-def test_pad_expires_after_the_ttl_from_its_last_use(anonymous_cotos):
-    anonymous_cotos.post("b" * 32, "remember me")
+def test_renewing_a_pad_renews_its_lifetime(anonymous_cotos):
+    pad, _ = new_pad(anonymous_cotos, "remember me")
     client = anonymous_cotos.client
-    for key in ("anon:" + "b" * 32 + ":timeline", "anon:" + "b" * 32 + ":cotos"):
+    keys = [f"anon:{pad}:{part}" for part in ("issued", "timeline", "cotos")]
+    for key in keys:
         client.expire(key, 100)
-    anonymous_cotos.timeline("b" * 32, None, 10)
-    for key in ("anon:" + "b" * 32 + ":timeline", "anon:" + "b" * 32 + ":cotos"):
-        assert client.ttl(key) > 100, "reading the pad renews its lifetime"
-        assert client.ttl(key) <= anonymous_cotos.ttl_seconds
+    assert anonymous_cotos.renew(pad)
+    for key in keys:
+        assert 100 < client.ttl(key) <= anonymous_cotos.ttl_seconds
+
+
+@pytest.mark.parametrize("made_up", ["0" * 32, "5f" * 16])
+def test_an_id_the_store_did_not_issue_names_no_pad(anonymous_cotos, made_up):
+    assert not anonymous_cotos.renew(made_up)
+    assert anonymous_cotos.size(made_up) is None
+    pad, posted = anonymous_cotos.post(made_up, "mine")
+    assert pad != made_up and not posted.replayed
+    assert anonymous_cotos.size(pad) == 1 and anonymous_cotos.size(made_up) is None
+    assert anonymous_cotos.client.keys(f"anon:{made_up}:*") == [], "nothing was made under the made-up id"
+
+
+def test_an_expired_pad_is_one_no_more(anonymous_cotos):
+    pad, _ = new_pad(anonymous_cotos, "soon forgotten")
+    anonymous_cotos.client.delete(f"anon:{pad}:issued")  # as its TTL would
+    assert not anonymous_cotos.renew(pad)
+    assert anonymous_cotos.post(pad, "again")[0] != pad
+
+
+def test_size_counts_the_cotos_and_renews_nothing(anonymous_cotos):
+    pad, _ = new_pad(anonymous_cotos, "one", "two", "three")
+    anonymous_cotos.client.expire(f"anon:{pad}:issued", 100)
+    assert anonymous_cotos.size(pad) == 3
+    assert anonymous_cotos.client.ttl(f"anon:{pad}:issued") <= 100
 
 
 def test_update_of_a_deleted_coto_does_not_resurrect_it(anonymous_cotos):
-    coto = anonymous_cotos.post("c" * 32, "soon gone").coto
-    assert anonymous_cotos.delete("c" * 32, coto["id"])
-    assert anonymous_cotos.update("c" * 32, coto["id"], "back?") is None
-    assert anonymous_cotos.get("c" * 32, coto["id"]) is None
-    assert anonymous_cotos.timeline("c" * 32, None, 10) == ([], None)
+    pad, (coto,) = new_pad(anonymous_cotos, "soon gone")
+    assert anonymous_cotos.delete(pad, coto["id"])
+    assert anonymous_cotos.update(pad, coto["id"], "back?") is None
+    assert anonymous_cotos.get(pad, coto["id"]) is None
+    assert anonymous_cotos.timeline(pad, None, 10) == ([], None)
+    assert anonymous_cotos.renew(pad), "an empty pad is still the browser's"
 
 
 def test_all_lists_the_pad_oldest_first_and_forget_removes_only_what_it_names(anonymous_cotos):
-    posted = [anonymous_cotos.post("d" * 32, f"coto {n}").coto for n in range(3)]
-    assert anonymous_cotos.all("d" * 32) == posted
-    anonymous_cotos.forget("d" * 32, [posted[0]["id"], posted[1]["id"]])
-    assert anonymous_cotos.all("d" * 32) == [posted[2]]
-    assert anonymous_cotos.timeline("d" * 32, None, 10) == ([posted[2]], None)
-    anonymous_cotos.forget("d" * 32, [posted[2]["id"]])
-    assert anonymous_cotos.client.keys("anon:" + "d" * 32 + ":*") == []
+    pad, posted = new_pad(anonymous_cotos, *(f"coto {n}" for n in range(3)))
+    assert anonymous_cotos.all(pad) == posted
+    anonymous_cotos.forget(pad, [posted[0]["id"], posted[1]["id"]])
+    assert anonymous_cotos.all(pad) == [posted[2]]
+    assert anonymous_cotos.timeline(pad, None, 10) == ([posted[2]], None)
+    anonymous_cotos.forget(pad, [posted[2]["id"]])
+    assert anonymous_cotos.client.keys(f"anon:{pad}:*") == [f"anon:{pad}:issued"]
 
 
 def test_an_author_is_rewritten_only_when_the_token_says_something_new(coto_store, db):

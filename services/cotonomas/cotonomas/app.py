@@ -13,6 +13,7 @@ from cotoami_common.web import service_app
 from cotonomas.config import Config
 from cotonomas.consistency import CotonomaWrites, Reconciler
 from cotonomas.cotos_client import CotosClient
+from cotonomas.invitations import InvitationBudget
 from cotonomas.resources import (
     ERROR_ANSWERS,
     AccessResource,
@@ -45,7 +46,8 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     )
     store = CotonomaStore(deps.pool)
     writes = CotonomaWrites(store, deps.cotos)
-    members = MembersResource(store, deps.redis, config.public_url)
+    invitations = InvitationBudget(deps.redis, config.invitations)
+    members = MembersResource(store, deps.redis, invitations, config.public_url)
     app.add_route("/api/cotonomas", CotonomasResource(store, writes))
     app.add_route("/api/cotonomas/{key}", CotonomaResource(store, writes))
     app.add_route("/api/cotonomas/{key}/members", members)

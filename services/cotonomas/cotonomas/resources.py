@@ -7,7 +7,7 @@ reach it but do not own it.
 
 import unicodedata
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import falcon
 import redis
@@ -24,10 +24,13 @@ from cotoami_common.web import (
     text_field,
 )
 from cotonomas.consistency import CotonomaWrites
+from cotonomas.invitations import InvitationBudget, TooManyInvitations
 from cotonomas.metrics import COTONOMAS_CREATED
 from cotonomas.store import AlreadyMember, CotonomaStore, NameTaken, NoSuchCotonoma, Place, Viewer, parse_cursor
 
 MAX_NAME_CHARS = 50
+# A creation under way is finished or undone within seconds (its calls to cotos time out in ~2 s).
+NAME_PENDING_RETRY_SECONDS = 2
 
 
 def cotonoma_name(body: dict[str, object]) -> str:
@@ -74,12 +77,29 @@ def no_such_cotonoma() -> falcon.HTTPNotFound:
 
 def name_taken(error: NameTaken) -> falcon.HTTPError:
     if error.pending:
-        return falcon.HTTPServiceUnavailable(
+        # A conflict with another request, not an outage: that creation may yet fail and free the name.
+        return falcon.HTTPConflict(
             title="Name in use",
-            retry_after=10,
-            description="A cotonoma of this name is still being created or undone here; try again shortly.",
+            headers={"Retry-After": str(NAME_PENDING_RETRY_SECONDS)},
+            description="A cotonoma of this name is being created or undone here right now;"
+            " try again in a moment to see whether the name is free.",
         )
     return falcon.HTTPConflict(title="Name taken", description="You already have a cotonoma of this name here.")
+
+
+TOO_MANY_INVITATIONS = {
+    "recipient": "This address has been sent too many invitations lately.",
+    "inviter": "You have sent too many invitations lately.",
+    "cotonoma": "This cotonoma has sent too many invitations lately.",
+}
+
+
+def too_many_invitations(error: TooManyInvitations) -> falcon.HTTPTooManyRequests:
+    return falcon.HTTPTooManyRequests(
+        title="Too many invitations",
+        description=f"{TOO_MANY_INVITATIONS[error.by]} Nobody was added and no mail was sent; try again later.",
+        retry_after=error.retry_after,
+    )
 
 
 def cotos_unavailable() -> falcon.HTTPServiceUnavailable:
@@ -98,6 +118,7 @@ ERROR_ANSWERS: ErrorAnswers = {
         title="Already a member", description=f"{error.email} is a member already."
     ),
     ServiceUnavailable: lambda error: cotos_unavailable(),
+    TooManyInvitations: too_many_invitations,
 }
 
 
@@ -166,9 +187,11 @@ class CotonomaResource:
 class MembersResource:
     """/api/cotonomas/{key}/members and .../members/{email}: the owner shares a cotonoma."""
 
-    def __init__(self, store: CotonomaStore, mail: redis.Redis, public_url: str):
+    def __init__(self, store: CotonomaStore, mail: redis.Redis, invitations: InvitationBudget, public_url: str):
         self.store = store
         self.mail = mail
+        self.invitations = invitations
+        self.quiet = timedelta(hours=invitations.limits.quiet_hours)
         self.public_url = public_url
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
@@ -184,21 +207,31 @@ class MembersResource:
         place = owned(self.store, viewer, key)
         if email == viewer.email:
             raise falcon.HTTPBadRequest(title="Invalid email", description="You own this cotonoma already.")
-        # Queued before the member is committed: a failure leaves neither.
-        with self.store.adding_member(place.key, amishi, email) as member:
-            enqueue_mail(
-                self.mail,
-                "invitation",
-                email,
-                {
-                    "link": f"{self.public_url}/cotonomas/{place.key}",
-                    "cotonoma_name": place.name,
-                    "inviter_name": amishi.display_name,
-                    "inviter_email": amishi.email,
-                },
-            )
+        # Spent in the member's transaction, once the row is in: an add that fails
+        # spends nothing, and one refused leaves no member.
+        with self.store.adding_member(place.key, amishi, email, self.quiet) as addition:
+            if addition.mail_due:
+                self.invitations.spend(amishi.id, place.key, email)
+        # Queued only once committed, so that no mail goes for an add that failed.
+        if addition.mail_due:
+            try:
+                enqueue_mail(
+                    self.mail,
+                    "invitation",
+                    email,
+                    {
+                        "link": f"{self.public_url}/cotonomas/{place.key}",
+                        "cotonoma_name": place.name,
+                        "inviter_name": amishi.display_name,
+                        "inviter_email": amishi.email,
+                    },
+                )
+            except redis.RedisError:
+                # Then no member either, so that adding the address again mails it.
+                self.store.undo_addition(addition)
+                raise
         resp.status = falcon.HTTP_201
-        resp.media = {"member": member}
+        resp.media = {"member": addition.member}
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, key: str, email: str) -> None:
         amishi = require_amishi(req)

@@ -114,6 +114,17 @@ class Place:
         return self.owner_id == viewer.id
 
 
+@dataclass(frozen=True)
+class Addition:
+    """A member being added to cotonoma `key` at `at`, and whether an invitation
+    mail is due: none went to the address for this cotonoma within the quiet period."""
+
+    key: str
+    member: Member
+    at: datetime
+    mail_due: bool
+
+
 # The cotonoma and its ancestors, each saying whether it grants the viewer
 # access. Parents are set once, at creation, to a cotonoma that already
 # exists, so the walk up always ends at a root.
@@ -399,8 +410,10 @@ class CotonomaStore:
         return [{"email": email, "added_at": iso_utc(added_at)} for email, added_at in rows]
 
     @contextmanager
-    def adding_member(self, key: str, owner: Amishi, email: str) -> Iterator[Member]:
-        """Add a member; committed when the block ends, undone if it raises."""
+    def adding_member(self, key: str, owner: Amishi, email: str, quiet: timedelta) -> Iterator[Addition]:
+        """Add a member and, unless one was mailed to the address for this cotonoma
+        within `quiet`, record its invitation as mailed now; committed when the
+        block ends, undone if it raises. AlreadyMember before anything is yielded."""
         with self._writing(owner) as conn:
             try:
                 with conn.transaction():
@@ -413,7 +426,25 @@ class CotonomaStore:
                     )
             except psycopg.errors.UniqueViolation:
                 raise AlreadyMember(email) from None
-            yield {"email": email, "added_at": iso_utc(added_at)}
+            mailed = conn.execute(
+                "INSERT INTO invitations (cotonoma_key, email, mailed_at) VALUES (%s, %s, now())"
+                " ON CONFLICT (cotonoma_key, email) DO UPDATE SET mailed_at = now()"
+                " WHERE invitations.mailed_at <= now() - %s RETURNING mailed_at",
+                (key, email, quiet),
+            ).fetchone()
+            yield Addition(key, {"email": email, "added_at": iso_utc(added_at)}, added_at, mail_due=mailed is not None)
+
+    def undo_addition(self, addition: Addition) -> None:
+        """Remove the member just added and forget its invitation, unless either
+        has been changed since (both were written at the same `now()`)."""
+        key, email, at = addition.key, addition.member["email"], addition.at
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "DELETE FROM members WHERE cotonoma_key = %s AND email = %s AND added_at = %s", (key, email, at)
+            )
+            conn.execute(
+                "DELETE FROM invitations WHERE cotonoma_key = %s AND email = %s AND mailed_at = %s", (key, email, at)
+            )
 
     def remove_member(self, key: str, owner: Amishi, email: str) -> bool:
         """Whether the address was a member (and is no longer)."""

@@ -86,7 +86,8 @@ def test_a_creation_neither_finished_nor_undone_is_undone_by_the_reconciler_once
     )
     assert access.status_code == 404
     again = ann.request("POST", "/api/cotonomas", json={"name": "Ideas"})
-    assert again.status_code == 503 and again.json["title"] == "Name in use"
+    assert again.status_code == 409 and again.json["title"] == "Name in use"
+    assert again.headers["Retry-After"] == "2"
 
     assert writes.undo_stuck_creations() == 0, "a young creation may still be under way"
     cotos_double.stop()

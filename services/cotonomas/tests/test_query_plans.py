@@ -25,7 +25,7 @@ VIEWER = {"amishi_id": "00000000-0000-4000-8000-000000000001", "email": "amishi-
 def big(database_url):
     """The test run's database filled once for this module (and emptied after)."""
     with psycopg.connect(database_url, autocommit=True) as db:
-        db.execute("TRUNCATE amishis, cotonomas, members")
+        db.execute("TRUNCATE amishis, cotonomas, members, invitations")
         db.execute(
             """
             CREATE FUNCTION pg_temp.amishi(n int) RETURNS uuid LANGUAGE sql AS $$
@@ -80,7 +80,7 @@ def big(database_url):
         db.execute("ANALYZE cotonomas")
         db.execute("ANALYZE members")
         yield db
-        db.execute("TRUNCATE amishis, cotonomas, members")
+        db.execute("TRUNCATE amishis, cotonomas, members, invitations")
 
 
 def assert_reaches_rows_through_indexes(db, query: str, params: dict[str, object]) -> None:

@@ -8,9 +8,19 @@ import pytest
 
 from cotoami_common.tokens import Amishi
 from cotoami_testing.fixtures import new_amishi
-from cotonomas.store import KEY, CotonomaStore, NameTaken, NoSuchCotonoma, Viewer, new_key, parse_cursor
+from cotonomas.store import (
+    KEY,
+    AlreadyMember,
+    CotonomaStore,
+    NameTaken,
+    NoSuchCotonoma,
+    Viewer,
+    new_key,
+    parse_cursor,
+)
 
 ANN, BOB, CAROL = new_amishi("ann@example.com"), new_amishi("bob@example.com"), new_amishi("carol@example.com")
+QUIET = timedelta(hours=24)
 
 
 def made(store: CotonomaStore, owner: Amishi, name: str, parent_key: str | None = None) -> str:
@@ -22,7 +32,7 @@ def made(store: CotonomaStore, owner: Amishi, name: str, parent_key: str | None 
 
 
 def share(store, key, owner, email):
-    with store.adding_member(key, owner, email):
+    with store.adding_member(key, owner, email, QUIET):
         pass
 
 
@@ -165,3 +175,67 @@ def test_a_creation_being_finished_is_not_stuck(store):
         assert creation is None
     with store.oldest_stuck_creation(timedelta(hours=1)) as creation:
         assert creation is None, "young creations are left to their request"
+
+
+# Invitations
+
+
+def invitations(db):
+    return db.execute("SELECT cotonoma_key, email FROM invitations ORDER BY email").fetchall()
+
+
+@pytest.mark.parametrize(
+    "mailed_hours_ago,quiet_hours,due",
+    [
+        (None, 24, True),  # never mailed
+        (1, 24, False),
+        (23.9, 24, False),
+        (24.1, 24, True),
+        (1, 0, True),  # no quiet period: every add mails
+        (1, 2, False),
+    ],
+)
+def test_an_invitation_is_due_unless_one_was_mailed_within_the_quiet_period(
+    store, db, mailed_hours_ago, quiet_hours, due
+):
+    key = made(store, ANN, "Team")
+    if mailed_hours_ago is not None:
+        share(store, key, ANN, "bob@example.com")
+        store.remove_member(key, ANN, "bob@example.com")
+        db.execute("UPDATE invitations SET mailed_at = now() - %s", (timedelta(hours=mailed_hours_ago),))
+    before = db.execute("SELECT mailed_at FROM invitations").fetchone()
+    with store.adding_member(key, ANN, "bob@example.com", timedelta(hours=quiet_hours)) as addition:
+        assert addition.mail_due is due
+        assert addition.member["email"] == "bob@example.com"
+    after = db.execute("SELECT mailed_at FROM invitations").fetchone()
+    assert (after != before) is due, "the quiet period runs from the last mail, not the last add"
+
+
+def test_the_quiet_period_is_per_cotonoma(store):
+    team, other = made(store, ANN, "Team"), made(store, ANN, "Other")
+    for key in (team, other):
+        with store.adding_member(key, ANN, "bob@example.com", QUIET) as addition:
+            assert addition.mail_due
+
+
+def test_an_add_that_fails_or_is_undone_records_no_invitation(store, db):
+    key = made(store, ANN, "Team")
+    with pytest.raises(RuntimeError), store.adding_member(key, ANN, "bob@example.com", QUIET):
+        raise RuntimeError("refused")
+    assert store.members(key) == [] and invitations(db) == []
+    share(store, key, ANN, "bob@example.com")
+    with pytest.raises(AlreadyMember), store.adding_member(key, ANN, "bob@example.com", QUIET):
+        pytest.fail("nothing is yielded for a member already there")
+    assert invitations(db) == [(key, "bob@example.com")]
+
+
+def test_undoing_an_addition_forgets_its_member_and_invitation(store, db):
+    key = made(store, ANN, "Team")
+    share(store, key, ANN, "carol@example.com")
+    with store.adding_member(key, ANN, "bob@example.com", QUIET) as addition:
+        pass
+    store.undo_addition(addition)
+    assert [m["email"] for m in store.members(key)] == ["carol@example.com"]
+    assert invitations(db) == [(key, "carol@example.com")]
+    with store.adding_member(key, ANN, "bob@example.com", QUIET) as again:
+        assert again.mail_due

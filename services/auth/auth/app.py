@@ -51,7 +51,7 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     claims = AnonymousCotoClaims(accounts, deps.cotos)
     sessions = SessionResource(config, accounts, deps.limits, deps.verifier, deps.profiles, cookies, claims)
     app.add_route("/api/auth/signin", SigninResource(config, accounts, deps.limits, deps.redis))
-    app.add_route("/api/auth/link", LinkResource(config, accounts, deps.limits))
+    app.add_route("/api/auth/link", LinkResource(config, accounts, deps.limits, deps.cotos))
     app.add_route("/api/auth/session", sessions)
     app.add_route("/api/auth/refresh", RefreshResource(config, accounts, cookies, claims))
     return app

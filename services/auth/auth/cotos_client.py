@@ -16,3 +16,14 @@ class CotosClient:
         if not isinstance(moved, int):
             raise ServiceUnavailable("cotos", "answered a claim without saying how many cotos moved", maybe_done=True)
         return moved
+
+    def anonymous_pad_size(self, anonymous_id: str) -> int:
+        """How many cotos a claim of this pad would move now (0 for an id cotos never issued)."""
+        answer = self.cotos.call("GET", f"/internal/anonymous-pads/{anonymous_id}", expect=(200, 404))
+        if answer.status == 404:
+            return 0
+        body = answer.json()
+        size = body.get("cotos") if isinstance(body, dict) else None
+        if not isinstance(size, int) or size < 0:
+            raise ServiceUnavailable("cotos", "answered a pad's size without a count", maybe_done=True)
+        return size

@@ -62,10 +62,15 @@ def normalised_email(body: dict[str, object]) -> str:
     return email
 
 
-def link_token(req: falcon.Request, limits: RateLimiter, config: Config) -> str:
+def save_anonymous_field(body: dict[str, object], default: bool) -> bool:
+    save_anonymous = body.get("save_anonymous", default)
+    if not isinstance(save_anonymous, bool):
+        raise falcon.HTTPBadRequest(title="Invalid save_anonymous", description="save_anonymous must be true or false.")
+    return save_anonymous
+
+
+def link_token(req: falcon.Request, body: dict[str, object], limits: RateLimiter, config: Config) -> str:
     """The sign-in link token in the body; attempts are limited per client."""
-    body = json_object(req)
-    reject_unknown_fields(body, ("token",))
     wait = limits.hit(f"session:client:{client_address(req)}", config.session_limit_per_client)
     if wait is not None:
         raise falcon.HTTPTooManyRequests(title="Too many attempts", description="Wait a while.", retry_after=wait)
@@ -149,11 +154,7 @@ class SigninResource:
         body = json_object(req)
         reject_unknown_fields(body, ("email", "save_anonymous"))
         email = normalised_email(body)
-        save_anonymous = body.get("save_anonymous", False)
-        if not isinstance(save_anonymous, bool):
-            raise falcon.HTTPBadRequest(
-                title="Invalid save_anonymous", description="save_anonymous must be true or false."
-            )
+        save_anonymous = save_anonymous_field(body, default=False)
         client = client_address(req)
         waits = [
             self.limits.hit(f"signin:client:{client}", self.config.signin_limit_per_client),
@@ -166,6 +167,9 @@ class SigninResource:
                 description="Wait a while before asking for another link.",
                 retry_after=wait,
             )
+        # Whether cotos issued this id is asked when it matters: the confirm page
+        # counts the pad, and a claim of an id never issued moves nothing.
+        # Asking for a link does not wait on cotos.
         anonymous_id = next(
             (v for v in req.get_cookie_values(ANONYMOUS_COOKIE) or [] if _ANONYMOUS_ID.fullmatch(v)), None
         )
@@ -196,21 +200,36 @@ class SigninResource:
 
 
 class LinkResource:
-    """POST /api/auth/link {token}: whom a sign-in link is for, consuming nothing,
-    for the confirm page. The token travels in the body, never in a logged URL."""
+    """POST /api/auth/link {token}: whom a sign-in link is for, and how many
+    anonymous cotos it would save, consuming nothing, for the confirm page.
+    The token travels in the body, never in a logged URL."""
 
-    def __init__(self, config: Config, accounts: AccountStore, limits: RateLimiter):
+    def __init__(self, config: Config, accounts: AccountStore, limits: RateLimiter, cotos: CotosClient):
         self.config = config
         self.accounts = accounts
         self.limits = limits
+        self.cotos = cotos
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        email = self.accounts.link_email(link_token(req, self.limits, self.config))
-        resp.media = {"email_hint": masked(email)}
+        body = json_object(req)
+        reject_unknown_fields(body, ("token",))
+        link = self.accounts.link(link_token(req, body, self.limits, self.config))
+        resp.media = {"email_hint": masked(link.email), "anonymous_cotos": self._pad_size(link.anonymous_id)}
+
+    def _pad_size(self, anonymous_id: str | None) -> int | None:
+        """0 without a pad; None when cotos cannot say just now: the page then
+        says that cotos may be saved, and signing in still works."""
+        if anonymous_id is None:
+            return 0
+        try:
+            return self.cotos.anonymous_pad_size(anonymous_id)
+        except ServiceUnavailable as error:
+            log.warning("counting the anonymous cotos of a link failed: %s", error)
+            return None
 
 
 class SessionResource:
-    """/api/auth/session: who is signed in; sign in with a link; sign out."""
+    """/api/auth/session: who is signed in; sign in with a link (saving its pad, or declining it); sign out."""
 
     def __init__(
         self,
@@ -237,8 +256,14 @@ class SessionResource:
         resp.media = {"amishi": amishi.own() if amishi else None}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        token = link_token(req, self.limits, self.config)
-        signin = self.accounts.redeem_link(token, timedelta(seconds=self.config.refresh_token_seconds))
+        body = json_object(req)
+        reject_unknown_fields(body, ("token", "save_anonymous"))
+        token = link_token(req, body, self.limits, self.config)
+        # The person using the link may decline the pad of whoever asked for it.
+        save_anonymous = save_anonymous_field(body, default=True)
+        signin = self.accounts.redeem_link(
+            token, timedelta(seconds=self.config.refresh_token_seconds), save_anonymous=save_anonymous
+        )
         record = signin.amishi
         if signin.created:
             name = self.profiles.display_name(record.email)

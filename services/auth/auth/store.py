@@ -47,6 +47,14 @@ class AmishiRecord:
 
 
 @dataclass(frozen=True)
+class Link:
+    """Whom a sign-in link signs in, and the pad it would save (None if none)."""
+
+    email: str
+    anonymous_id: str | None
+
+
+@dataclass(frozen=True)
 class SignIn:
     amishi: AmishiRecord
     created: bool
@@ -69,23 +77,25 @@ class AccountStore:
             )
         return token
 
-    def link_email(self, token: str) -> str:
-        """The address a link would sign in, consuming nothing."""
+    def link(self, token: str) -> Link:
+        """What a link would do, consuming nothing."""
         with self.pool.connection() as conn:
             row = conn.execute(
-                "SELECT email, used_at IS NOT NULL, expires_at <= now() FROM signin_tokens WHERE token_hash = %s",
+                "SELECT email, CASE WHEN save_anonymous THEN anonymous_id END,"
+                " used_at IS NOT NULL, expires_at <= now() FROM signin_tokens WHERE token_hash = %s",
                 (token_hash(token),),
             ).fetchone()
         if row is None:
             raise LinkRefused("unknown")
-        email, used, expired = row
+        email, anonymous_id, used, expired = row
         if used or expired:
             raise LinkRefused("used" if used else "expired")
-        return str(email)
+        return Link(str(email), anonymous_id)
 
-    def redeem_link(self, token: str, refresh_lifetime: timedelta) -> SignIn:
+    def redeem_link(self, token: str, refresh_lifetime: timedelta, save_anonymous: bool = True) -> SignIn:
         """Consume the link (once, atomically), make the amishi on first use, open a
-        session and record the claim on the anonymous cotos: all or nothing."""
+        session and record the claim on the anonymous cotos, unless the person
+        declines them (`save_anonymous` false): all or nothing."""
         with self.pool.connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=dict_row)
             link = cur.execute(
@@ -109,7 +119,7 @@ class AccountStore:
                 raise RuntimeError("the amishi upsert returned no row")
             amishi = AmishiRecord(str(row["id"]), row["email"], row["display_name"])
             refresh_token = self._open_session(cur, amishi.id, uuid.uuid4(), refresh_lifetime)
-            if link["save_anonymous"] and link["anonymous_id"]:
+            if save_anonymous and link["save_anonymous"] and link["anonymous_id"]:
                 # The first sign-in to claim a pad takes it; the pad is empty for any later one.
                 cur.execute(
                     "INSERT INTO anonymous_claims (anonymous_id, amishi_id) VALUES (%s, %s)"

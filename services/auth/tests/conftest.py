@@ -45,16 +45,30 @@ class CotosDouble(BaseHTTPRequestHandler):
         self.server.claims.append({"body": body, "authorization": self.headers.get("Authorization")})
         send_json(self, self.server.answer, json.dumps({"moved": 2}).encode())
 
+    def do_GET(self):
+        """GET /internal/anonymous-pads/{id}: the size the test gave the pad, 404 for any other."""
+        self.server.asked.append({"path": self.path, "authorization": self.headers.get("Authorization")})
+        size = self.server.pads.get(self.path.rsplit("/", 1)[1])
+        if self.server.answer != 200:
+            send_json(self, self.server.answer, b'{"title": "as told"}')
+        elif size is None:
+            send_json(self, 404, b'{"title": "No such pad"}')
+        else:
+            send_json(self, 200, json.dumps({"cotos": size}).encode())
+
     def log_message(self, *args):
         pass
 
 
 class CotosServer(ThreadingHTTPServer):
-    """The double's server: the claims it received, and the status it answers with."""
+    """The double's server: the claims it received, the pads it knows (id ->
+    how many cotos), what it was asked of them, and the status it answers with."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), CotosDouble)
         self.claims: list[dict[str, object]] = []
+        self.pads: dict[str, int] = {}
+        self.asked: list[dict[str, object]] = []
         self.answer = 200
 
 

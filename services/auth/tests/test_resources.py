@@ -285,7 +285,7 @@ def test_a_link_can_be_looked_at_without_consuming_it(client, mail_jobs):
     token = request_link(client, mail_jobs, "annabel@example.com")
     for _ in range(2):
         looked = client.simulate_post("/api/auth/link", json={"token": token})
-        assert looked.status_code == 200 and looked.json == {"email_hint": "a…@example.com"}
+        assert looked.status_code == 200 and looked.json == {"email_hint": "a…@example.com", "anonymous_cotos": 0}
     assert client.simulate_post(SESSION, json={"token": token}).status_code == 200
     used = client.simulate_post("/api/auth/link", json={"token": token})
     assert used.status_code == 410 and used.json["title"] == "Sign-in link already used"
@@ -294,3 +294,79 @@ def test_a_link_can_be_looked_at_without_consuming_it(client, mail_jobs):
 @pytest.mark.parametrize("body", [{"token": "B" * 43}, {"token": "x"}, {"token": None}, {"token": "A" * 43, "more": 1}])
 def test_looking_at_a_bad_link_is_4xx(client, body):
     assert client.simulate_post("/api/auth/link", json=body).status_code == 400
+
+
+# --- what the confirm page says of the anonymous cotos, and declining them
+
+LINK = "/api/auth/link"
+
+
+def link_saving(client, mail_jobs, pad: str, save_anonymous: bool = True):
+    return request_link(client, mail_jobs, save_anonymous=save_anonymous, headers={"Cookie": f"anonymous_id={pad}"})
+
+
+def test_the_confirm_page_is_told_how_many_cotos_the_link_would_save(client, mail_jobs, cotos_double):
+    pad = "ab" * 16
+    cotos_double.pads[pad] = 3
+    token = link_saving(client, mail_jobs, pad)
+    looked = client.simulate_post(LINK, json={"token": token})
+    assert looked.json == {"email_hint": "a…@example.com", "anonymous_cotos": 3}
+    assert cotos_double.asked == [
+        {"path": f"/internal/anonymous-pads/{pad}", "authorization": f"Bearer {INTERNAL_TOKEN}"}
+    ]
+    assert cotos_double.claims == [], "looking claims nothing"
+
+
+@pytest.mark.parametrize(
+    "cookie,save_anonymous", [({"Cookie": "anonymous_id=" + "cd" * 16}, False), ({}, True)], ids=["unasked", "no pad"]
+)
+def test_a_link_saving_nothing_counts_nothing_and_asks_nobody(client, mail_jobs, cotos_double, cookie, save_anonymous):
+    cotos_double.pads["cd" * 16] = 3
+    token = request_link(client, mail_jobs, save_anonymous=save_anonymous, headers=cookie)
+    assert client.simulate_post(LINK, json={"token": token}).json["anonymous_cotos"] == 0
+    assert cotos_double.asked == []
+
+
+def test_a_pad_cotos_never_issued_counts_0(client, mail_jobs, cotos_double):
+    token = link_saving(client, mail_jobs, "0" * 32)
+    assert client.simulate_post(LINK, json={"token": token}).json["anonymous_cotos"] == 0
+
+
+def test_when_cotos_cannot_count_the_page_hears_null_and_signing_in_works(client, mail_jobs, cotos_double):
+    cotos_double.pads["ef" * 16] = 3
+    cotos_double.answer = 503
+    token = link_saving(client, mail_jobs, "ef" * 16)
+    looked = client.simulate_post(LINK, json={"token": token})
+    assert looked.status_code == 200 and looked.json["anonymous_cotos"] is None
+    cotos_double.answer = 200
+    assert client.simulate_post(SESSION, json={"token": token}).status_code == 200
+
+
+def test_declining_signs_in_and_claims_nothing(client, mail_jobs, cotos_double, db):
+    token = link_saving(client, mail_jobs, "ab" * 16)
+    signed_in = client.simulate_post(SESSION, json={"token": token, "save_anonymous": False})
+    assert signed_in.status_code == 200 and signed_in.cookies["access_token"].value
+    assert cotos_double.claims == [] and db.execute("SELECT count(*) FROM anonymous_claims").fetchone() == (0,)
+    again = client.simulate_post(SESSION, json={"token": token, "save_anonymous": True})
+    assert again.status_code == 410, "declined or not, the link works once"
+    assert cotos_double.claims == []
+
+
+def test_accepting_explicitly_claims_as_the_default_does(client, mail_jobs, cotos_double):
+    token = link_saving(client, mail_jobs, "ab" * 16)
+    assert client.simulate_post(SESSION, json={"token": token, "save_anonymous": True}).status_code == 200
+    assert [claim["body"]["anonymous_id"] for claim in cotos_double.claims] == ["ab" * 16]
+
+
+def test_save_anonymous_never_adds_a_pad_the_link_did_not_ask_for(client, mail_jobs, cotos_double):
+    token = request_link(client, mail_jobs, headers={"Cookie": "anonymous_id=" + "ab" * 16})
+    assert client.simulate_post(SESSION, json={"token": token, "save_anonymous": True}).status_code == 200
+    assert cotos_double.claims == []
+
+
+@pytest.mark.parametrize("value", ["no", 0, None, [False]])
+def test_a_bad_save_anonymous_is_400_and_consumes_nothing(client, mail_jobs, value):
+    token = link_saving(client, mail_jobs, "ab" * 16)
+    refused = client.simulate_post(SESSION, json={"token": token, "save_anonymous": value})
+    assert refused.status_code == 400 and refused.json["title"] == "Invalid save_anonymous"
+    assert client.simulate_post(LINK, json={"token": token}).status_code == 200, "the link still works"

@@ -1,11 +1,14 @@
 // @ts-check
-// The confirm page of a sign-in link (/signin/TOKEN): whom it signs in, and a
-// button that uses it up. Mail scanners open links too, so opening the page
-// consumes nothing; the button does, and then the page is the one the link was
-// asked for from.
+// The confirm page of a sign-in link (/signin/TOKEN): whom it signs in, how
+// many anonymous cotos of the browser that asked for it would join the account
+// (whoever asked chose that, not necessarily the person here, who may decline
+// them), and buttons that use it up. Mail scanners open links too, so opening
+// the page consumes nothing; a button does, and then the page is the one the
+// link was asked for from.
 
 import { ApiError, inspectSigninLink, signIn } from './api.js';
 import { byId, h } from './dom.js';
+import { formatNumber } from './format.js';
 import { describe } from './forms.js';
 import { takeReturnPath } from './router.js';
 import { emit, state } from './state.js';
@@ -15,6 +18,8 @@ const checking = byId('confirm-checking', HTMLParagraphElement);
 const signinCard = byId('confirm-signin', HTMLDivElement);
 const email = byId('confirm-email', HTMLSpanElement);
 const button = byId('confirm-button', HTMLButtonElement);
+const anonymous = byId('confirm-anonymous', HTMLParagraphElement);
+const declineButton = byId('confirm-decline', HTMLButtonElement);
 const problem = byId('confirm-problem', HTMLDivElement);
 const errorCard = byId('confirm-error', HTMLDivElement);
 const errorTitle = byId('confirm-error-title', HTMLHeadingElement);
@@ -68,6 +73,23 @@ function showLinkTrouble(error, retry) {
   errorCard.hidden = false;
 }
 
+/**
+ * What signing in would save of the browser that asked for the link, and the
+ * way to decline it; nothing is said when nothing would be saved.
+ * @param {number | null} count null: the link saves a pad that cannot be counted just now
+ */
+function showAnonymousCotos(count) {
+  const some = count === null || count > 0;
+  anonymous.hidden = !some;
+  declineButton.hidden = !some;
+  if (count === null) {
+    anonymous.textContent = 'Any cotos from the browser that asked will be saved into this account.';
+  } else if (count > 0) {
+    const cotos = count === 1 ? 'coto' : 'cotos';
+    anonymous.textContent = `${formatNumber(count)} ${cotos} from the browser that asked will be saved into this account.`;
+  }
+}
+
 /** Shows whom the link signs in, consuming nothing. */
 async function checkLink() {
   errorCard.hidden = true;
@@ -79,8 +101,9 @@ async function checkLink() {
     return;
   }
   try {
-    const { email_hint: hint } = await inspectSigninLink(token);
+    const { email_hint: hint, anonymous_cotos: count } = await inspectSigninLink(token);
     email.textContent = hint;
+    showAnonymousCotos(count);
     problem.replaceChildren();
     checking.hidden = true;
     signinCard.hidden = false;
@@ -91,15 +114,18 @@ async function checkLink() {
 }
 
 /**
- * The button: consumes the link; then the token leaves the address bar and the
- * history, and the person is on the page they asked for the link from.
+ * A button: consumes the link, saving the anonymous cotos or declining them;
+ * then the token leaves the address bar and the history, and the person is on
+ * the page they asked for the link from.
+ * @param {boolean} saveAnonymous
  */
-async function confirmSignin() {
+async function confirmSignin(saveAnonymous) {
   button.disabled = true;
-  button.textContent = 'Signing in…';
+  declineButton.disabled = true;
+  (saveAnonymous ? button : declineButton).textContent = 'Signing in…';
   problem.replaceChildren();
   try {
-    const amishi = await signIn(state.confirmToken ?? '');
+    const amishi = await signIn(state.confirmToken ?? '', saveAnonymous);
     history.replaceState(null, '', takeReturnPath());
     document.title = 'Cotoami';
     state.confirmToken = null;
@@ -114,7 +140,9 @@ async function confirmSignin() {
     }
   } finally {
     button.disabled = false;
+    declineButton.disabled = false;
     button.textContent = 'Sign in';
+    declineButton.textContent = 'Sign in without them';
   }
 }
 
@@ -122,7 +150,8 @@ async function confirmSignin() {
 export function start() {
   document.title = 'Sign in — Cotoami';
   page.hidden = false;
-  button.addEventListener('click', confirmSignin);
+  button.addEventListener('click', () => confirmSignin(true));
+  declineButton.addEventListener('click', () => confirmSignin(false));
   byId('confirm-new-link', HTMLButtonElement).addEventListener('click', () => emit('signin-wanted', { note: '' }));
   // Leaving replaces the page, so the link's address does not stay in the history.
   for (const link of page.querySelectorAll('a[href="/"]')) {

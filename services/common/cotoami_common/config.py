@@ -3,6 +3,7 @@
 from __future__ import annotations  # Env has methods named after builtins
 
 import builtins
+import ipaddress
 import json
 import logging
 import re
@@ -19,6 +20,7 @@ from cotoami_common.tokens import AccessTokenVerifier
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # gunicorn halts (rather than respawning forever) when a worker exits with this.
 WORKER_BOOT_ERROR = 3
@@ -108,12 +110,35 @@ class Env:
 
     def origins(self, name: builtins.str, default: builtins.str) -> tuple[builtins.str, ...]:
         """A comma-separated list of origins such as http://127.0.0.1:8000."""
-        origins = tuple(o.strip().rstrip("/") for o in self._raw(name, default).split(",") if o.strip())
-        for origin in origins:
-            parts = urlsplit(origin)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
-                raise ConfigError(f"{name} must list origins like https://example.com, got {origin!r}")
-        return origins
+        return tuple(_serialized_origin(name, o.strip()) for o in self._raw(name, default).split(",") if o.strip())
+
+    def networks(self, name: builtins.str, default: builtins.str) -> tuple[Network, ...]:
+        """A comma-separated list of addresses and CIDR blocks, IPv4 or IPv6, such as 10.0.0.0/8,::1."""
+        networks = []
+        for entry in (e.strip() for e in self._raw(name, default).split(",") if e.strip()):
+            try:
+                networks.append(ipaddress.ip_network(entry))
+            except ValueError as error:
+                raise ConfigError(
+                    f"{name} must list addresses or networks like 10.0.0.0/8, got {entry!r}: {error}"
+                ) from None
+        return tuple(networks)
+
+
+def _serialized_origin(name: str, given: str) -> str:
+    """An origin as a browser serializes it in an Origin header (lower case, no
+    default port, no path), so that the header can be compared with it exactly."""
+    malformed = ConfigError(f"{name} must list origins like https://example.com, got {given!r}")
+    parts = urlsplit(given.lower().rstrip("/"))
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    if default_port is None or not parts.hostname or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise malformed
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        raise malformed from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + ("" if port in (None, default_port) else f":{port}")
 
 
 def _redact(url: str) -> str:
@@ -137,6 +162,7 @@ class ServiceConfig:
     database_url: str
     redis_url: str
     allowed_origins: tuple[str, ...]
+    trusted_proxies: tuple[Network, ...]  # whose X-Real-IP and X-Forwarded-Proto are believed
     max_body_bytes: int
     db_pool_size: int
 
@@ -150,6 +176,8 @@ class ServiceConfig:
             ),
             "redis_url": env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss")),
             "allowed_origins": env.origins("ALLOWED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"),
+            # The gateway, which reaches the services from this machine.
+            "trusted_proxies": env.networks("TRUSTED_PROXIES", "127.0.0.1/32,::1/128"),
             "max_body_bytes": env.int("MAX_BODY_BYTES", 256 * 1024, minimum=1024, maximum=16 * 1024 * 1024),
             "db_pool_size": env.int("DB_POOL_SIZE", 8, minimum=1, maximum=100),
         }

@@ -22,10 +22,14 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.utils import base64url_decode, base64url_encode
 
 # Fixed: a token's own `alg` header is never trusted (no "none", no HS256 with a public key).
 ALGORITHMS = ["ES256"]
 ACCESS_TOKEN_TYPE = "at+jwt"
+# The order n of P-256's group. An ECDSA signature (r, s) verifies as (r, n - s)
+# too: only the one with s at most n / 2 (low s) is taken, so a token has one spelling.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 class InvalidToken(Exception):
@@ -91,7 +95,36 @@ class AccessTokenSigner:
             "name": amishi.display_name,
             "picture": amishi.avatar_url,
         }
-        return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.key_id, "typ": ACCESS_TOKEN_TYPE})
+        return low_s(
+            jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.key_id, "typ": ACCESS_TOKEN_TYPE})
+        )
+
+
+def low_s(token: str) -> str:
+    """The ES256 token with its signature's s in the lower half (n - s if it was
+    not), which verifies as well and is the only spelling the verifier takes."""
+    signing_input, signature = token.rsplit(".", 1)
+    raw = base64url_decode(signature)
+    s = int.from_bytes(raw[32:], "big")
+    if s > P256_ORDER // 2:
+        raw = raw[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    return f"{signing_input}.{base64url_encode(raw).decode()}"
+
+
+def _is_its_one_spelling(token: str) -> bool:
+    """Whether the token is written the one way its signer writes it: every
+    segment canonical base64url (decoders ignore a last character's spare bits,
+    so 16 spellings of a signature would decode alike) and the signature low-s.
+    Otherwise one token could be sent, and remembered, in many spellings."""
+    segments = token.split(".")
+    try:
+        decoded = [base64url_decode(segment) for segment in segments]
+    except ValueError:  # binascii.Error, non-ASCII
+        return False
+    if any(base64url_encode(raw).decode() != segment for raw, segment in zip(decoded, segments, strict=True)):
+        return False
+    signature = decoded[-1]
+    return len(segments) == 3 and len(signature) == 64 and int.from_bytes(signature[32:], "big") <= P256_ORDER // 2
 
 
 class AccessTokenVerifier:
@@ -144,6 +177,8 @@ class AccessTokenVerifier:
             raise InvalidToken("unknown key id")
         if header.get("typ") != ACCESS_TOKEN_TYPE:
             raise InvalidToken("not an access token")
+        if not _is_its_one_spelling(token):
+            raise InvalidToken("not the token's one spelling (a high-s signature, or base64url not canonical)")
         try:
             claims = jwt.decode(
                 token,

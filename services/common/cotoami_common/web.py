@@ -1,8 +1,10 @@
-"""The Falcon app every service starts from: request ids, access logs, request
-metrics and /metrics, body limits, cross-site write refusal and JSON errors
-that never leak a trace."""
+"""The Falcon app every service starts from: request ids, the client as a
+trusted proxy tells it, access logs, request metrics and /metrics, body limits,
+cross-site write refusal, no caching of answers and JSON errors that never leak
+a trace."""
 
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -18,7 +20,7 @@ from falcon._typing import SyncMiddleware  # the middleware union App takes; Fal
 from prometheus_client.registry import Collector
 
 from cotoami_common.backing import ServiceDependencies
-from cotoami_common.config import ServiceConfig
+from cotoami_common.config import Network, ServiceConfig
 from cotoami_common.health import add_health_routes
 from cotoami_common.logs import request_id
 from cotoami_common.metrics import METRICS_PATH, RequestMetrics, add_metrics_route
@@ -39,7 +41,16 @@ def path_area(path: str) -> str:
 
 
 class RequestContext:
-    """Takes the gateway's X-Request-ID (or makes one) and logs each request once."""
+    """Takes the gateway's X-Request-ID (or makes one), who the client is and
+    whether it came over HTTPS, and logs each request once.
+
+    X-Real-IP and X-Forwarded-Proto are believed only from a trusted proxy (the
+    gateway, the Ingress controller): anyone else who reaches a service's port
+    is the client itself, whatever headers it sends, so it can neither take a
+    fresh rate-limit bucket nor put an address of its choosing in a mail."""
+
+    def __init__(self, trusted_proxies: Iterable[Network]):
+        self.trusted_proxies = tuple(trusted_proxies)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         incoming = req.get_header("X-Request-ID") or ""
@@ -48,6 +59,14 @@ class RequestContext:
         req.context.started = time.perf_counter()
         request_id.set(rid)
         resp.set_header("X-Request-ID", rid)
+        peer = _ip_address(req.remote_addr)
+        if peer is not None and any(peer in network for network in self.trusted_proxies):
+            client = _ip_address(req.get_header("X-Real-IP")) or peer
+            req.context.client_address = str(client)
+            req.context.https = (req.get_header("X-Forwarded-Proto") or "").lower() == "https"
+        else:
+            req.context.client_address = str(peer) if peer is not None else req.remote_addr or "unknown"
+            req.context.https = False
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
@@ -72,6 +91,30 @@ class RequestContext:
         request_id.set(None)
 
 
+def _ip_address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address, or None if it is not one; an IPv4 peer on a dual-stack socket
+    (::ffff:10.1.2.3) as the IPv4 address it is, so IPv4 networks match it."""
+    try:
+        address = ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class NoStore:
+    """Cache-Control: no-store on every answer whose resource chose no caching
+    of its own: what the services answer is someone's, and must not stay in a
+    shared cache (or the browser's) for the next person."""
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        if resp.get_header("Cache-Control") is None:
+            resp.set_header("Cache-Control", "no-store")
+
+
 class BodyLimit:
     """Refuses bodies larger than the service accepts before anything reads them."""
 
@@ -94,14 +137,22 @@ class CrossSiteWriteGuard:
         if req.method not in UNSAFE_METHODS or path_area(req.path) == "internal":
             return
         # A cross-site form always sends a form or text type; JSON would need a preflight we never allow.
-        if req.content_type and req.content_type.split(";")[0].strip().lower() != "application/json":
+        if req.content_type and not _is_json(req):
             raise falcon.HTTPUnsupportedMediaType(description="Send the body as application/json.")
         fetch_site = req.get_header("Sec-Fetch-Site")
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
             raise falcon.HTTPForbidden(description="Cross-site requests may not change anything.")
+        # A browser sends the origin serialized, never with a path: compared exactly
+        # with ALLOWED_ORIGINS (serialized alike); "null" is never one of them.
         origin = req.get_header("Origin")
-        if origin is not None and origin.rstrip("/") not in self.allowed_origins:
+        if origin is not None and origin not in self.allowed_origins:
             raise falcon.HTTPForbidden(description="Requests from this origin may not change anything.")
+
+
+def _is_json(req: falcon.Request) -> bool:
+    """Whether the body is declared JSON; a media type's letter case means nothing
+    and parameters (; charset=utf-8) may follow it."""
+    return req.content_type is not None and req.content_type.split(";")[0].strip().lower() == falcon.MEDIA_JSON
 
 
 ACCESS_COOKIE = "access_token"
@@ -211,15 +262,18 @@ def _answering_with(
 def new_app(
     max_body_bytes: int,
     allowed_origins: Iterable[str],
+    trusted_proxies: Iterable[Network],
     verifier: AccessTokenVerifier | None = None,
     internal_token: str | None = None,
     metrics_collectors: Iterable[Collector] = (),
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    """metrics_collectors: what /metrics computes at each scrape besides the counters."""
+    """trusted_proxies: whose X-Real-IP and X-Forwarded-Proto are believed;
+    metrics_collectors: what /metrics computes at each scrape besides the counters."""
     router = falcon.routing.CompiledRouter()
     middleware: list[SyncMiddleware[falcon.Request, falcon.Response]] = [
         RequestMetrics(router),
-        RequestContext(),
+        RequestContext(trusted_proxies),
+        NoStore(),
         BodyLimit(max_body_bytes),
         CrossSiteWriteGuard(allowed_origins),
         InternalCredential(internal_token),
@@ -256,7 +310,14 @@ def service_app(
     and the answers to its own errors. verifier: the Authentication middleware
     (every /api/ request's amishi); internal_token: the credential its
     /internal/ paths require."""
-    app = new_app(config.max_body_bytes, config.allowed_origins, verifier, internal_token, metrics_collectors)
+    app = new_app(
+        config.max_body_bytes,
+        config.allowed_origins,
+        config.trusted_proxies,
+        verifier,
+        internal_token,
+        metrics_collectors,
+    )
     add_health_routes(app, deps.checks, deps.liveness)
     add_error_answers(app, error_answers)
     return app
@@ -264,10 +325,13 @@ def service_app(
 
 def json_object(req: falcon.Request) -> dict[str, object]:
     """The request body as a JSON object, or a 4xx saying what is wrong."""
-    if req.content_type is None or req.content_type.split(";")[0].strip().lower() != "application/json":
+    if not _is_json(req):
         raise falcon.HTTPUnsupportedMediaType(description="Send the body as application/json.")
+    # The JSON handler itself, not req.get_media(): Falcon looks the handler up by
+    # the media type's exact letters, so "Application/JSON" would be a 415.
+    handler = req.options.media_handlers[falcon.MEDIA_JSON]
     try:
-        body = req.get_media()
+        body = handler.deserialize(req.bounded_stream, falcon.MEDIA_JSON, req.content_length)
     except RecursionError:
         # json.loads recurses once per nesting level: a body of 100,000 "[" must be a 400, not a 500.
         raise falcon.HTTPBadRequest(title="Invalid JSON", description="The body is nested too deeply.") from None
@@ -319,20 +383,22 @@ def clear_cookie(resp: falcon.Response, name: str, path: str = "/") -> None:
 
 
 def client_address(req: falcon.Request) -> str:
-    """The client as the gateway saw it; only the gateway reaches the services."""
-    return req.get_header("X-Real-IP") or req.remote_addr or "unknown"
+    """The client: as a trusted proxy saw it, or whoever connected (RequestContext)."""
+    address: str = req.context.client_address
+    return address
 
 
 def set_cookie(
     req: falcon.Request, resp: falcon.Response, name: str, value: str, max_age: int, path: str = "/"
 ) -> None:
-    """Cookies are HttpOnly and SameSite=Lax always, Secure when the gateway was reached over HTTPS."""
+    """Cookies are HttpOnly and SameSite=Lax always, Secure when a trusted proxy
+    says it was reached over HTTPS (RequestContext)."""
     resp.set_cookie(
         name,
         value,
         max_age=max_age,
         path=path,
-        secure=req.get_header("X-Forwarded-Proto") == "https",
+        secure=req.context.https,
         http_only=True,
         same_site="Lax",
     )

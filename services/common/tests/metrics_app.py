@@ -12,7 +12,7 @@ class Hello:
 
 
 def get_app() -> falcon.App[falcon.Request, falcon.Response]:
-    app = new_app(max_body_bytes=1024, allowed_origins=["http://127.0.0.1:8000"])
+    app = new_app(max_body_bytes=1024, allowed_origins=["http://127.0.0.1:8000"], trusted_proxies=[])
     add_health_routes(app, {})
     app.add_route("/hello/{name}", Hello())
     return app

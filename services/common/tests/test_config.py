@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from cotoami_common.config import WORKER_BOOT_ERROR, ConfigError, Env, load_config
@@ -41,8 +43,41 @@ def test_passwords_never_reach_error_messages():
     assert "hunter2" not in str(error.value)
 
 
-def test_origins_are_normalised():
-    assert Env({"O": "http://a:8000/, https://b"}).origins("O", "") == ("http://a:8000", "https://b")
+def test_origins_are_serialized_as_browsers_send_them():
+    given = "http://a:8000/, HTTPS://B.Example:443, http://c:80, http://[::1]:8000"
+    assert Env({"O": given}).origins("O", "") == ("http://a:8000", "https://b.example", "http://c", "http://[::1]:8000")
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "example.com",
+        "ftp://a",
+        "http://a/path",
+        "http://a?x",
+        "http://a#x",
+        "http://u@a",
+        "http://a:99999",
+        "http://a:port",
+    ],
+)
+def test_what_is_not_an_origin_is_named(origin):
+    with pytest.raises(ConfigError, match="O must list origins"):
+        Env({"O": origin}).origins("O", "")
+
+
+def test_trusted_proxies_are_addresses_and_networks():
+    networks = Env({"T": "127.0.0.1/32, ::1/128,10.0.0.0/8,192.0.2.7,fc00::/7"}).networks("T", "")
+    assert [str(n) for n in networks] == ["127.0.0.1/32", "::1/128", "10.0.0.0/8", "192.0.2.7/32", "fc00::/7"]
+    assert [str(n) for n in Env({}).networks("T", "127.0.0.1/32,::1/128")] == ["127.0.0.1/32", "::1/128"]
+
+
+@pytest.mark.parametrize("entry", ["localhost", "10.0.0.0/33", "10.0.0.1/8", "10.0.0.0/8;", "::1/129", "*"])
+def test_a_bad_trusted_proxy_is_named(entry):
+    with pytest.raises(
+        ConfigError, match=f"T must list addresses or networks like 10.0.0.0/8, got '{re.escape(entry)}'"
+    ):
+        Env({"T": f"127.0.0.1,{entry}"}).networks("T", "")
 
 
 def test_load_config_stops_the_worker_so_gunicorn_halts(caplog):

@@ -39,7 +39,9 @@ class Internal:
 
 @pytest.fixture
 def client():
-    app = new_app(max_body_bytes=1024, allowed_origins=["https://cotoami.example"], internal_token="secret")
+    app = new_app(
+        max_body_bytes=1024, allowed_origins=["https://cotoami.example"], trusted_proxies=[], internal_token="secret"
+    )
     app.add_route("/things/{thing_id:int}", Thing())
     app.add_route("/things/{thing_id:int}/parts/{part}", Thing(), suffix="item")
     app.add_route("/internal/keys/{key}", Internal())

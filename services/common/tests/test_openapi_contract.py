@@ -29,7 +29,9 @@ class Secret:
 
 
 def make_things_app(checks=None):
-    app = new_app(max_body_bytes=1024, allowed_origins=["http://127.0.0.1:8000"], internal_token="t")
+    app = new_app(
+        max_body_bytes=1024, allowed_origins=["http://127.0.0.1:8000"], trusted_proxies=[], internal_token="t"
+    )
     add_health_routes(app, checks or {})
     things = Things()
     app.add_route("/api/things", things)

@@ -8,13 +8,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.utils import base64url_decode, base64url_encode
 
 from cotoami_common.tokens import (
+    P256_ORDER,
     AccessTokenSigner,
     AccessTokenVerifier,
     ExpiredToken,
     InvalidToken,
     generate_keys,
+    low_s,
 )
 from cotoami_testing.fixtures import new_amishi
 
@@ -168,3 +171,61 @@ def test_the_signer_takes_only_p256_keys():
     )
     with pytest.raises(ValueError, match="P-256"):
         AccessTokenSigner(other, "i", "a", 60)
+
+
+def _signature_of(token: str) -> tuple[int, int]:
+    raw = base64url_decode(token.rsplit(".", 1)[1])
+    return int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+
+
+def _with_signature(token: str, r: int, s: int) -> str:
+    return f"{token.rsplit('.', 1)[0]}.{base64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big')).decode()}"
+
+
+def test_a_token_with_its_signatures_other_s_is_refused(token_keys, verifier):
+    token = token_keys.access_token(new_amishi())
+    r, s = _signature_of(token)
+    flipped = _with_signature(token, r, P256_ORDER - s)
+    # A genuine signature of the same claims, which PyJWT alone would take.
+    assert jwt.decode(flipped, options={"verify_signature": False}) == jwt.decode(
+        token, options={"verify_signature": False}
+    )
+    with pytest.raises(InvalidToken, match="one spelling"):
+        verifier.verify(flipped)
+    verifier.verify(token)
+    with pytest.raises(InvalidToken, match="one spelling"):
+        verifier.verify(flipped)  # nor once the token itself is remembered
+
+
+def test_a_token_spelled_with_other_spare_base64_bits_is_refused(token_keys, verifier):
+    token = token_keys.access_token(new_amishi())
+    # 64 bytes are 86 base64url characters, whose last carries 4 bits that decoders ignore.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(token[-1])
+    respelled = token[:-1] + alphabet[last ^ 0b0001]
+    assert base64url_decode(respelled.rsplit(".", 1)[1]) == base64url_decode(token.rsplit(".", 1)[1])
+    for spelling in (respelled, token + "==", token + "."):
+        with pytest.raises(InvalidToken):
+            verifier.verify(spelling)
+    assert verifier.verify(token)
+
+
+def test_every_token_the_signer_issues_is_low_s_and_verifies(token_keys, verifier):
+    # A signature's s is above n / 2 half the time: 200 tokens all low-s is not chance.
+    for _ in range(200):
+        amishi = new_amishi()
+        token = token_keys.access_token(amishi)
+        assert _signature_of(token)[1] <= P256_ORDER // 2
+        assert verifier.verify(token) == amishi
+
+
+def test_low_s_keeps_a_signature_that_verifies(token_keys):
+    signer_key = serialization.load_pem_private_key((token_keys.directory / "signing-key.pem").read_bytes(), None)
+    header = {"kid": token_keys.signer.key_id, "typ": "at+jwt"}
+    assert isinstance(signer_key, ec.EllipticCurvePrivateKey)
+    public = signer_key.public_key()
+    for _ in range(20):
+        token = _forge(_claims(), header, signer_key, "ES256")
+        normal = low_s(token)
+        assert low_s(normal) == normal and _signature_of(normal)[1] <= P256_ORDER // 2
+        jwt.decode(normal, public, algorithms=["ES256"], audience="cotoami")

@@ -1,4 +1,5 @@
 import atexit
+import ipaddress
 from collections.abc import Callable
 
 import falcon
@@ -9,7 +10,16 @@ from falcon import testing
 from cotoami_common.backing import ServiceDependencies
 from cotoami_common.config import ServiceConfig
 from cotoami_common.health import keep_running, redis_check
-from cotoami_common.web import ErrorAnswers, json_object, limit_param, new_app, service_app, text_field
+from cotoami_common.web import (
+    ErrorAnswers,
+    client_address,
+    json_object,
+    limit_param,
+    new_app,
+    service_app,
+    set_cookie,
+    text_field,
+)
 from cotoami_testing.fixtures import POSTGRES_URL, REDIS_URL
 
 
@@ -23,7 +33,7 @@ class Echo:
 
 @pytest.fixture
 def client():
-    app = new_app(max_body_bytes=100, allowed_origins=["https://cotoami.example"])
+    app = new_app(max_body_bytes=100, allowed_origins=["https://cotoami.example"], trusted_proxies=[])
     app.add_route("/echo", Echo())
     return testing.TestClient(app)
 
@@ -44,12 +54,19 @@ def test_body_over_the_limit_is_413(client):
     "headers,status",
     [
         ({"Origin": "https://cotoami.example"}, 200),
-        ({"Origin": "https://cotoami.example/"}, 200),
         ({"Sec-Fetch-Site": "same-origin"}, 200),
         ({"Sec-Fetch-Site": "none"}, 200),
         ({}, 200),
         ({"Origin": "https://evil.example"}, 403),
         ({"Origin": "null"}, 403),
+        # An Origin header is a serialized origin, as browsers write it: nothing else is taken for it.
+        ({"Origin": "https://cotoami.example/"}, 403),
+        ({"Origin": "https://cotoami.example/path"}, 403),
+        ({"Origin": "https://cotoami.example:443"}, 403),
+        ({"Origin": "HTTPS://COTOAMI.EXAMPLE"}, 403),
+        ({"Origin": "https://cotoami.example.evil"}, 403),
+        ({"Origin": "http://cotoami.example"}, 403),
+        ({"Origin": ""}, 403),
         ({"Sec-Fetch-Site": "cross-site"}, 403),
         ({"Sec-Fetch-Site": "same-site"}, 403),
         ({"Origin": "https://cotoami.example", "Sec-Fetch-Site": "cross-site"}, 403),
@@ -66,7 +83,7 @@ def test_reads_are_not_origin_checked(client):
 @pytest.mark.parametrize("path", ["/internal/x", "//internal/x", "///internal/x"])
 def test_internal_paths_need_the_credential_however_many_leading_slashes(path):
     # Falcon's router ignores leading slashes: "//internal/x" reaches the /internal/x route.
-    app = new_app(max_body_bytes=100, allowed_origins=[], internal_token="secret")
+    app = new_app(max_body_bytes=100, allowed_origins=[], trusted_proxies=[], internal_token="secret")
     app.add_route("/internal/x", Echo())
     client = testing.TestClient(app)
     assert client.simulate_post(path, json={"a": 1}).status_code == 401
@@ -86,8 +103,86 @@ def test_json_object_requires_json(client):
     ).json == {"a": 1}
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "Application/JSON", "APPLICATION/JSON; charset=UTF-8", "application/json ; charset=utf-8"],
+)
+def test_json_is_json_in_any_letter_case_and_with_parameters(client, content_type):
+    result = client.simulate_post("/echo", body='{"a": 1}', headers={"Content-Type": content_type})
+    assert result.status_code == 200 and result.json == {"a": 1}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/jsonx", "application/x-json", "json"])
+def test_other_media_types_are_415(client, content_type):
+    assert client.simulate_post("/echo", body='{"a": 1}', headers={"Content-Type": content_type}).status_code == 415
+
+
+@pytest.mark.parametrize("body", ["", "{", "not json"])
+def test_a_body_that_is_not_json_is_a_400(client, body):
+    result = client.simulate_post("/echo", body=body, headers={"Content-Type": "Application/JSON"})
+    assert result.status_code == 400 and "title" in result.json
+
+
+class Who:
+    def on_get(self, req, resp):
+        set_cookie(req, resp, "c", "v", 60)
+        resp.media = {"client": client_address(req)}
+
+
+@pytest.mark.parametrize(
+    "peer,headers,client,secure",
+    [
+        # The gateway on this machine: its X-Real-IP and X-Forwarded-Proto are believed.
+        ("127.0.0.1", {"X-Real-IP": "6.6.6.6", "X-Forwarded-Proto": "https"}, "6.6.6.6", True),
+        ("127.0.0.1", {"X-Real-IP": "6.6.6.6", "X-Forwarded-Proto": "http"}, "6.6.6.6", False),
+        ("127.0.0.1", {}, "127.0.0.1", False),
+        ("::1", {"X-Real-IP": "2001:DB8:0:0::1"}, "2001:db8::1", False),
+        # A trusted network, and an IPv4 peer on a dual-stack socket.
+        ("10.1.2.3", {"X-Real-IP": "192.0.2.7", "X-Forwarded-Proto": "HTTPS"}, "192.0.2.7", True),
+        ("::ffff:10.1.2.3", {"X-Real-IP": "192.0.2.7"}, "192.0.2.7", False),
+        # A trusted proxy's header that is not one address: the proxy is the client.
+        ("10.1.2.3", {"X-Real-IP": "6.6.6.6, 7.7.7.7"}, "10.1.2.3", False),
+        ("10.1.2.3", {"X-Real-IP": "unknown"}, "10.1.2.3", False),
+        # Anyone else is the client, whatever it says.
+        ("127.0.0.5", {"X-Real-IP": "6.6.6.6", "X-Forwarded-Proto": "https"}, "127.0.0.5", False),
+        ("192.0.2.1", {"X-Real-IP": "127.0.0.1"}, "192.0.2.1", False),
+        ("::ffff:192.0.2.1", {"X-Real-IP": "6.6.6.6"}, "192.0.2.1", False),
+        ("2001:db8::2", {"X-Real-IP": "6.6.6.6"}, "2001:db8::2", False),
+        ("11.0.0.1", {"X-Real-IP": "6.6.6.6"}, "11.0.0.1", False),
+    ],
+)
+def test_the_client_is_a_trusted_proxys_word_or_the_peer(peer, headers, client, secure):
+    trusted = [ipaddress.ip_network(n) for n in ("127.0.0.1/32", "::1/128", "10.0.0.0/8")]
+    app = new_app(max_body_bytes=100, allowed_origins=[], trusted_proxies=trusted)
+    app.add_route("/who", Who())
+    result = testing.TestClient(app).simulate_get("/who", remote_addr=peer, headers=headers)
+    assert result.json == {"client": client}
+    assert result.cookies["c"].secure is secure
+
+
+class Cached:
+    def on_get(self, req, resp):
+        resp.cache_control = ["public", "max-age=60"]
+        resp.media = {}
+
+
+@pytest.mark.parametrize(
+    "method,path,status",
+    [("POST", "/echo", 200), ("GET", "/echo", 500), ("GET", "/nothing", 404), ("DELETE", "/echo", 405)],
+)
+def test_answers_are_never_stored_by_caches(client, method, path, status):
+    result = client.simulate_request(method, path, json={"a": 1})
+    assert result.status_code == status and result.headers["Cache-Control"] == "no-store"
+
+
+def test_a_resource_may_choose_its_own_caching():
+    app = new_app(max_body_bytes=100, allowed_origins=[], trusted_proxies=[])
+    app.add_route("/cached", Cached())
+    assert testing.TestClient(app).simulate_get("/cached").headers["Cache-Control"] == "public, max-age=60"
+
+
 def test_json_nested_too_deeply_to_parse_is_a_400():
-    app = new_app(max_body_bytes=256 * 1024, allowed_origins=[])
+    app = new_app(max_body_bytes=256 * 1024, allowed_origins=[], trusted_proxies=[])
     app.add_route("/echo", Echo())
     result = testing.TestClient(app).simulate_post("/echo", body="[" * 100_000, content_type="application/json")
     assert result.status_code == 400 and result.json["title"] == "Invalid JSON"
@@ -123,7 +218,7 @@ class Limited:
     ],
 )
 def test_limit_is_an_integer_within_bounds_or_a_400(raw, status):
-    app = new_app(max_body_bytes=100, allowed_origins=[])
+    app = new_app(max_body_bytes=100, allowed_origins=[], trusted_proxies=[])
     app.add_route("/limited", Limited())
     result = testing.TestClient(app).simulate_get("/limited", params={"limit": raw})
     assert result.status_code == status, result.text
@@ -174,7 +269,12 @@ class Things:
 
 def test_a_services_own_errors_get_the_answers_it_registered_and_health_routes(redis):
     config = ServiceConfig(
-        database_url=POSTGRES_URL, redis_url=REDIS_URL, allowed_origins=(), max_body_bytes=1024, db_pool_size=1
+        database_url=POSTGRES_URL,
+        redis_url=REDIS_URL,
+        allowed_origins=(),
+        trusted_proxies=(),
+        max_body_bytes=1024,
+        db_pool_size=1,
     )
     unused_pool = psycopg_pool.ConnectionPool(POSTGRES_URL, open=False)
     deps = ServiceDependencies(pool=unused_pool, redis=redis, checks={"redis": redis_check(redis)})

@@ -29,6 +29,8 @@ from conftest import PROFILE, Json, sign_in, unique_address
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cotoami_common.tokens import low_s
+
 
 @functools.cache
 def signing_key() -> ec.EllipticCurvePrivateKey:
@@ -455,7 +457,11 @@ def claims_of(person: Person, **changes) -> Json:
 
 
 def signed(claims: Json, key: ec.EllipticCurvePrivateKey | None = None, **header) -> str:
-    return jwt.encode(claims, key or signing_key(), algorithm="ES256", headers={"kid": kid(), "typ": "at+jwt"} | header)
+    """Signed as auth signs: in the one spelling the services accept (low s)."""
+    token = jwt.encode(
+        claims, key or signing_key(), algorithm="ES256", headers={"kid": kid(), "typ": "at+jwt"} | header
+    )
+    return low_s(token)
 
 
 def unsigned(claims: Json, alg: str, secret: bytes | None) -> str:

@@ -244,16 +244,16 @@ def seed_stack(scale: seed.Scale) -> Seeded:
         found = seed.coto_count(urls["cotos"], n)
         if found != expected:
             raise BenchError(f"amishi {n} has {found} cotos, not {expected}")
-    pad = "b" * 32
-    # Through the gateway, as a browser holding that pad's cookie posts.
+    # Through the gateway, as a browser posts: the first post issues the pad's cookie.
     with requests.Session() as browser:
-        browser.headers.update({"Origin": PROFILE.public_url, "Cookie": f"anonymous_id={pad}"})
+        browser.headers.update({"Origin": PROFILE.public_url})
         for k in range(PAD_COTOS):
             posted = browser.post(
                 f"{PROFILE.public_url}/api/cotos", json={"content": f"anonymous coto {k}: {seed.CONTENT}"}, timeout=10
             )
             if posted.status_code != 201:
                 raise BenchError(f"posting to the anonymous pad answered {posted.status_code}: {posted.text}")
+        pad = browser.cookies["anonymous_id"]
     return Seeded(
         heavy_cursor=seed.cursor_after(urls["cotos"], seed.HEAVY, 1_000),
         light_cursor=seed.cursor_after(urls["cotos"], seed.LIGHT, scale.light_cotos - PAGE),

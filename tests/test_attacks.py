@@ -258,6 +258,7 @@ INTERNAL_DISGUISES = [
     ("DELETE", "/api/cotos/..%2f..%2finternal/cotonoma-cotos/{room}"),
     ("PUT", "/internal/cotonoma-cotos/{room}"),
     ("POST", "/internal/anonymous-cotos/claims"),
+    ("GET", "/internal/anonymous-pads/{room}"),
 ]
 
 
@@ -308,6 +309,7 @@ def internal_calls(owner: Owner, victim_pad: str) -> dict[str, tuple[str, str, s
             "/internal/anonymous-cotos/claims",
             {"anonymous_id": victim_pad, "amishi": squatter},
         ),
+        "count someone's memo pad": ("cotos", "GET", f"/internal/anonymous-pads/{victim_pad}", None),
     }
 
 
@@ -316,6 +318,7 @@ INTERNAL_ROUTES = [
     "plant a cotonoma's coto",
     "delete a cotonoma's coto",
     "take someone's memo pad",
+    "count someone's memo pad",
 ]
 # Leading slashes and an encoded one: a service's router reads "//internal/x" as "/internal/x".
 PREFIXES = ["", "/", "/%2F"]

@@ -174,6 +174,7 @@ class ServiceContract:
         assert config.database_url.startswith("postgresql://postgres@127.0.0.1:5432/cotoami_")
         assert config.redis_url == "redis://127.0.0.1:6379/0"
         assert config.allowed_origins == ("http://127.0.0.1:8000", "http://localhost:8000")
+        assert [str(network) for network in config.trusted_proxies] == ["127.0.0.1/32", "::1/128"]
 
     @pytest.mark.parametrize(
         "environ,named",
@@ -181,6 +182,7 @@ class ServiceContract:
             ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
             ({"REDIS_URL": "not a url"}, "REDIS_URL"),
             ({"ALLOWED_ORIGINS": "example.com"}, "ALLOWED_ORIGINS"),
+            ({"TRUSTED_PROXIES": "the gateway"}, "TRUSTED_PROXIES"),
             ({"MAX_BODY_BYTES": "lots"}, "MAX_BODY_BYTES"),
             ({"MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"),
             ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE"),

@@ -887,12 +887,14 @@ def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
         AUTH_UPSTREAM="127.0.0.1:8001",
         COTOS_UPSTREAM="127.0.0.1:8002",
         COTONOMAS_UPSTREAM="127.0.0.1:8003",
+        **{name: value for name, value in _image_environment().items() if name.startswith("CLIENT_")},
     )
     (tmp_path / "cotoami.conf").write_text(rendered)
     temp = tmp_path / "temp"
     temp.mkdir()
+    modules = re.findall(r"^load_module .*$", (ROOT / "gateway" / "nginx" / "nginx.conf").read_text(), re.M)
     (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
+        "\n".join(modules) + f"\npid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
         f"http {{ include /etc/nginx/mime.types; client_body_temp_path {temp}; proxy_temp_path {temp};"
         f" fastcgi_temp_path {temp}; uwsgi_temp_path {temp}; scgi_temp_path {temp};"
         f" include {tmp_path}/cotoami.conf; }}\n"
@@ -902,3 +904,70 @@ def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
         [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def _image_environment() -> dict[str, str]:
+    """The gateway image's ENV defaults."""
+    dockerfile = (ROOT / "gateway" / "Dockerfile").read_text()
+    block = re.search(r"^ENV ((?:.*\\\n)*.*)$", dockerfile, re.M)
+    assert block, "the gateway image sets its environment"
+    return dict(pair.split("=", 1) for pair in block[1].replace("\\\n", " ").split())
+
+
+def test_the_gateway_image_renders_every_name_its_template_uses():
+    """start.sh's envsubst list, the image's ENV and the template's ${NAMES} are one set:
+    a name left out would reach nginx as the literal ${NAME}."""
+    template = (ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()
+    names = set(re.findall(r"\$\{([A-Z_]+)\}", re.sub(r"(?m)^\s*#.*$", "", template)))
+    start = (ROOT / "gateway" / "nginx" / "start.sh").read_text()
+    (listed,) = re.findall(r"envsubst '([^']*)'", start)
+    assert set(listed.replace("$", "").split()) == names
+    assert set(_image_environment()) == names
+
+
+def _template_header(name: str) -> str:
+    template = (ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()
+    (value,) = re.findall(rf'^\s*add_header {name} "?([^"\n]*?)"? always;', template, re.M)
+    return str(value)
+
+
+# What the production edges add to every answer: the local gateway's own, and HSTS (https only).
+EDGE_HEADERS = ("Permissions-Policy", "Cross-Origin-Opener-Policy")
+
+
+def _assert_edge_headers(headers: dict[str, str]) -> None:
+    for name in EDGE_HEADERS:
+        assert headers[name] == _template_header(name), name
+    hsts = headers["Strict-Transport-Security"]
+    assert int(re.fullmatch(r"max-age=(\d+); includeSubDomains", hsts)[1]) >= 31536000, hsts  # type: ignore[index]
+
+
+def test_the_production_ingress_sends_hsts_and_the_gateways_headers_and_limits_each_client(rendered):
+    from cotoami_stack.profiles import PROFILES
+
+    docs = _docs(rendered["production"])
+    annotations = _one(docs, "Ingress", "cotoami")["metadata"]["annotations"]
+    namespace, name = annotations["nginx.ingress.kubernetes.io/custom-headers"].split("/")
+    headers = _one(docs, "ConfigMap", name)
+    assert headers["metadata"]["namespace"] == namespace
+    _assert_edge_headers(headers["data"])
+    # The same limits per client as the local gateway's (dev) profile.
+    dev = PROFILES["dev"]
+    rps = int(annotations["nginx.ingress.kubernetes.io/limit-rps"])
+    assert int(annotations["nginx.ingress.kubernetes.io/limit-connections"]) == dev.gateway_connections_per_client
+    assert rps == dev.gateway_requests_per_second
+    assert rps * int(annotations["nginx.ingress.kubernetes.io/limit-burst-multiplier"]) == dev.gateway_request_burst
+
+
+def test_every_httproute_rule_sends_hsts_and_the_gateways_headers(rendered):
+    route = _one(_docs(rendered["production-gateway-api"]), "HTTPRoute", "cotoami")
+    for rule in route["spec"]["rules"]:
+        (modifier,) = [f["responseHeaderModifier"] for f in rule["filters"] if f["type"] == "ResponseHeaderModifier"]
+        _assert_edge_headers({header["name"]: header["value"] for header in modifier["set"]})
+
+
+def test_hsts_is_only_where_the_site_is_https(rendered):
+    """The local gateway and minikube are plain http: HSTS there is ignored, or worse, pins a
+    browser to https on a host that has none."""
+    assert "Strict-Transport-Security" not in (ROOT / "gateway" / "nginx" / "cotoami.conf.template").read_text()
+    assert "Strict-Transport-Security" not in rendered["minikube"].read_text()

@@ -1,6 +1,8 @@
 """The gateway: routes, what it refuses, the headers it sets and its own errors."""
 
+import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -139,8 +141,6 @@ def test_a_service_that_does_not_answer_is_504_json(stack, paused):
 
 
 def test_a_slow_client_is_cut_off(stack):
-    import socket
-
     with socket.create_connection(("127.0.0.1", PROFILE.gateway_port), timeout=30) as sock:
         sock.sendall(
             b"POST /api/cotos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
@@ -148,3 +148,68 @@ def test_a_slow_client_is_cut_off(stack):
         sock.settimeout(30)
         reply = sock.recv(4096)  # nginx answers 408 or closes once the body timeout passes
     assert reply == b"" or reply.startswith(b"HTTP/1.1 408")
+
+
+def exchange(request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One request written byte for byte on a socket of its own, and the gateway's answer."""
+    with socket.create_connection(("127.0.0.1", PROFILE.gateway_port), timeout=10) as sock:
+        sock.sendall(request)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+            head, _, body = reply.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length: *(\d+)", head)
+            if length and len(body) >= int(length.group(1)):
+                break
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+# What nginx itself refuses before any location or service: each in JSON, never its HTML page.
+NGINX_REFUSALS = {
+    "an unknown transfer encoding": (
+        b"POST /api/cotos HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\nConnection: close\r\n\r\n",
+        501,
+    ),
+    "HTTP/2.0 in plain text": (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    "a version the file is not": (
+        b'GET /favicon.svg HTTP/1.1\r\nHost: x\r\nIf-Match: "not-this-one"\r\nConnection: close\r\n\r\n',
+        412,
+    ),
+}
+
+
+@pytest.mark.parametrize("request_bytes,status", NGINX_REFUSALS.values(), ids=NGINX_REFUSALS.keys())
+def test_what_nginx_itself_refuses_is_json_never_cached(stack, request_bytes, status):
+    got, headers, body = exchange(request_bytes)
+    assert got == status, (got, headers)
+    assert headers["content-type"].startswith("application/json") and json.loads(body)["title"], body[:200]
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-content-type-options"] == "nosniff" and "permissions-policy" in headers
+
+
+def test_a_range_is_answered_with_the_whole_file(stack):
+    """No 416 (nor 206): ranges are ignored, so no answer is nginx's range error."""
+    response = requests.get(stack.url + "/favicon.svg", headers={"Range": "bytes=999999-"}, timeout=5)
+    assert response.status_code == 200 and response.content == (WEB / "favicon.svg").read_bytes()
+
+
+@pytest.mark.parametrize("path", ["/", "/app.js", "/api/cotos", "/nothing-here"])
+def test_every_answer_denies_what_the_app_does_not_use_and_keeps_its_window(stack, path):
+    response = requests.get(stack.url + path, timeout=5)
+    policy = dict(item.split("=", 1) for item in response.headers["Permissions-Policy"].split(", "))
+    assert {policy[f] for f in ("camera", "microphone", "geolocation", "payment", "usb")} == {"()"}
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    # The local gateway is plain http: HSTS there would be ignored, or pin a browser to https on 127.0.0.1.
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_only_the_gateways_own_errors_are_no_store(stack):
+    """The gateway's errors are never stored; files are revalidated (no-cache); what a service
+    answers carries the service's own Cache-Control, nothing added here."""
+    assert requests.get(stack.url + "/nothing-here", timeout=5).headers["Cache-Control"] == "no-store"
+    assert requests.get(stack.url + "/app.js", timeout=5).headers["Cache-Control"] == "no-cache"
+    api = requests.get(stack.url + "/api/cotos", timeout=5)
+    assert api.status_code == 200 and "," not in api.headers.get("Cache-Control", ""), "one Cache-Control at most"
+    assert "Retry-After" not in api.headers

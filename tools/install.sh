@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 
 need() {  # need COMMAND DEBIAN_PACKAGE
   command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]] && return 0
+  apt_install "$1" "$2"
+}
+
+apt_install() {  # apt_install WHAT DEBIAN_PACKAGE
   if [[ $(id -u) -ne 0 ]]; then
     echo "install: $1 is missing: run 'sudo apt-get install -y $2'" >&2; exit 1
   fi
@@ -38,6 +42,8 @@ if [[ ! -f $stamp ]]; then
 fi
 
 need nginx nginx
+# The gateway's body deadline is Lua (access_by_lua in gateway/nginx/cotoami.conf.template).
+[[ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ]] || apt_install "nginx's Lua module" libnginx-mod-http-lua
 need psql postgresql-client
 # node_modules (maildev; tsc and ESLint for the web client) follows package-lock.json:
 # a changed lock installs again. npm ci empties node_modules first, old stamp included.

@@ -3,6 +3,7 @@ upstreams the stack writes itself (one server per instance, with the Ingress's
 `route` cookie affinity emulated), and its reload during a rollout."""
 
 import os
+import resource
 import shutil
 import signal
 import string
@@ -20,6 +21,12 @@ TEMPLATE = ROOT / "gateway" / "nginx" / "cotoami.conf.template"
 UPSTREAMS_BEGIN = "# --- upstreams"
 UPSTREAMS_END = "# --- end of upstreams"
 OLD_WORKERS_TIMEOUT = 35  # longer than any upstream timeout
+NOFILE_WANTED = 8192
+# Debian's lua-nginx-module (libnginx-mod-http-lua, with its NDK), for the body deadline
+# (cotoami.conf.template); tools/install.sh installs it.
+LUA_MODULES = "".join(
+    f"load_module /usr/lib/nginx/modules/{module}.so;\n" for module in ("ndk_http_module", "ngx_http_lua_module")
+)
 
 
 def nginx_binary() -> str:
@@ -114,15 +121,22 @@ def render_gateway(profile: Profile, replicas: int, standing_in: dict[str, int] 
         WEB_ROOT=str(ROOT / "gateway" / "web"),
         UPSTREAM_TIMEOUT=profile.upstream_timeout,
         AVATAR_ORIGIN=origin_of(profile.avatar_url),
+        CLIENT_CONNECTIONS=str(profile.gateway_connections_per_client),
+        CLIENT_REQUEST_RATE=str(profile.gateway_requests_per_second),
+        CLIENT_REQUEST_BURST=str(profile.gateway_request_burst),
     )
     upstreams = gateway_upstreams(profile, replicas, standing_in or {})
     (nginx_dir / "cotoami.conf").write_text(gateway.replace(placeholder, upstreams))
     # Workers run as the user who ran `make up`: root in CI, whose checkout no
     # other user may read. The gateway only listens on loopback.
     user = "user root root;\n" if os.geteuid() == 0 else ""
+    # A worker per core; each client connection may hold an upstream one too (two files), up
+    # to what the user may open (hard limit). The slow-body limits rely on room to refuse in.
+    files = min(NOFILE_WANTED, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
     (nginx_dir / "nginx.conf").write_text(
-        f"{user}daemon off;\nworker_processes 1;\npid {nginx_dir / 'nginx.pid'};\n"
-        "error_log stderr warn;\nevents { worker_connections 1024; }\n"
+        f"{user}{LUA_MODULES}daemon off;\nworker_processes auto;\nworker_rlimit_nofile {files};\n"
+        f"pid {nginx_dir / 'nginx.pid'};\nerror_log stderr warn;\n"
+        f"events {{ worker_connections {files // 2}; }}\n"
         "http {\n"
         "    include /etc/nginx/mime.types;\n"
         "    default_type application/octet-stream;\n"

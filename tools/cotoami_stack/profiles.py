@@ -31,6 +31,11 @@ class Profile:
     mail_reclaim_idle_ms: int  # how long a crashed mailer's job waits before another takes it
     default_replicas: int  # instances of each service when `up` is not told otherwise
     anonymous_writes_per_client: int = 300  # per 15 minutes, as in production; tests and load write more
+    # The gateway's limits per client address (cotoami.conf.template): requests in progress, and
+    # requests a second with the burst beyond it. A browser stays far below; tests and load ask more.
+    gateway_connections_per_client: int = 32
+    gateway_requests_per_second: int = 50
+    gateway_request_burst: int = 200
 
     def __post_init__(self) -> None:
         if self.gateway_port % 10:
@@ -109,6 +114,9 @@ def e2e_profile(slot: int) -> Profile:
         mail_reclaim_idle_ms=3_000,
         default_replicas=2,
         anonymous_writes_per_client=100_000,
+        # A rollout's client threads ask some 200 a second; the limits' own test goes past these.
+        gateway_requests_per_second=400,
+        gateway_request_burst=800,
     )
 
 
@@ -148,5 +156,9 @@ PROFILES = {
         mail_reclaim_idle_ms=30_000,
         default_replicas=1,
         anonymous_writes_per_client=1_000_000,
+        # wrk asks thousands a second over 16 connections from one address.
+        gateway_connections_per_client=64,
+        gateway_requests_per_second=100_000,
+        gateway_request_burst=100_000,
     ),
 }

@@ -108,6 +108,50 @@ def test_x_forwarded_proto_makes_cookies_secure_only_from_a_trusted_proxy(stack,
     assert cookie.startswith("anonymous_id=") and ("; Secure" in cookie) is secure, cookie
 
 
+# --- JSON in any letter case; the site's origin exactly --------------------------------
+
+# One write per service that takes a body, and what it answers when it is done.
+WRITES = {
+    "cotos": ("POST", "/api/cotos", {"content": "any case"}, 201),
+    "cotonomas": ("POST", "/api/cotonomas", {"name": "Any case"}, 201),
+    "auth": ("POST", "/api/auth/signin", {"email": "any-case@example.com"}, 202),
+}
+
+
+@pytest.mark.parametrize("media_type", ["Application/JSON", "APPLICATION/JSON; Charset=UTF-8"])
+@pytest.mark.parametrize("service", WRITES)
+def test_json_is_json_in_any_letter_case(owner: Person, service, media_type):
+    method, path, body, done = WRITES[service]
+    answer = owner.call(method, path, data=json.dumps(body), headers={"Content-Type": media_type})
+    assert answer.status_code == done, answer.text
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [f"{PROFILE.public_url}/", f"{PROFILE.public_url}/somewhere", PROFILE.public_url.upper(), "null"],
+    ids=["a trailing slash", "a path", "upper case", "null"],
+)
+@pytest.mark.parametrize("service", WRITES)
+def test_an_origin_that_is_not_exactly_the_sites_is_refused_and_changes_nothing(
+    owner: Person, stack_redis, service, origin
+):
+    method, path, body, _ = WRITES[service]
+    before = [
+        owner.call("GET", "/api/cotos").json(),
+        owner.call("GET", "/api/cotonomas").json(),
+        stack_redis.xlen("mail"),
+    ]
+    answer = owner.call(method, path, json=body, headers={"Origin": origin})
+    assert answer.status_code == 403, answer.text
+    assert "origin" in answer.json()["description"]
+    after = [
+        owner.call("GET", "/api/cotos").json(),
+        owner.call("GET", "/api/cotonomas").json(),
+        stack_redis.xlen("mail"),
+    ]
+    assert after == before
+
+
 # --- no answer is kept by a cache ------------------------------------------------------
 
 

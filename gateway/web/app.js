@@ -1,6 +1,7 @@
 // @ts-check
 // Cotoami web client: the anonymous memo pad (growth record 1), signing in
-// with email alone (2), cotonomas (3) and sharing them by email (4).
+// with email alone (2), cotonomas (3), sharing them by email (4), and seeing
+// what others do in them as it happens (live.js).
 // Everything a person wrote is rendered with textContent, never as HTML.
 //
 // This module only starts the page. Each view is a module that looks up its
@@ -13,6 +14,7 @@ import * as composer from './composer.js';
 import * as confirm from './confirm.js';
 import * as cotonomaPage from './cotonoma-page.js';
 import * as identity from './identity.js';
+import * as live from './live.js';
 import * as members from './members.js';
 import * as newCotonoma from './new-cotonoma.js';
 import * as router from './router.js';
@@ -22,7 +24,7 @@ import { state } from './state.js';
 import * as timeline from './timeline.js';
 
 state.confirmToken = router.tokenInAddress();
-for (const view of [signin, newCotonoma, sidebar, timeline, members, composer, cotonomaPage, router]) view.start();
+for (const view of [signin, newCotonoma, sidebar, timeline, members, composer, cotonomaPage, live, router]) view.start();
 // Who is signed in, and the page, at once: both follow the same cookies.
 identity.start();
 if (state.confirmToken !== null) confirm.start();

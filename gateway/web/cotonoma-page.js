@@ -1,9 +1,10 @@
 // @ts-check
 // The place on screen: home, or a cotonoma's page with its header (breadcrumbs,
-// title, rename, owner and sharing, sub-cotonomas); and the cards shown instead
-// while it opens, when it cannot, when it is not there, or needs a sign-in.
+// title, rename, owner and sharing, who is here now, sub-cotonomas); and the
+// cards shown instead while it opens, when it cannot, when it is not there (or
+// no longer shared with the person), or needs a sign-in.
 
-/** @import { Cotonoma, CotonomaView } from './api.js' */
+/** @import { Amishi, Cotonoma, CotonomaView } from './api.js' */
 
 import { ApiError, MAX_COTONOMA_NAME_CHARS, getCotonoma, renameCotonoma } from './api.js';
 import { avatarElement, byId, cotonomaIcon, h, isAmishi, peopleIcon } from './dom.js';
@@ -34,6 +35,11 @@ const renameError = byId('rename-error', HTMLDivElement);
 const meta = byId('cotonoma-meta', HTMLParagraphElement);
 const subCotonomas = byId('sub-cotonomas', HTMLDivElement);
 const subCotonomaList = byId('sub-cotonoma-list', HTMLUListElement);
+const presence = byId('presence', HTMLDivElement);
+const presenceList = byId('presence-list', HTMLUListElement);
+
+const NOT_FOUND_TITLE = notFoundTitle.textContent ?? '';
+const REVOKED_TITLE = 'This cotonoma is no longer shared with you';
 
 /** @type {CotonomaView | null} the open cotonoma, as GET /api/cotonomas/KEY answered */
 let opened = null;
@@ -112,6 +118,42 @@ function showOpenTrouble(error) {
   loadingText.replaceChildren(h('strong', { text: 'The cotonoma could not be opened.' }), ' ', describe(error));
   loadingActions.hidden = false;
   loadingCard.hidden = false;
+}
+
+/**
+ * Who has the cotonoma open now, the person first ("you"): the others are why it is worth saying.
+ * @param {Amishi[]} amishis
+ */
+function renderPresence(amishis) {
+  const me = state.amishi?.id;
+  const people = [...amishis].sort((a, b) => Number(b.id === me) - Number(a.id === me));
+  presenceList.replaceChildren(...people.map((amishi) => {
+    const name = amishi.id === me ? `${amishi.display_name} (you)` : amishi.display_name;
+    return h('li', { className: 'presence-person', title: name, dataset: { id: amishi.id } },
+      avatarElement(amishi, 'presence-avatar', 24), h('span', { className: 'visually-hidden', text: name }));
+  }));
+  presence.hidden = people.length === 0;
+}
+
+/**
+ * The open cotonoma as another page (its owner's) renamed it: the header and everything naming it.
+ * @param {Cotonoma} cotonoma
+ */
+function renamedElsewhere(cotonoma) {
+  if (!opened || cotonoma.key !== opened.cotonoma.key) return;
+  const before = opened.cotonoma.name;
+  opened.cotonoma = { ...opened.cotonoma, ...cotonoma };
+  renderCotonoma(opened);
+  // The page that renamed it has already said so from its own answer.
+  if (opened.cotonoma.name !== before) emit('cotonoma-renamed', { key: cotonoma.key, name: opened.cotonoma.name });
+}
+
+/** Taken out of the cotonoma while on its page: the not-found card, saying why, takes the focus. */
+function showRevoked() {
+  notFoundTitle.textContent = REVOKED_TITLE;
+  focusOnOpen = true;
+  emit('not-found', null);
+  emit('cotonomas-changed', null);
 }
 
 /** The same page for "no such cotonoma" and "not yours to see": its existence is private. */
@@ -293,6 +335,9 @@ export function start() {
   on('place', ({ key, focus }) => {
     opened = null;
     memberCount = null;
+    notFoundTitle.textContent = NOT_FOUND_TITLE;
+    presence.hidden = true;
+    presenceList.replaceChildren();
     if (focus) focusOnOpen = true;
     closeRename();
     for (const section of [loadingCard, notFound, invitation, header]) section.hidden = true;
@@ -300,6 +345,24 @@ export function start() {
     else openCotonoma(key);
   });
   on('not-found', showNotFound);
+  on('live-presence', ({ amishis }) => {
+    if (opened) renderPresence(amishis);
+  });
+  on('live-status', ({ connected }) => {
+    if (!connected) presence.hidden = true; // who is here is not known while the stream is down
+  });
+  on('live-cotonoma-updated', ({ cotonoma }) => renamedElsewhere(cotonoma));
+  on('live-coto-updated', ({ coto }) => {
+    // A sub-cotonoma renamed: its coto here changed its name.
+    if (!opened || !coto.as_cotonoma || typeof coto.cotonoma_key !== 'string') return;
+    const child = opened.children.find((c) => c.key === coto.cotonoma_key);
+    if (!child || child.name === coto.content) return;
+    child.name = coto.content;
+    renderSubCotonomas(opened.children);
+  });
+  on('live-revoked', () => {
+    if (opened) showRevoked();
+  });
   on('members-changed', ({ count }) => {
     memberCount = count;
     if (opened) renderCotonomaMeta(opened.cotonoma);

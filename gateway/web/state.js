@@ -58,6 +58,14 @@ export const resolveIdentity = () => identityKnown();
  * @property {null} not-found the place on screen does not exist, or is not the person's to see
  * @property {{ coto: Coto }} coto-posted posted from the composer, where the person is
  * @property {null} composer-focus the composer should take the focus
+ * @property {{ connected: boolean }} live-status the place's live stream is open, or not (live.js)
+ * @property {{ coto: Coto }} live-coto someone posted a coto where the person is (live.js, as all live-...)
+ * @property {{ coto: Coto }} live-coto-updated a coto was edited
+ * @property {{ id: string }} live-coto-deleted a coto was deleted
+ * @property {{ cotonoma: Cotonoma }} live-cotonoma-updated the open cotonoma was renamed
+ * @property {{ amishis: Amishi[] }} live-presence who has the open cotonoma open now, the person included
+ * @property {null} live-revoked the person may no longer see the open cotonoma; its stream has ended
+ * @property {null} live-reset events were missed: what is on screen should be loaded again
  */
 
 const bus = new EventTarget();

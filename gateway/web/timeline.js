@@ -1,7 +1,8 @@
 // @ts-check
 // The timeline: the cotos of the place on screen, newest first, a page at a
 // time ("Load older"), with the line that says it is loading, empty or failing.
-// Each coto is drawn (and edited) by coto.js.
+// Each coto is drawn (and edited) by coto.js. What others post, edit and delete
+// meanwhile comes from live.js and is applied by coto id, so nothing shows twice.
 
 /** @import { Coto } from './api.js' */
 /** @import { CotoHost } from './coto.js' */
@@ -9,7 +10,7 @@
 import { ApiError, listCotos } from './api.js';
 import { clearError, showError } from './alerts.js';
 import { isCotonomaCoto, renderCoto } from './coto.js';
-import { byId, h } from './dom.js';
+import { byId, h, isAmishi } from './dom.js';
 import { formatWhen } from './format.js';
 import { emit, on, state } from './state.js';
 
@@ -17,6 +18,13 @@ const timeline = byId('timeline', HTMLOListElement);
 const heading = byId('timeline-heading', HTMLHeadingElement);
 const status = byId('timeline-status', HTMLParagraphElement);
 const loadOlder = byId('load-older', HTMLButtonElement);
+const newCotos = byId('new-cotos', HTMLButtonElement);
+const announcer = byId('live-announcer', HTMLParagraphElement);
+const appHeader = document.querySelector('.app-header');
+
+const ARRIVED_MS = 4000; // how long a coto that just arrived stays highlighted
+const ANNOUNCE_MS = 2000; // arrivals within this are announced in one sentence
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
 
 /** @type {Map<string, Coto>} id -> coto, for every coto on screen */
 const cotos = new Map();
@@ -24,6 +32,11 @@ const cotos = new Map();
 let next = null;
 let loading = false;
 let loadedOnce = false;
+let unseen = 0; // cotos that arrived above the reader while they were scrolled down
+/** @type {string[]} who wrote the cotos that arrived since the last announcement ('' for nobody named) */
+let unannounced = [];
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let announceTimer;
 
 /** @type {CotoHost} */
 const host = {
@@ -162,8 +175,144 @@ async function loadNewest() {
   }
 }
 
+// -------------------------------------------------------------- live events
+
+/** Where the page's visible part begins: below the sticky header. */
+const viewTop = () => Math.max(0, appHeader?.getBoundingClientRect().bottom ?? 0);
+
+/** Whether the reader has scrolled past the timeline's top, so a coto put there would push what they read. */
+const scrolledDown = () => timeline.getBoundingClientRect().top < viewTop();
+
+/** The first coto the reader sees at least a part of: it stays where it is. */
+function firstVisibleCoto() {
+  const top = viewTop();
+  for (const li of timeline.children) if (li.getBoundingClientRect().bottom > top) return li;
+  return null;
+}
+
+function showUnseen() {
+  newCotos.hidden = unseen === 0;
+  if (unseen === 0) return;
+  const what = `${unseen} new ${unseen === 1 ? 'coto' : 'cotos'}`;
+  newCotos.setAttribute('aria-label', `${what}, show the newest`);
+  newCotos.replaceChildren(h('span', { className: 'new-cotos-arrow', 'aria-hidden': 'true', text: '↑' }), what);
+}
+
+function clearUnseen() {
+  unseen = 0;
+  showUnseen();
+}
+
+/** Scrolls up to the newest coto, which takes the focus (the pill that had it is gone). */
+function showNewest() {
+  clearUnseen();
+  const first = timeline.firstElementChild;
+  if (!(first instanceof HTMLElement)) return;
+  window.scrollTo({
+    top: window.scrollY + first.getBoundingClientRect().top - viewTop() - 16,
+    behavior: reducedMotion.matches ? 'auto' : 'smooth',
+  });
+  first.tabIndex = -1;
+  first.focus({ preventScroll: true });
+}
+
+/**
+ * Tells screen readers of arrivals politely, one sentence for a burst of them.
+ * @param {string} name
+ */
+function announce(name) {
+  unannounced.push(name);
+  if (announceTimer !== undefined) return;
+  announceTimer = setTimeout(() => {
+    const [only] = unannounced;
+    announcer.textContent = unannounced.length === 1
+      ? `New coto${only ? ` from ${only}` : ''}.`
+      : `${unannounced.length} new cotos.`;
+    unannounced = [];
+    announceTimer = undefined;
+  }, ANNOUNCE_MS);
+}
+
+/**
+ * Someone posted where the person is: at the top, without moving what the reader is looking at.
+ * @param {Coto} coto
+ */
+function arrive(coto) {
+  if (!loadedOnce || cotos.has(coto.id)) return; // already shown, e.g. from this page's own POST
+  const anchor = scrolledDown() ? firstVisibleCoto() : null;
+  const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
+  addCotos([coto], 'top');
+  const li = timeline.firstElementChild;
+  if (anchor) {
+    // Wherever the browser's own scroll anchoring left it, the coto read stays put.
+    window.scrollBy(0, anchor.getBoundingClientRect().top - anchorTop);
+  }
+  // The person's own cotos in a cotonoma are no news to them (posted here or on another device).
+  if (state.place !== null && isAmishi(coto.amishi) && coto.amishi.id === state.amishi?.id) return;
+  if (li instanceof HTMLElement) {
+    li.classList.add('is-arrived');
+    setTimeout(() => li.classList.remove('is-arrived'), ARRIVED_MS);
+  }
+  if (anchor) {
+    unseen += 1;
+    showUnseen();
+  }
+  announce(state.place !== null && isAmishi(coto.amishi) ? coto.amishi.display_name : '');
+}
+
+/** @param {string} id */
+const cotoElement = (id) => [...timeline.children].find((li) => li instanceof HTMLLIElement && li.dataset.id === id);
+
+/**
+ * A coto on screen was edited (by its author, maybe on another device): replaced in place.
+ * @param {Coto} coto
+ */
+function replace(coto) {
+  if (!cotos.has(coto.id)) return;
+  cotos.set(coto.id, coto);
+  if (isCotonomaCoto(coto)) renameOnTimeline(coto.cotonoma_key, coto.content);
+  const li = cotoElement(coto.id);
+  // An open editor or deletion question is left alone: it takes the new version when it closes.
+  if (!(li instanceof HTMLLIElement) || li.dataset.mode !== 'view') return;
+  const focused = document.activeElement;
+  const refocus = focused instanceof HTMLElement && li.contains(focused)
+    ? ['.coto-edit', '.coto-delete', '.coto-cotonoma-link', '.coto-posted-in'].find((sel) => focused.matches(sel))
+    : undefined;
+  renderCoto(li, coto, 'view', host);
+  const again = refocus ? li.querySelector(refocus) : null;
+  if (again instanceof HTMLElement) again.focus({ preventScroll: true });
+}
+
+/**
+ * A coto was deleted: it leaves the timeline, the focus too if it was in it.
+ * @param {string} id
+ */
+function remove(id) {
+  const coto = cotos.get(id);
+  const li = cotoElement(id);
+  if (!coto || !(li instanceof HTMLLIElement)) return;
+  if (li.contains(document.activeElement)) {
+    forget(li, coto);
+    return;
+  }
+  li.remove();
+  cotos.delete(id);
+  updateStatus();
+}
+
+/** Events were missed (the stream could not resume): the timeline is loaded again. */
+function reload() {
+  if (!loadedOnce) return; // its first page is still coming, and will be current
+  resetTimeline();
+  loadPage();
+}
+
 /** Empties the timeline, for another place or another person. */
 function resetTimeline() {
+  clearUnseen();
+  clearTimeout(announceTimer);
+  announceTimer = undefined;
+  unannounced = [];
   cotos.clear();
   next = null;
   loading = false;
@@ -200,6 +349,14 @@ export function start() {
   on('cotonoma-created', () => loadNewest());
   on('not-found', resetTimeline);
   on('coto-posted', ({ coto }) => addCotos([coto], 'top'));
+  on('live-coto', ({ coto }) => arrive(coto));
+  on('live-coto-updated', ({ coto }) => replace(coto));
+  on('live-coto-deleted', ({ id }) => remove(id));
+  on('live-reset', reload);
+  newCotos.addEventListener('click', showNewest);
+  window.addEventListener('scroll', () => {
+    if (unseen > 0 && !scrolledDown()) clearUnseen(); // the reader came up to them by themselves
+  }, { passive: true });
   loadOlder.addEventListener('click', loadPage);
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') refreshTimes();

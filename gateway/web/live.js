@@ -1,0 +1,207 @@
+// @ts-check
+// Live rooms: the server-sent events of the place on screen (/api/live/home for
+// the signed-in person's home, /api/live/cotonomas/KEY for a cotonoma once it
+// has opened), told to the views as "live-..." events on the bus. One stream at
+// a time; it closes when the page leaves the place.
+//
+// EventSource reconnects by itself after a dropped stream, sending
+// Last-Event-ID, so nothing is missed or doubled. It gives up on an answer
+// that is not a stream (a 4xx or 5xx) and says only "error": then one fetch
+// asks what the status is. 401: the session is refreshed once and the stream
+// opened again; 5xx or offline: opened again later; any other 4xx: live stays
+// off (the timeline's own answers say whether the place exists). A stream
+// opened anew carries no Last-Event-ID, so the timeline is reloaded once it is
+// open ("live-reset"): what happened in between is not lost.
+
+/** @import { Amishi, Coto, Cotonoma } from './api.js' */
+
+import { ApiError, refreshSession } from './api.js';
+import { byId, isAmishi } from './dom.js';
+import { emit, identityReady, on, state } from './state.js';
+
+const statusLine = byId('live-status', HTMLParagraphElement);
+
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30000;
+
+/** @type {EventSource | null} */
+let source = null;
+/** @type {string | null} the stream's path while one is wanted */
+let wanted = null;
+let retryMs = RETRY_FIRST_MS;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let retryTimer;
+let refreshed = false; // a 401 was answered by one refresh already: a second one ends live
+let opening = 0; // bumped by every open and close: a check or a timer of an older stream does nothing
+
+/** @param {'connected' | 'reconnecting' | 'off'} how */
+function showStatus(how) {
+  statusLine.hidden = how !== 'reconnecting';
+  statusLine.textContent = how === 'reconnecting' ? 'Reconnecting…' : '';
+  emit('live-status', { connected: how === 'connected' });
+}
+
+/**
+ * The JSON of an event, or undefined when it is not JSON.
+ * @param {MessageEvent} event
+ * @returns {any}
+ */
+function dataOf(event) {
+  try {
+    return JSON.parse(event.data);
+  } catch {
+    return undefined;
+  }
+}
+
+/** @param {unknown} coto @returns {coto is Coto} */
+const isCoto = (coto) => typeof coto === 'object' && coto !== null && 'id' in coto && typeof coto.id === 'string';
+
+/**
+ * @param {EventSource} es
+ * @param {boolean} anew opened after an earlier stream of this place was lost for good
+ */
+function listen(es, anew) {
+  es.addEventListener('open', () => {
+    retryMs = RETRY_FIRST_MS;
+    showStatus('connected');
+    if (anew) {
+      anew = false;
+      emit('live-reset', null);
+    }
+  });
+  es.addEventListener('error', () => {
+    if (es !== source) return;
+    if (es.readyState === EventSource.CONNECTING) {
+      showStatus('reconnecting'); // EventSource retries by itself, with Last-Event-ID
+      return;
+    }
+    es.close();
+    source = null;
+    checkWhyClosed();
+  });
+  es.addEventListener('coto', (event) => {
+    const coto = dataOf(event);
+    if (isCoto(coto)) emit('live-coto', { coto });
+  });
+  es.addEventListener('coto-updated', (event) => {
+    const coto = dataOf(event);
+    if (isCoto(coto)) emit('live-coto-updated', { coto });
+  });
+  es.addEventListener('coto-deleted', (event) => {
+    const id = dataOf(event)?.id;
+    if (typeof id === 'string') emit('live-coto-deleted', { id });
+  });
+  es.addEventListener('cotonoma-updated', (event) => {
+    const cotonoma = dataOf(event);
+    if (typeof cotonoma?.key === 'string' && typeof cotonoma.name === 'string') {
+      emit('live-cotonoma-updated', { cotonoma: /** @type {Cotonoma} */ (cotonoma) });
+    }
+  });
+  es.addEventListener('presence', (event) => {
+    const amishis = dataOf(event)?.amishis;
+    if (!Array.isArray(amishis)) return;
+    /** @type {Map<string, Amishi>} one entry per person, however many tabs they have open */
+    const people = new Map();
+    for (const amishi of amishis) if (isAmishi(amishi) && typeof amishi.id === 'string') people.set(amishi.id, amishi);
+    emit('live-presence', { amishis: [...people.values()] });
+  });
+  es.addEventListener('revoked', () => {
+    if (es !== source) return;
+    stop();
+    emit('live-revoked', null);
+  });
+  es.addEventListener('reset', () => emit('live-reset', null));
+}
+
+/** @param {boolean} anew */
+function open(anew) {
+  if (!wanted) return;
+  opening += 1;
+  source = new EventSource(wanted);
+  listen(source, anew);
+}
+
+/** Asks once, with fetch, what the answer that ended the stream was; then decides. */
+async function checkWhyClosed() {
+  const path = wanted;
+  const attempt = opening;
+  if (!path) return;
+  let status = 0; // offline, unless an answer comes
+  const abort = new AbortController();
+  try {
+    const response = await fetch(path, {
+      credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'text/event-stream' }, signal: abort.signal,
+    });
+    status = response.status;
+  } catch {
+    // Not reached: tried again below, as for a 5xx.
+  } finally {
+    abort.abort(); // the status is all that was wanted: never a second stream
+  }
+  if (attempt !== opening || path !== wanted) return;
+  if (status === 401 && !refreshed) {
+    refreshed = true;
+    try {
+      await refreshSession();
+    } catch (error) {
+      if (error instanceof ApiError && error.signedOut) return; // identity.js shows that
+    }
+    if (attempt === opening && path === wanted) open(true);
+    return;
+  }
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    showStatus('off');
+    wanted = null;
+    return;
+  }
+  // A 5xx, offline, or a stream that did answer this time: again, a little later each time.
+  showStatus('reconnecting');
+  retryTimer = setTimeout(() => {
+    if (attempt === opening && path === wanted) open(true);
+  }, retryMs);
+  retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+}
+
+function stop() {
+  opening += 1;
+  wanted = null;
+  clearTimeout(retryTimer);
+  source?.close();
+  source = null;
+  retryMs = RETRY_FIRST_MS;
+  refreshed = false;
+  showStatus('off');
+}
+
+/** @param {string} path */
+function follow(path) {
+  stop();
+  wanted = path;
+  open(false);
+}
+
+export function start() {
+  on('place', ({ key }) => {
+    stop();
+    if (key !== null) return; // a cotonoma's stream opens once the cotonoma has (cotonoma-shown)
+    const generation = state.generation;
+    identityReady.then(() => {
+      if (generation === state.generation && state.amishi && state.confirmToken === null) follow('/api/live/home');
+    });
+  });
+  on('cotonoma-shown', ({ cotonoma }) => follow(`/api/live/cotonomas/${encodeURIComponent(cotonoma.key)}`));
+  on('not-found', stop);
+  // A page kept in the back-forward cache holds no stream; shown again, it follows anew.
+  window.addEventListener('pagehide', () => {
+    if (!wanted) return;
+    const path = wanted;
+    stop();
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted && !wanted) {
+        wanted = path;
+        open(true);
+      }
+    }, { once: true });
+  });
+}

@@ -7,6 +7,8 @@ import falcon
 
 from cotoami_common.backing import PeopleFacingDependencies
 from cotoami_common.config import load_config
+from cotoami_common.health import keep_running
+from cotoami_common.outbox import OutboxLagCollector, OutboxRelay
 from cotoami_common.web import service_app
 from cotos.config import Config
 from cotos.cotonoma_access import CotonomaAccess
@@ -26,16 +28,25 @@ class Dependencies(PeopleFacingDependencies):
 
     @classmethod
     def open(cls, config: Config) -> "Dependencies":
+        """Called in each gunicorn worker process after the fork (no preload),
+        so each process runs an outbox relay of its own."""
         backing = cls.open_people_facing(config, config.tokens, config.rate_limit_window_seconds)
+        liveness = keep_running("outbox-relay", OutboxRelay(backing["pool"], backing["redis"], "cotos"))
         return cls(
             **backing,
+            liveness=liveness,
             cotonomas=CotonomaAccess(config.cotonomas_internal_url, config.internal_token),
         )
 
 
 def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request, falcon.Response]:
     app = service_app(
-        config, deps, error_answers=ERROR_ANSWERS, verifier=deps.verifier, internal_token=config.internal_token
+        config,
+        deps,
+        error_answers=ERROR_ANSWERS,
+        verifier=deps.verifier,
+        internal_token=config.internal_token,
+        metrics_collectors=[OutboxLagCollector(deps.pool)],
     )
     cotos = CotoStore(deps.pool)
     anonymous_cotos = AnonymousCotoStore(

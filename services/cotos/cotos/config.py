@@ -15,6 +15,8 @@ class Config(ServiceConfig):
     internal_token: str = field(repr=False)
     # Where the cotonomas service answers who may read and post in a cotonoma.
     cotonomas_internal_url: str
+    # Test-only faults a request may ask for (X-Cotoami-Fault); only the e2e stack turns them on.
+    fault_hooks: bool
 
     @property
     def anonymous_ttl_seconds(self) -> int:
@@ -31,4 +33,5 @@ class Config(ServiceConfig):
             tokens=TokenConfig.from_env(env),
             internal_token=env.secret("INTERNAL_TOKEN"),
             cotonomas_internal_url=env.url("COTONOMAS_INTERNAL_URL", "http://127.0.0.1:8003").rstrip("/"),
+            fault_hooks=env.bool("FAULT_HOOKS", False),
         )

@@ -1,7 +1,9 @@
 """HTTP resources of the cotos service. No storage code here."""
 
 import logging
+import os
 import re
+import signal
 import uuid
 from collections.abc import Mapping
 
@@ -43,6 +45,8 @@ MAX_COTONOMA_NAME_CHARS = 50  # as cotonomas enforces it
 _ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
 # Visible ASCII, as the IETF Idempotency-Key draft's examples (a UUID is typical).
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# Asks for a fault, when the config's fault_hooks allow it.
+FAULT_HEADER = "X-Cotoami-Fault"
 
 
 def coto_content(body: Mapping[str, object]) -> str:
@@ -219,6 +223,9 @@ class CotosResource:
         if cotonoma_key is not None and amishi is None:
             raise _sign_in("Sign in to post into a cotonoma.")
         posted = self._post(req, resp, amishi, content, cotonoma_key, key)
+        if self.config.fault_hooks and req.get_header(FAULT_HEADER) == "kill-after-commit":
+            # Dies as a crash would between the commit and the answer (tests/test_events.py).
+            os.kill(os.getpid(), signal.SIGKILL)
         if posted.coto is None:
             raise falcon.HTTPConflict(
                 title="Already done",

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypedDict, cast
 
+import psycopg
 import psycopg_pool
 import redis
 from psycopg.rows import DictRow, dict_row
 
 from cotoami_common.backing import reading
+from cotoami_common.outbox import write_event
 from cotoami_common.tokens import Amishi
 
 # Deletes or updates a coto only if it is still there, atomically with the index.
@@ -405,11 +407,14 @@ COTONOMA_TIMELINE_PAGE_BEFORE = _timeline_page("posted_in_key", "cotonoma_key", 
 # Creates the coto standing for a cotonoma, or renames it. A repeated PUT with
 # the same name writes nothing, so updated_at tells when it was last renamed.
 # Parent and owner are set at creation only, as cotonomas sets them.
+# Returns whether it inserted (xmax is 0 only in a row version this statement
+# inserted), and no row when it wrote nothing.
 _PUT_COTONOMA_COTO = """
 INSERT INTO cotos (id, amishi_id, content, posted_in_key, cotonoma_key)
 VALUES (%(id)s, %(owner_id)s, %(name)s, %(parent_key)s, %(cotonoma_key)s)
 ON CONFLICT (cotonoma_key) DO UPDATE SET content = EXCLUDED.content, updated_at = now()
  WHERE cotos.content IS DISTINCT FROM EXCLUDED.content
+RETURNING xmax = 0 AS inserted
 """
 
 _GET_COTONOMA_COTO = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.cotonoma_key = %s"
@@ -420,7 +425,10 @@ INSERT INTO cotos (id, amishi_id, content, created_at, updated_at)
 SELECT id, %s, content, created_at, updated_at
   FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::timestamptz[]) AS t(id, content, created_at, updated_at)
 ON CONFLICT (id) DO NOTHING
+RETURNING id
 """
+
+_SAVED = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = ANY(%s) ORDER BY c.id"
 
 
 def _coto(row: DictRow) -> Coto:
@@ -435,6 +443,23 @@ def _coto(row: DictRow) -> Coto:
         "created_at": iso_utc(row["created_at"]),
         "updated_at": iso_utc(row["updated_at"]),
     }
+
+
+def streams_of(amishi_id: str, posted_in_key: str | None) -> list[str]:
+    """The event streams a coto's changes go to: its author's home, and the
+    cotonoma it was posted in."""
+    return [f"events:amishi:{amishi_id}", *([f"events:cotonoma:{posted_in_key}"] if posted_in_key else [])]
+
+
+def _tell(conn: psycopg.Connection, event: str, coto: Coto) -> None:
+    write_event(conn, streams_of(coto["amishi"]["id"], coto["posted_in"] and coto["posted_in"]["key"]), event, coto)
+
+
+def _tell_deleted(conn: psycopg.Connection, deleted: tuple[uuid.UUID, uuid.UUID, str | None] | None) -> None:
+    """coto-deleted for the row a DELETE ... RETURNING id, amishi_id, posted_in_key returned, if any."""
+    if deleted is not None:
+        coto_id, amishi_id, posted_in_key = deleted
+        write_event(conn, streams_of(str(amishi_id), posted_in_key), "coto-deleted", {"id": str(coto_id)})
 
 
 class StandsForCotonoma(Exception):
@@ -472,7 +497,9 @@ class CotoStore:
             cur.execute(_RECORD_AUTHOR, amishi.public())
             posted = cur.execute(_POST, (coto_id, amishi.id, content, cotonoma_key)).fetchone()
             assert posted is not None, "INSERT ... RETURNING returns the row it inserted"
-            return Posted(_coto(posted), replayed=False)
+            coto = _coto(posted)
+            _tell(conn, "coto", coto)
+            return Posted(coto, replayed=False)
 
     def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[Coto], str | None]:
         """Home: every coto this amishi posted, wherever."""
@@ -501,30 +528,34 @@ class CotoStore:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(_RECORD_AUTHOR, amishi.public())
             row = cur.execute(_UPDATE_CONTENT, (content, coto_id, amishi.id)).fetchone()
-            if row is None and cur.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi.id)).fetchone():
-                raise StandsForCotonoma(coto_id)
-        return _coto(row) if row else None
+            if row is None:
+                if cur.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi.id)).fetchone():
+                    raise StandsForCotonoma(coto_id)
+                return None
+            coto = _coto(row)
+            _tell(conn, "coto-updated", coto)
+        return coto
 
     def delete(self, amishi_id: str, coto_id: str) -> bool:
         """Whether a coto of this amishi was deleted.
         Raises StandsForCotonoma for the author's coto of a cotonoma."""
         with self.pool.connection() as conn:
-            deleted = (
-                conn.execute(
-                    "DELETE FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NULL", (coto_id, amishi_id)
-                ).rowcount
-                == 1
-            )
-            if not deleted and conn.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi_id)).fetchone():
+            deleted = conn.execute(
+                "DELETE FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NULL"
+                " RETURNING id, amishi_id, posted_in_key",
+                (coto_id, amishi_id),
+            ).fetchone()
+            if deleted is None and conn.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi_id)).fetchone():
                 raise StandsForCotonoma(coto_id)
-            return deleted
+            _tell_deleted(conn, deleted)
+            return deleted is not None
 
     def put_cotonoma_coto(self, cotonoma_key: str, name: str, parent_key: str | None, owner: Author) -> Coto:
         """The coto standing for a cotonoma, created in its parent (or its
         owner's home) if absent, else renamed; the owner is recorded as its author."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(_RECORD_AUTHOR, owner)
-            cur.execute(
+            written = cur.execute(
                 _PUT_COTONOMA_COTO,
                 {
                     "id": new_coto_id(),
@@ -533,22 +564,29 @@ class CotoStore:
                     "parent_key": parent_key,
                     "cotonoma_key": cotonoma_key,
                 },
-            )
+            ).fetchone()
             row = cur.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone()
             assert row is not None, "the coto was inserted, or was there already"
-            return _coto(row)
+            coto = _coto(row)
+            if written is not None:
+                _tell(conn, "coto" if written["inserted"] else "coto-updated", coto)
+            return coto
 
     def delete_cotonoma_coto(self, cotonoma_key: str) -> None:
         """Removes the coto standing for a cotonoma, if there is one."""
         with self.pool.connection() as conn:
-            conn.execute("DELETE FROM cotos WHERE cotonoma_key = %s", (cotonoma_key,))
+            deleted = conn.execute(
+                "DELETE FROM cotos WHERE cotonoma_key = %s RETURNING id, amishi_id, posted_in_key", (cotonoma_key,)
+            ).fetchone()
+            _tell_deleted(conn, deleted)
 
     def save_anonymous(self, author: Author, cotos: list[AnonymousCoto]) -> int:
         """Moves anonymous cotos into the author's account keeping their ids
-        and times, in one transaction; returns how many were not there yet."""
-        with self.pool.connection() as conn:
-            conn.execute(_RECORD_AUTHOR, author)
-            return conn.execute(
+        and times, in one transaction; returns how many were not there yet.
+        Each of those is a `coto` event at the author's home, oldest first."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(_RECORD_AUTHOR, author)
+            saved = cur.execute(
                 _SAVE_ANONYMOUS,
                 (
                     author["id"],
@@ -557,4 +595,8 @@ class CotoStore:
                     [datetime.fromisoformat(c["created_at"]) for c in cotos],
                     [datetime.fromisoformat(c["updated_at"]) for c in cotos],
                 ),
-            ).rowcount
+            ).fetchall()
+            if saved:
+                for row in cur.execute(_SAVED, ([r["id"] for r in saved],)).fetchall():
+                    _tell(conn, "coto", _coto(row))
+            return len(saved)

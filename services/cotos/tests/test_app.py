@@ -47,6 +47,7 @@ def test_a_redis_outage_is_503_json_and_recovers_by_itself(config, deps):
         ({"ANONYMOUS_TTL_DAYS": "0"}, "ANONYMOUS_TTL_DAYS"),
         ({"JWT_PUBLIC_KEYS_FILE": "/nonexistent/jwks.json"}, "JWT_PUBLIC_KEYS_FILE"),
         ({"COTONOMAS_INTERNAL_URL": "cotonomas:8003"}, "COTONOMAS_INTERNAL_URL"),
+        ({"FAULT_HOOKS": "sometimes"}, "FAULT_HOOKS"),
     ],
 )
 def test_malformed_cotos_config_names_the_variable(required_environ, environ, named):
@@ -72,6 +73,13 @@ def test_a_postgres_outage_is_503_json_for_the_signed_in(config, deps, token_key
         dead_pool.close()
     assert result.status_code == 503 and result.headers["Retry-After"] == "5"
     assert "title" in result.json and "Traceback" not in result.text
+
+
+@pytest.mark.parametrize(
+    ("environ", "on"), [({}, False), ({"FAULT_HOOKS": "on"}, True), ({"FAULT_HOOKS": "off"}, False)]
+)
+def test_fault_hooks_are_off_unless_turned_on(required_environ, environ, on):
+    assert Config.from_env(Env({**required_environ, **environ})).fault_hooks is on
 
 
 def test_cotonomas_is_found_on_the_local_stack_by_default_or_where_configured(required_environ):

@@ -99,6 +99,15 @@ class RequestMetrics:
         REQUESTS.labels(*labels).inc()
         REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
 
+    # Falcon's ASGI app takes coroutine middleware only; the same counting there.
+    async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.process_request(req, resp)
+
+    async def process_response_async(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        self.process_response(req, resp, resource, req_succeeded)
+
 
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None

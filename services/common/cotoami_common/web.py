@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 import falcon
+import falcon.asgi
 import psycopg
 import psycopg_pool
 import redis
-from falcon._typing import SyncMiddleware  # the middleware union App takes; Falcon names it nowhere public
 from prometheus_client.registry import Collector
 
 from cotoami_common.backing import ServiceDependencies
@@ -68,6 +68,9 @@ class RequestContext:
             req.context.client_address = str(peer) if peer is not None else req.remote_addr or "unknown"
             req.context.https = False
 
+    async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.process_request(req, resp)
+
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
     ) -> None:
@@ -89,6 +92,11 @@ class RequestContext:
                 },
             )
         request_id.set(None)
+
+    async def process_response_async(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        self.process_response(req, resp, resource, req_succeeded)
 
 
 def _ip_address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -114,6 +122,11 @@ class NoStore:
         if resp.get_header("Cache-Control") is None:
             resp.set_header("Cache-Control", "no-store")
 
+    async def process_response_async(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        self.process_response(req, resp, resource, req_succeeded)
+
 
 class BodyLimit:
     """Refuses bodies larger than the service accepts before anything reads them."""
@@ -124,6 +137,9 @@ class BodyLimit:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_length is not None and req.content_length > self.max_bytes:
             raise falcon.HTTPContentTooLarge(description=f"The request body is larger than {self.max_bytes} bytes.")
+
+    async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.process_request(req, resp)
 
 
 class CrossSiteWriteGuard:
@@ -147,6 +163,9 @@ class CrossSiteWriteGuard:
         origin = req.get_header("Origin")
         if origin is not None and origin not in self.allowed_origins:
             raise falcon.HTTPForbidden(description="Requests from this origin may not change anything.")
+
+    async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.process_request(req, resp)
 
 
 def _is_json(req: falcon.Request) -> bool:
@@ -190,6 +209,9 @@ class Authentication:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.amishi = authenticate(req, self.verifier) if path_area(req.path) == "api" else None
 
+    async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.process_request(req, resp)
+
 
 class InternalCredential:
     """Internal paths answer only callers holding the service credential.
@@ -208,6 +230,9 @@ class InternalCredential:
             raise falcon.HTTPUnauthorized(
                 title="Unauthorized", description="A service credential is required.", challenges=["Bearer"]
             )
+
+    async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.process_request(req, resp)
 
 
 def require_amishi(req: falcon.Request) -> Amishi:
@@ -259,6 +284,37 @@ def _answering_with(
     return handle
 
 
+def _middleware(
+    router: falcon.routing.CompiledRouter,
+    max_body_bytes: int,
+    allowed_origins: Iterable[str],
+    trusted_proxies: Iterable[Network],
+    verifier: AccessTokenVerifier | None,
+    internal_token: str | None,
+) -> list[Any]:
+    """Every app's middleware, in order. Each class also has coroutine methods
+    (process_request_async ...) calling its own, so the ASGI app takes it too."""
+    middleware: list[Any] = [
+        RequestMetrics(router),
+        RequestContext(trusted_proxies),
+        NoStore(),
+        BodyLimit(max_body_bytes),
+        CrossSiteWriteGuard(allowed_origins),
+        InternalCredential(internal_token),
+    ]
+    if verifier is not None:
+        middleware.append(Authentication(verifier))
+    return middleware
+
+
+UNAVAILABLE_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+)
+
+
 def new_app(
     max_body_bytes: int,
     allowed_origins: Iterable[str],
@@ -270,30 +326,49 @@ def new_app(
     """trusted_proxies: whose X-Real-IP and X-Forwarded-Proto are believed;
     metrics_collectors: what /metrics computes at each scrape besides the counters."""
     router = falcon.routing.CompiledRouter()
-    middleware: list[SyncMiddleware[falcon.Request, falcon.Response]] = [
-        RequestMetrics(router),
-        RequestContext(trusted_proxies),
-        NoStore(),
-        BodyLimit(max_body_bytes),
-        CrossSiteWriteGuard(allowed_origins),
-        InternalCredential(internal_token),
-    ]
-    if verifier is not None:
-        middleware.append(Authentication(verifier))
+    middleware = _middleware(router, max_body_bytes, allowed_origins, trusted_proxies, verifier, internal_token)
     app = falcon.App(middleware=middleware, router=router, cors_enable=False)
     app.set_error_serializer(_json_error)
     add_metrics_route(app, metrics_collectors)
     # Registered in this order so the more specific handlers win.
     app.add_error_handler(Exception, _unexpected)
-    app.add_error_handler(
-        (
-            redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError,
-            psycopg.OperationalError,
-            psycopg_pool.PoolTimeout,
-        ),
-        _unavailable,
-    )
+    app.add_error_handler(UNAVAILABLE_ERRORS, _unavailable)
+    return app
+
+
+AsgiApp = falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]
+
+
+async def _unavailable_async(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, error: Exception, params: dict[str, Any]
+) -> NoReturn:
+    _unavailable(req, resp, error, params)
+
+
+async def _unexpected_async(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, error: Exception, params: dict[str, Any]
+) -> NoReturn:
+    _unexpected(req, resp, error, params)
+
+
+def new_asgi_app(
+    max_body_bytes: int,
+    allowed_origins: Iterable[str],
+    trusted_proxies: Iterable[Network],
+    verifier: AccessTokenVerifier | None = None,
+    internal_token: str | None = None,
+    app_class: type[AsgiApp] = AsgiApp,
+) -> AsgiApp:
+    """new_app for an ASGI service (live): the same middleware, error shape and
+    answers to a backing service that is down; its routes, health and metrics
+    included, are the service's own (Falcon's ASGI app takes coroutine responders only)."""
+    router = falcon.routing.CompiledRouter()
+    middleware = _middleware(router, max_body_bytes, allowed_origins, trusted_proxies, verifier, internal_token)
+    app = app_class(middleware=middleware, router=router, cors_enable=False)
+    app.set_error_serializer(_json_error)
+    app.add_error_handler(Exception, _unexpected_async)
+    for unavailable in UNAVAILABLE_ERRORS:  # one at a time: the typed overload of the ASGI app
+        app.add_error_handler(unavailable, _unavailable_async)
     return app
 
 

@@ -1,0 +1,5 @@
+from cotoami_testing.contracts import OpenApiContract
+
+
+class TestOpenApiContract(OpenApiContract):
+    pass

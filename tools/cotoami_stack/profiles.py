@@ -36,6 +36,8 @@ class Profile:
     gateway_connections_per_client: int = 32
     gateway_requests_per_second: int = 50
     gateway_request_burst: int = 200
+    # cotos' test-only fault hooks (FAULT_HOOKS=on: X-Cotoami-Fault kills the process after a commit).
+    fault_hooks: bool = False
 
     def __post_init__(self) -> None:
         if self.gateway_port % 10:
@@ -92,7 +94,8 @@ def e2e_profile(slot: int) -> Profile:
     which tests restart and stop; a short gateway timeout, so tests see a 504
     without waiting long; avatars from the gateway itself (a 404 the web client
     falls back from), never an outside host; room for the many sign-ins tests
-    make from one address; a crashed mailer's jobs retaken soon. Two instances
+    make from one address; a crashed mailer's jobs retaken soon; cotos' fault
+    hooks on, so tests can kill it between a commit and its answer. Two instances
     of each service, as in Kubernetes, so every end-to-end test runs against
     balanced replicas (8 gunicorns start in about 10 s on 2 cores).
     Slot N (COTOAMI_E2E_SLOT) moves every port up by N * 1000 and uses
@@ -117,6 +120,7 @@ def e2e_profile(slot: int) -> Profile:
         # A rollout's client threads ask some 200 a second; the limits' own test goes past these.
         gateway_requests_per_second=400,
         gateway_request_burst=800,
+        fault_hooks=True,
     )
 
 

@@ -48,6 +48,7 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
         "cotos": {
             "COTONOMAS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotonomas')}",
             "ANONYMOUS_WRITES_PER_CLIENT": str(profile.anonymous_writes_per_client),
+            **({"FAULT_HOOKS": "on"} if profile.fault_hooks else {}),
         },
         "cotonomas": {"COTOS_INTERNAL_URL": cotos_url},
         "mailer": {

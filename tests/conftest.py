@@ -1,14 +1,18 @@
 """End-to-end fixtures: a whole stack of our own (cotoami_stack, profile e2e),
 on its own ports and freshly emptied databases, started once per test run."""
 
+import contextlib
 import http.client
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,9 +180,10 @@ def sign_in(stack, mailbox: Mailbox, session: requests.Session, address: str, sa
 class Person:
     """A signed-in person's browser, talking to the gateway."""
 
-    def __init__(self, stack, mailbox, name: str):
+    def __init__(self, stack, mailbox, name: str, address: str | None = None):
+        """Signs in with a new address, or with ADDRESS: another device of that person."""
         self.stack = stack
-        self.address = unique_address(name)
+        self.address = address or unique_address(name)
         self.session = requests.Session()
         self.session.headers["Origin"] = stack.url
         self.amishi = sign_in(stack, mailbox, self.session, self.address)
@@ -205,6 +210,119 @@ class Person:
         assert response.status_code == 200, response.text
         cotos: list[Json] = response.json()["cotos"]
         return cotos
+
+    def listen(self, path: str, last_event_id: str | None = None, client: str = "127.0.0.1") -> "EventStream":
+        """An event stream (/api/live/...) opened with this person's cookies, as their EventSource would."""
+        cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.session.cookies)
+        return EventStream(path, cookies, last_event_id, client)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One server-sent event, as an EventSource dispatches it."""
+
+    name: str
+    data: str
+    id: str | None  # its own id: field, None if it had none
+    received: float  # time.monotonic() when its closing blank line arrived
+
+    def json(self) -> Json:
+        parsed: Json = json.loads(self.data)
+        return parsed
+
+
+class EventStream:
+    """A text/event-stream response through the gateway, read by a thread of its own as it
+    arrives (the parsing rules of the HTML standard's EventSource), so tests wait for events
+    with deadlines. A non-200 answer is kept whole in `status`, `headers` and `body`."""
+
+    def __init__(self, path: str, cookies: str = "", last_event_id: str | None = None, client: str = "127.0.0.1"):
+        self.path = path
+        self.events: list[Event] = []
+        self.comments = 0  # keep-alive lines (": ...")
+        self.retry: int | None = None  # the last retry: field, in ms
+        self.last_event_id = last_event_id  # what a reconnect sends (the last id: seen)
+        self.ended = threading.Event()
+        self.opened = time.monotonic()
+        # CLIENT: the address it comes from (any 127.0.0.0/8 one is local), another client to the gateway's limits.
+        self._conn = http.client.HTTPConnection(
+            "127.0.0.1", PROFILE.gateway_port, timeout=40, source_address=(client, 0)
+        )
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        if cookies:
+            headers["Cookie"] = cookies
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        self._conn.request("GET", path, headers=headers)
+        self._response = self._conn.getresponse()
+        self.status = self._response.status
+        self.headers = {name.lower(): value for name, value in self._response.getheaders()}
+        self.body = b""
+        if self.status != 200:
+            self.body = self._response.read()
+            self.ended.set()
+            self._conn.close()
+            return
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        buffer = b""
+        name, own_id = "", None
+        data: list[str] = []
+        try:
+            while chunk := self._response.read1(65536):
+                buffer += chunk
+                while b"\n" in buffer:
+                    raw, buffer = buffer.split(b"\n", 1)
+                    line = raw.rstrip(b"\r").decode()
+                    if not line:  # dispatch
+                        if data:
+                            self.events.append(Event(name or "message", "\n".join(data), own_id, time.monotonic()))
+                        name, own_id, data = "", None, []
+                        continue
+                    if line.startswith(":"):
+                        self.comments += 1
+                        continue
+                    field, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if field == "event":
+                        name = value
+                    elif field == "data":
+                        data.append(value)
+                    elif field == "id" and "\0" not in value:
+                        own_id = self.last_event_id = value
+                    elif field == "retry" and value.isdigit():
+                        self.retry = int(value)
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            pass  # closed, by the server or by close(), maybe mid-chunk (http.client's errors for that vary)
+        finally:
+            self.ended.set()
+
+    def named(self, *names: str) -> list[Event]:
+        return [event for event in list(self.events) if event.name in names]
+
+    def wait_for(self, found: Callable[[list[Event]], bool], timeout: float, what: str) -> list[Event]:
+        """Waits until found(events) holds; fails with what was received if it does not within timeout."""
+        deadline = time.monotonic() + timeout
+        while not found(events := list(self.events)):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} not within {timeout}s on {self.path}; got {[(e.name, e.id) for e in events]}")
+            time.sleep(0.02)
+        return events
+
+    def wait_for_event(self, name: str, timeout: float, after: int = 0) -> Event:
+        """The first event called NAME among those from index AFTER on."""
+        events = self.wait_for(lambda got: any(e.name == name for e in got[after:]), timeout, f"a {name!r} event")
+        return next(e for e in events[after:] if e.name == name)
+
+    def close(self) -> None:
+        """Drops the connection, as a browser closing the tab does."""
+        sock = self._conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed by the server
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
+        self.ended.wait(5)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import falcon
 from cotoami_common.backing import ServiceDependencies
 from cotoami_common.config import load_config
 from cotoami_common.health import keep_running
+from cotoami_common.outbox import OutboxLagCollector, OutboxRelay
 from cotoami_common.tokens import AccessTokenVerifier
 from cotoami_common.web import service_app
 from cotonomas.config import Config
@@ -32,17 +33,25 @@ class Dependencies(ServiceDependencies):
     @classmethod
     def open(cls, config: Config) -> "Dependencies":
         """Called in each gunicorn worker process after the fork (no preload),
-        so each process runs a reconciler of its own."""
+        so each process runs a reconciler and an outbox relay of its own."""
         backing = cls.open_backing(config)
         cotos = CotosClient(config.cotos_internal_url, config.internal_token)
         reconciler = Reconciler(CotonomaWrites(CotonomaStore(backing["pool"]), cotos))
-        liveness = keep_running("reconciler", reconciler)
+        liveness = {
+            **keep_running("reconciler", reconciler),
+            **keep_running("outbox-relay", OutboxRelay(backing["pool"], backing["redis"], "cotonomas")),
+        }
         return cls(**backing, liveness=liveness, verifier=config.tokens.verifier(), cotos=cotos)
 
 
 def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request, falcon.Response]:
     app = service_app(
-        config, deps, error_answers=ERROR_ANSWERS, verifier=deps.verifier, internal_token=config.internal_token
+        config,
+        deps,
+        error_answers=ERROR_ANSWERS,
+        verifier=deps.verifier,
+        internal_token=config.internal_token,
+        metrics_collectors=[OutboxLagCollector(deps.pool)],
     )
     store = CotonomaStore(deps.pool)
     writes = CotonomaWrites(store, deps.cotos)

@@ -19,6 +19,7 @@ import psycopg_pool
 from psycopg.rows import DictRow, dict_row
 
 from cotoami_common.backing import reading
+from cotoami_common.outbox import write_event
 from cotoami_common.tokens import Amishi
 
 KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -216,6 +217,29 @@ ON CONFLICT (id) DO UPDATE
 """
 
 
+# The cotonoma and every cotonoma below it: whose access follows its members.
+_WITH_DESCENDANTS = """
+WITH RECURSIVE below AS (
+    SELECT key FROM cotonomas WHERE key = %s
+    UNION ALL
+    SELECT c.key FROM cotonomas c JOIN below ON c.parent_key = below.key
+)
+SELECT key FROM below
+"""
+
+
+def stream_of(key: str) -> str:
+    """The event stream of a cotonoma."""
+    return f"events:cotonoma:{key}"
+
+
+def _tell_members_changed(conn: psycopg.Connection, event: str, key: str, email: str) -> None:
+    """member-added or member-removed, in the stream of the cotonoma and of each
+    cotonoma below it, whose listeners' access it may change."""
+    keys = [row[0] for row in conn.execute(_WITH_DESCENDANTS, (key,)).fetchall()]
+    write_event(conn, [stream_of(k) for k in keys], event, {"cotonoma_key": key, "email": email})
+
+
 def _cotonoma(row: DictRow) -> Cotonoma:
     return {
         "key": row["key"],
@@ -394,6 +418,8 @@ class CotonomaStore:
             with conn.cursor(row_factory=dict_row) as cur:
                 cotonoma = _cotonoma(_returned(cur.execute(_ONE, {"key": key}).fetchone()))
             yield cotonoma
+            # Once the block is done (the cotos call with it), so the stream is locked only until the commit.
+            write_event(conn, [stream_of(key)], "cotonoma-updated", cotonoma)
 
     def name_and_parent(self, key: str) -> tuple[str, str | None] | None:
         with self.pool.connection() as conn:
@@ -433,15 +459,18 @@ class CotonomaStore:
                 (key, email, quiet),
             ).fetchone()
             yield Addition(key, {"email": email, "added_at": iso_utc(added_at)}, added_at, mail_due=mailed is not None)
+            _tell_members_changed(conn, "member-added", key, email)
 
     def undo_addition(self, addition: Addition) -> None:
         """Remove the member just added and forget its invitation, unless either
         has been changed since (both were written at the same `now()`)."""
         key, email, at = addition.key, addition.member["email"], addition.at
         with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
+            removed = conn.execute(
                 "DELETE FROM members WHERE cotonoma_key = %s AND email = %s AND added_at = %s", (key, email, at)
-            )
+            ).rowcount
+            if removed:
+                _tell_members_changed(conn, "member-removed", key, email)
             conn.execute(
                 "DELETE FROM invitations WHERE cotonoma_key = %s AND email = %s AND mailed_at = %s", (key, email, at)
             )
@@ -449,6 +478,7 @@ class CotonomaStore:
     def remove_member(self, key: str, owner: Amishi, email: str) -> bool:
         """Whether the address was a member (and is no longer)."""
         with self._writing(owner) as conn:
-            return (
-                conn.execute("DELETE FROM members WHERE cotonoma_key = %s AND email = %s", (key, email)).rowcount == 1
-            )
+            removed = conn.execute("DELETE FROM members WHERE cotonoma_key = %s AND email = %s", (key, email)).rowcount
+            if removed:
+                _tell_members_changed(conn, "member-removed", key, email)
+            return removed == 1

@@ -1,0 +1,11 @@
+-- Domain events of cotonomas (cotonoma-updated, member-added, member-removed),
+-- each written in the transaction of its change and deleted once the relay has
+-- appended it to its Redis streams (cotoami_common.outbox). A new table: no lock
+-- on the others.
+CREATE TABLE outbox (
+    id         bigserial PRIMARY KEY,
+    streams    text[] NOT NULL,
+    event      text NOT NULL,
+    data       jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);

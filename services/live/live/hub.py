@@ -202,7 +202,8 @@ class Hub:
         return Listener(stream, amishi, cotonoma_key, ended, asyncio.Queue(self.queue_size))
 
     async def join(self, listener: Listener) -> None:
-        """From now on the stream's entries reach the listener's queue."""
+        """From now on the stream's entries reach the listener's queue. Whatever
+        happens after this is called, leave() undoes it."""
         if self.closing:
             listener.end("shutdown")
         async with self._join_lock:
@@ -217,9 +218,11 @@ class Hub:
             await self._refresh_presence([listener])
 
     async def leave(self, listener: Listener) -> None:
+        listeners = self._listeners.get(listener.stream, set())
+        if listener not in listeners:
+            return  # it never joined: Redis failed it first
         STREAMS_ENDED.labels(listener.reason or "gone").inc()
         OPEN_STREAMS.labels(listener.room).dec()
-        listeners = self._listeners.get(listener.stream, set())
         listeners.discard(listener)
         if not listeners:
             self._listeners.pop(listener.stream, None)

@@ -56,8 +56,8 @@ class Rooms:
         gone: asyncio.Event = req.scope[GONE]
         hub = self.hub
         listener = hub.listener(stream, amishi, cotonoma_key, gone)
-        await hub.join(listener)
         try:
+            await hub.join(listener)
             if cotonoma_key is not None:
                 hub.send_presence(cotonoma_key, await hub.presence(cotonoma_key), only=listener)
             head = await hub.last_id(stream)

@@ -61,9 +61,9 @@ class Dependencies:
     access: CotonomaAccess
 
     @classmethod
-    def open(cls, config: Config) -> "Dependencies":
+    def open(cls, config: Config, access_timeout_seconds: float = 2.0) -> "Dependencies":
         access = CotonomaAccess(
-            InternalClient("cotonomas", config.cotonomas_internal_url, config.internal_token, 2.0),
+            InternalClient("cotonomas", config.cotonomas_internal_url, config.internal_token, access_timeout_seconds),
             config.access_ttl_seconds,
         )
         return cls(

@@ -19,16 +19,11 @@ import pytest
 import requests
 import uvicorn
 
-from cotoami_common.backing import redis_client
 from cotoami_common.config import Env
-from cotoami_common.health import redis_check
-from cotoami_common.internal import InternalClient
 from cotoami_common.tokens import Amishi
 from cotoami_testing.fixtures import INTERNAL_TOKEN, ServiceUnderTest, TokenKeys, new_amishi, send_json, serving
-from live.access import CotonomaAccess
 from live.app import Dependencies, create_app
 from live.config import Config
-from live.hub import Hub, async_redis
 
 pytest_plugins = ["cotoami_testing.fixtures"]
 
@@ -104,22 +99,9 @@ def config(environ, settings) -> Config:
 
 
 @pytest.fixture
-def deps(config: Config) -> Iterator[Dependencies]:
-    sync_redis = redis_client(config.redis_url)
-    access = CotonomaAccess(
-        InternalClient("cotonomas", config.cotonomas_internal_url, config.internal_token, 0.5),
-        config.access_ttl_seconds,
-    )
-    hub = Hub(
-        async_redis(config.redis_url),
-        access,
-        queue_size=config.listener_queue_size,
-        access_period_seconds=config.access_ttl_seconds,
-    )
-    yield Dependencies(
-        hub=hub, checks={"redis": redis_check(sync_redis)}, verifier=config.tokens.verifier(), access=access
-    )
-    sync_redis.close()
+def deps(config: Config) -> Dependencies:
+    # A short timeout, so that a silent cotonomas costs the tests little.
+    return Dependencies.open(config, access_timeout_seconds=0.5)
 
 
 def free_port() -> int:

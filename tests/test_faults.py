@@ -12,7 +12,7 @@ import requests
 from conftest import PROFILE, Person, unique_address
 
 from cotoami_stack.backing import start_postgres, stop_postgres
-from cotoami_stack.profiles import SERVICES
+from cotoami_stack.profiles import DATABASE_SERVICES
 
 POSTGRES_DATA = PROFILE.run_dir / "postgres"
 
@@ -22,7 +22,8 @@ def instance_ready(service: str, k: int) -> requests.Response:
 
 
 def every_instance(stack) -> list[tuple[str, int]]:
-    return [(service, k) for service in SERVICES for k in range(1, stack.replicas() + 1)]
+    """Every instance of the services with a database (live has none to be unready without)."""
+    return [(service, k) for service in DATABASE_SERVICES for k in range(1, stack.replicas() + 1)]
 
 
 def every_coto(person: Person) -> set[str]:

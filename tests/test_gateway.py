@@ -1,5 +1,6 @@
 """The gateway: routes, what it refuses, the headers it sets and its own errors."""
 
+import http.client
 import json
 import re
 import socket
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import PROFILE
+from conftest import PROFILE, EventStream
 
 WEB = Path(__file__).resolve().parents[1] / "gateway" / "web"
 WEB_TYPES = {".html": "text/html", ".js": "javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -58,6 +59,11 @@ def test_routes_api_paths_to_their_service(stack, path, service):
         "/api",
         "/api/",
         "/api/cotosx",
+        "/api/livex",
+        "/api/live",
+        "/api/live/x",
+        "/api/live/../../internal/anything",
+        "/api/live/%2e%2e/internal/anything",
         "/internal",
         "/internal/anything",
         "/api/cotos/../../internal/anything",
@@ -213,3 +219,44 @@ def test_only_the_gateways_own_errors_are_no_store(stack):
     api = requests.get(stack.url + "/api/cotos", timeout=5)
     assert api.status_code == 200 and "," not in api.headers.get("Cache-Control", ""), "one Cache-Control at most"
     assert "Retry-After" not in api.headers
+
+
+def test_live_streams_are_routed_to_live_and_passed_through_unbuffered(stack, owner):
+    anonymous = EventStream("/api/live/home")
+    assert anonymous.status == 401, "live itself answers: the gateway has the route"
+    assert anonymous.headers["content-type"].startswith("application/json")
+    assert any(line.get("request_id") == anonymous.headers["x-request-id"] for line in stack.log_lines("live"))
+
+    home = owner.listen("/api/live/home")
+    try:
+        assert home.status == 200 and home.headers["content-type"].startswith("text/event-stream"), home.body
+        assert home.headers["x-content-type-options"] == "nosniff", "the gateway's headers on a stream too"
+        posted = owner.post("through at once")
+        # An event arrives while the response goes on: nothing waits for a buffer to fill or the end.
+        event = home.wait_for_event("coto", 10)
+        assert event.json()["id"] == posted["id"]
+        assert not home.ended.is_set(), "the stream is still open"
+    finally:
+        home.close()
+
+
+def test_open_streams_have_a_limit_of_their_own_and_leave_a_clients_requests_room(stack, owner):
+    """A browser holds a stream or two a tab for as long as the tab is open: they count
+    apart from its requests, so many tabs never keep it from loading a page."""
+    client = "127.0.0.6"  # an address of its own: other tests' streams do not count
+    limit = PROFILE.gateway_connections_per_client
+    tabs = [owner.listen("/api/live/home", client=client) for _ in range(limit)]
+    try:
+        assert [tab.status for tab in tabs] == [200] * limit
+        over = owner.listen("/api/live/home", client=client)
+        assert over.status == 429 and over.headers["content-type"].startswith("application/json"), over.body
+        cookies = "; ".join(f"{c.name}={c.value}" for c in owner.session.cookies)
+        conn = http.client.HTTPConnection("127.0.0.1", PROFILE.gateway_port, timeout=10, source_address=(client, 0))
+        try:
+            conn.request("GET", "/api/cotos", headers={"Cookie": cookies})
+            assert conn.getresponse().status == 200, "requests still have their own room"
+        finally:
+            conn.close()
+    finally:
+        for tab in tabs:
+            tab.close()

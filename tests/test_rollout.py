@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from conftest import PROFILE, PYTHON, unique_address
+from conftest import PROFILE, PYTHON, EventStream, Person, unique_address
 
 from cotoami_stack.profiles import SERVICES
 
@@ -135,6 +135,8 @@ LOAD: dict[str, list[Load]] = {
     "auth": [("GET", "/api/auth/session", None), ("POST", "/api/auth/signin", _signin)],
     "cotonomas": [("GET", "/api/cotonomas", None)],
     "mailer": [("POST", "/api/auth/signin", _signin)],
+    # Anonymous, so answered at once (401): the streams' own case is the test after this one.
+    "live": [("GET", "/api/live/home", None)],
 }
 CLIENTS_PER_KIND = 2
 
@@ -185,7 +187,7 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
             [PYTHON, "-m", "cotoami_stack", "rollout", service, "--profile", "e2e"],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=240,
         )
         time.sleep(0.5)
     finally:
@@ -215,3 +217,152 @@ def test_a_rollout_replaces_every_process_and_fails_no_request(replicated, mailb
         if service == "mailer":
             time.sleep(PROFILE.mail_reclaim_idle_ms / 1000 + 1)  # a doubled job would be retaken by now
         assert len(mailed) == len(wanted) and delivered() == Counter(wanted), "each mail exactly once"
+
+
+class Listener:
+    """A browser's EventSource on one path: whenever its stream ends it connects
+    again, after the stream's retry: (at most a second), with the last id it saw."""
+
+    def __init__(self, person: Person, path: str):
+        self.person, self.path = person, path
+        first = person.listen(path)
+        assert first.status == 200, first.body
+        self.streams = [first]
+        self.refused: list[tuple[int, bytes]] = []  # a browser's EventSource gives up on a non-200 answer
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+        self.thread.start()
+
+    def _follow(self) -> None:
+        while not self.stopping.is_set():
+            current = self.streams[-1]
+            if not current.ended.wait(0.1) or self.stopping.is_set():
+                continue
+            time.sleep(min(current.retry or 1000, 1000) / 1000)
+            again = self.person.listen(self.path, current.last_event_id)
+            if again.status != 200:
+                self.refused.append((again.status, again.body))
+                again = EventStream(self.path)  # an ended stream to wait on: try again after a second
+                again.ended.set()
+                again.last_event_id = current.last_event_id
+            self.streams.append(again)
+
+    def cotos(self) -> list[str]:
+        return [event.json()["id"] for stream in self.streams for event in stream.named("coto")]
+
+    def events(self, *names: str) -> list[str]:
+        return [event.name for stream in self.streams for event in stream.named(*names)]
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.streams[-1].close()
+
+
+@pytest.fixture
+def listeners():
+    following: list[Listener] = []
+    yield following
+    for listener in following:
+        listener.close()
+
+
+def shared_room(owner: Person, member: Person) -> str:
+    key: str = owner.create("Rolled out under")["key"]
+    added = owner.call("POST", f"/api/cotonomas/{key}/members", json={"email": member.address})
+    assert added.status_code == 201, added.text
+    return key
+
+
+def test_a_live_rollout_under_open_streams_delivers_every_event_to_every_listener_once(
+    replicated, owner, member, listeners
+):
+    stack = replicated
+    room = shared_room(owner, member)
+    # Two of the member's tabs in the room, and the owner's home on another device.
+    listeners += [Listener(member, f"/api/live/cotonomas/{room}") for _ in range(2)]
+    listeners.append(Listener(owner, "/api/live/home"))
+    posted = [owner.post("before the rollout", room)["id"]]
+    for listener in listeners:
+        stack.wait_until(lambda listener=listener: listener.cotos() == posted, 10, "the first coto on every stream")
+    before = processes(stack, "live")
+
+    failures: list[str] = []
+    rolling = threading.Event()
+
+    def poster() -> None:
+        n = 0
+        while rolling.is_set():
+            n += 1
+            body = {"content": f"during the rollout {n}", "cotonoma_key": room}
+            response = owner.call("POST", "/api/cotos", json=body)
+            if response.status_code == 201:
+                posted.append(response.json()["coto"]["id"])
+            else:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+            time.sleep(0.2)
+
+    rolling.set()
+    posting = threading.Thread(target=poster)
+    posting.start()
+    try:
+        rollout = subprocess.run(
+            [PYTHON, "-m", "cotoami_stack", "rollout", "live", "--profile", "e2e"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        time.sleep(1)
+    finally:
+        rolling.clear()
+        posting.join(15)
+    assert rollout.returncode == 0, rollout.stdout + rollout.stderr
+    print(rollout.stdout)
+    assert failures == [], failures[:5]
+    posted.append(owner.post("after the rollout", room)["id"])
+    assert len(posted) >= 20, "the posts went on through the rollout"
+
+    for listener in listeners:
+        stack.wait_until(
+            lambda listener=listener: len(listener.cotos()) >= len(posted), 30, f"every coto on {listener.path}"
+        )
+    after = processes(stack, "live")
+    assert after and not after & before, "every live process is new"
+    for listener in listeners:
+        assert listener.cotos() == posted, f"{listener.path}: every event exactly once, in order"
+        assert listener.refused == [], f"{listener.path}: a reconnect was refused: {listener.refused[:3]}"
+        assert not listener.events("reset"), "the ids were all still held: a resumption, never a reset"
+        assert len(listener.streams) >= 2, "it moved off the old processes"
+        assert not listener.streams[-1].ended.is_set(), "it is following a new process now"
+    ends = [stream for listener in listeners for stream in listener.streams[:-1]]
+    print(f"{len(ends)} streams ended during the rollout, {sum(s.retry is not None for s in ends)} with retry:")
+    assert any(stream.retry is not None for stream in ends), "a live process that stops ends its streams with retry:"
+
+
+def test_a_redis_restart_under_open_streams_ends_in_resumption_or_reset(stack, owner, member, listeners):
+    room = shared_room(owner, member)
+    listener = Listener(member, f"/api/live/cotonomas/{room}")
+    listeners.append(listener)
+    first = owner.post("before Redis restarts", room)["id"]
+    stack.wait_until(lambda: listener.cotos() == [first], 10, "the first coto")
+
+    stack.supervisorctl("restart", "redis")
+    posted: list[str] = []
+
+    def post_once() -> bool:
+        response = owner.call("POST", "/api/cotos", json={"content": "after Redis is back", "cotonoma_key": room})
+        assert response.status_code < 500 or response.status_code == 503, response.text
+        if response.status_code == 201:
+            posted.append(response.json()["coto"]["id"])
+        return bool(posted)
+
+    stack.wait_until(post_once, 30, "a post once Redis is back")
+    took = stack.wait_until(
+        lambda: posted[0] in listener.cotos() or bool(listener.events("reset")),
+        30,
+        "the coto after the restart, or a reset, on the open stream",
+    )
+    print(f"after the restart: {listener.events('coto', 'reset')} ({len(listener.streams)} streams, {took:.1f}s)")
+    cotos = listener.cotos()
+    assert len(cotos) == len(set(cotos)), "no coto twice"
+    assert listener.refused == [], listener.refused[:3]

@@ -11,16 +11,17 @@ import subprocess
 import time
 import urllib.parse
 import zlib
+from collections.abc import Callable
 
 from cotoami_stack import StackError
 from cotoami_stack.profiles import ROOT, SURGE, Profile
 from cotoami_stack.supervisor import supervisorctl
 
-ROUTED = ("auth", "cotos", "cotonomas")  # the services the gateway routes to (the mailer has no public API)
+ROUTED = ("auth", "cotos", "cotonomas", "live")  # the services the gateway routes to (the mailer has no public API)
 TEMPLATE = ROOT / "gateway" / "nginx" / "cotoami.conf.template"
 UPSTREAMS_BEGIN = "# --- upstreams"
 UPSTREAMS_END = "# --- end of upstreams"
-OLD_WORKERS_TIMEOUT = 35  # longer than any upstream timeout
+BODY_DEADLINE = 10  # seconds a request body may take (the Lua in cotoami.conf.template's /api/)
 NOFILE_WANTED = 8192
 # Debian's lua-nginx-module (libnginx-mod-http-lua, with its NDK), for the body deadline
 # (cotoami.conf.template); tools/install.sh installs it.
@@ -31,6 +32,15 @@ LUA_MODULES = "".join(
 
 def nginx_binary() -> str:
     return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def old_workers_grace(profile: Profile) -> int:
+    """How long a gateway worker replaced by a reload may go on serving what it holds before it
+    closes it (nginx's worker_shutdown_timeout). Every request ends within the body deadline
+    plus the upstream timeout, but an event stream (/api/live/) never ends on its own: without
+    this, a reload with a browser open would wait for ever. A stream cut so resumes on a new
+    worker with Last-Event-ID (EventSource reconnects by itself)."""
+    return BODY_DEADLINE + int(profile.upstream_timeout.removesuffix("s")) + 2
 
 
 def nginx_command(profile: Profile) -> list[str]:
@@ -136,6 +146,7 @@ def render_gateway(profile: Profile, replicas: int, standing_in: dict[str, int] 
     (nginx_dir / "nginx.conf").write_text(
         f"{user}{LUA_MODULES}daemon off;\nworker_processes auto;\nworker_rlimit_nofile {files};\n"
         f"pid {nginx_dir / 'nginx.pid'};\nerror_log stderr warn;\n"
+        f"worker_shutdown_timeout {old_workers_grace(profile)}s;\n"
         f"events {{ worker_connections {files // 2}; }}\n"
         "http {\n"
         "    include /etc/nginx/mime.types;\n"
@@ -153,6 +164,12 @@ def reload_gateway(profile: Profile) -> None:
     kept-alive, reaches a server the new configuration dropped. (nginx's HUP:
     new workers take the listening socket, old ones finish what they are doing
     and close their idle connections, then exit.)"""
+    start_gateway_reload(profile)()
+
+
+def start_gateway_reload(profile: Profile) -> Callable[[], None]:
+    """reload_gateway in two steps: the reload begins now; the function returned
+    waits until no old worker is left (at most old_workers_grace seconds)."""
     command = nginx_command(profile)
     tested = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
     if tested.returncode != 0:
@@ -167,10 +184,13 @@ def reload_gateway(profile: Profile) -> None:
 
     old = workers()
     os.kill(master, signal.SIGHUP)
-    deadline = time.monotonic() + OLD_WORKERS_TIMEOUT
-    while not ((now := workers()) and not now & old):
-        if time.monotonic() > deadline:
-            raise StackError(
-                f"the gateway's old workers {sorted(old & now)} did not finish within {OLD_WORKERS_TIMEOUT}s"
-            )
-        time.sleep(0.05)
+    timeout = old_workers_grace(profile) + 5
+
+    def old_workers_gone() -> None:
+        deadline = time.monotonic() + timeout
+        while not ((now := workers()) and not now & old):
+            if time.monotonic() > deadline:
+                raise StackError(f"the gateway's old workers {sorted(old & now)} did not finish within {timeout}s")
+            time.sleep(0.05)
+
+    return old_workers_gone

@@ -4,12 +4,14 @@ while the gateway keeps serving, as `make deploy-SVC` does in Kubernetes."""
 import time
 
 from cotoami_stack import StackError
-from cotoami_stack.gateway import ROUTED, reload_gateway, render_gateway
+from cotoami_stack.gateway import ROUTED, reload_gateway, render_gateway, start_gateway_reload
 from cotoami_stack.probes import wait_ready
 from cotoami_stack.processes import instance_ready_url, render_supervisor, running_replicas
 from cotoami_stack.profiles import ROOT, SURGE, Profile, instance_name
 from cotoami_stack.services import migrate
 from cotoami_stack.supervisor import supervisorctl
+
+STREAMING = ("live",)  # services whose answers are open-ended event streams
 
 
 def rollout(profile: Profile, service: str) -> None:
@@ -26,6 +28,12 @@ def rollout(profile: Profile, service: str) -> None:
        finishes what it is doing within GRACEFUL_TIMEOUT; a new process with
        the new code starts) and wait for its /readyz.
     4. The gateway takes the instances back; the extra process is stopped.
+
+    live (event streams, GETs only) is restarted before the old gateway workers
+    are waited for: they hold its streams open until the instance ends them,
+    which its graceful stop does with `retry:` (the browser comes back through
+    a new worker, to another instance, with Last-Event-ID); a GET an old worker
+    still sends it meanwhile is refused and retried on another instance.
 
     Why not gunicorn's own upgrade (USR2, then WINCH and QUIT to the old
     master)? The new master is the old one's child: once the old one exits,
@@ -51,18 +59,29 @@ def rollout(profile: Profile, service: str) -> None:
         name = instance_name(service, k)
         if service in ROUTED:
             render_gateway(profile, replicas, standing_in={service: k})
-            reload_gateway(profile)
+            old_workers_gone = start_gateway_reload(profile)
+            if service not in STREAMING:
+                old_workers_gone()
         restarted = supervisorctl(profile, "restart", f"{service}:{name}", check=False)
         if restarted.returncode != 0 or "ERROR" in restarted.stdout:
             raise StackError(
                 f"{name} did not restart ({restarted.stdout.strip()}); {surge} stands in for it: "
                 f"see {profile.logs_dir.relative_to(ROOT)}/{name}.log, then 'make up'"
             )
+        if service in STREAMING:
+            old_workers_gone()
         wait_ready({name: instance_ready_url(profile, service, k)}, profile.logs_dir)
         print(f"  {name} replaced")
-    if service in ROUTED:
+    if service in STREAMING:
         render_gateway(profile, replicas)
-        reload_gateway(profile)
-    render_supervisor(profile, replicas)
-    supervisorctl(profile, "update")  # stops (gracefully) and removes the extra process
+        old_workers_gone = start_gateway_reload(profile)
+        render_supervisor(profile, replicas)
+        supervisorctl(profile, "update")  # stops the extra process gracefully (retry:) and removes it
+        old_workers_gone()
+    else:
+        if service in ROUTED:
+            render_gateway(profile, replicas)
+            reload_gateway(profile)
+        render_supervisor(profile, replicas)
+        supervisorctl(profile, "update")  # stops (gracefully) and removes the extra process
     print(f"Rolled out {service} ({profile.name}, {replicas} instance(s)) in {time.monotonic() - started:.0f}s.")

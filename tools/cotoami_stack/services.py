@@ -1,5 +1,6 @@
 """The services as the stack runs them: each with its Dockerfile's command, its
-environment, the stack's keys and service credential, and its own database."""
+environment, the stack's keys and service credential, and its own database
+(live has none: it reads the Redis streams the others' relays write)."""
 
 import json
 import os
@@ -9,7 +10,7 @@ import subprocess
 
 from cotoami_stack import StackError
 from cotoami_stack.backing import own_redis_dir
-from cotoami_stack.profiles import ROOT, SERVICES, VENV_BIN, Profile
+from cotoami_stack.profiles import DATABASE_SERVICES, ROOT, VENV_BIN, Profile
 
 
 def image_command(service: str) -> list[str]:
@@ -25,11 +26,12 @@ def image_command(service: str) -> list[str]:
 def service_environment(profile: Profile, service: str) -> dict[str, str]:
     secrets_dir = profile.secrets_dir
     cotos_url = f"http://127.0.0.1:{profile.service_port('cotos')}"
+    cotonomas_url = f"http://127.0.0.1:{profile.service_port('cotonomas')}"
     environment = {
         "SERVICE_NAME": service,
         "PORT": str(profile.service_port(service)),
         "BIND_HOST": "127.0.0.1",
-        "DATABASE_URL": profile.database_url(service),
+        **({"DATABASE_URL": profile.database_url(service)} if service in DATABASE_SERVICES else {}),
         "REDIS_URL": profile.redis_url,
         "ALLOWED_ORIGINS": f"{profile.public_url},http://localhost:{profile.gateway_port}",
         "PUBLIC_URL": profile.public_url,
@@ -46,7 +48,7 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
             "SESSION_LIMIT_PER_CLIENT": str(profile.auth_limit_per_client),
         },
         "cotos": {
-            "COTONOMAS_INTERNAL_URL": f"http://127.0.0.1:{profile.service_port('cotonomas')}",
+            "COTONOMAS_INTERNAL_URL": cotonomas_url,
             "ANONYMOUS_WRITES_PER_CLIENT": str(profile.anonymous_writes_per_client),
             **({"FAULT_HOOKS": "on"} if profile.fault_hooks else {}),
         },
@@ -55,6 +57,7 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
             "SMTP_URL": f"smtp://127.0.0.1:{profile.smtp_port}",
             "MAIL_RECLAIM_IDLE_MS": str(profile.mail_reclaim_idle_ms),
         },
+        "live": {"COTONOMAS_INTERNAL_URL": cotonomas_url},
     }
     return environment | own[service]
 
@@ -73,8 +76,8 @@ def ensure_secrets(profile: Profile) -> None:
         token.write_text(secrets.token_urlsafe(32) + "\n")
 
 
-def migrate(profile: Profile, services: tuple[str, ...] = SERVICES) -> None:
-    """Run each service's migrations as its Kubernetes Job would, all at once."""
+def migrate(profile: Profile, services: tuple[str, ...] = DATABASE_SERVICES) -> None:
+    """Run each service's migrations as its Kubernetes Job would, all at once (live has none)."""
     jobs = {
         service: subprocess.Popen(
             [str(VENV_BIN / "python"), "-m", "cotoami_common.migrate", "--create-database", "migrations"],
@@ -85,6 +88,7 @@ def migrate(profile: Profile, services: tuple[str, ...] = SERVICES) -> None:
             text=True,
         )
         for service in services
+        if service in DATABASE_SERVICES
     }
     for service, job in jobs.items():
         output, _ = job.communicate()
@@ -96,7 +100,7 @@ def reset(profile: Profile) -> None:
     """Drop the profile's databases and its Redis data (tests start clean)."""
     if profile.name == "dev":
         raise StackError("refusing to reset the dev stack: it holds what you wrote")
-    databases = [f'"{profile.database_prefix}{service}"' for service in SERVICES]
+    databases = [f'"{profile.database_prefix}{service}"' for service in DATABASE_SERVICES]
     psql = ["psql", "-q", "-h", "127.0.0.1", "-p", str(profile.postgres_port), "-U", "postgres", "-d", "postgres"]
     for database in databases:
         subprocess.run([*psql, "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=True)

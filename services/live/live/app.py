@@ -94,11 +94,12 @@ class Lifetime:
             loop = asyncio.get_running_loop()
             for number in (signal.SIGTERM, signal.SIGINT):
                 previous = signal.getsignal(number)
+                if not callable(previous):
+                    continue  # not uvicorn's: nothing drains the connections, nothing to end first
 
                 def closing(sig: int, frame: FrameType | None, previous: Any = previous) -> None:
                     loop.call_soon_threadsafe(self.hub.close_streams)
-                    if callable(previous):
-                        previous(sig, frame)
+                    previous(sig, frame)
 
                 signal.signal(number, closing)
 

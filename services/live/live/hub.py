@@ -161,6 +161,7 @@ class Hub:
         self._positions: dict[str, str] = {}
         self._join_lock = asyncio.Lock()
         self._tailing = asyncio.Event()  # set when there is something to tail
+        self._reading: asyncio.Future[Any] | None = None  # the tail's XREAD in flight
         self._tasks: list[asyncio.Task[None]] = []
         self._rechecks: set[asyncio.Task[None]] = set()
         self.closing = False
@@ -211,6 +212,10 @@ class Hub:
                 # From the stream's end now: what came before is the replay's.
                 head = await self.last_id(listener.stream)
                 self._positions[listener.stream] = head or "0-0"
+                # The XREAD in flight lacks it: cancelled (redis-py then drops its
+                # connection), the tail reads again at once with it.
+                if self._reading is not None and not self._reading.done():
+                    self._reading.cancel()
             self._listeners.setdefault(listener.stream, set()).add(listener)
         self._tailing.set()
         OPEN_STREAMS.labels(listener.room).inc()
@@ -267,11 +272,15 @@ class Hub:
                 self._tailing.clear()
                 await self._tailing.wait()
                 continue
+            positions: dict[Any, Any] = dict(self._positions)
+            self._reading = asyncio.ensure_future(self.redis.xread(positions, count=100, block=self.block_ms))
             try:
-                positions: dict[Any, Any] = dict(self._positions)
-                answer = cast(
-                    list[tuple[str, list[Entry]]], await self.redis.xread(positions, count=100, block=self.block_ms)
-                )
+                answer = cast(list[tuple[str, list[Entry]]], await self._reading)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+                continue  # a stream joined: read again, with it (what was read is read again)
             except redis.exceptions.RedisError as error:
                 log.warning("cannot read the event streams: %s", error)
                 await asyncio.sleep(1)

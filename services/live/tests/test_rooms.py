@@ -39,6 +39,20 @@ def test_events_are_streamed_in_order_with_their_ids(live, person, streams, redi
     assert [e.json for e in events] == [first, second, {**first, "content": "one!"}, {"id": second["id"]}]
 
 
+def test_a_stream_joined_while_the_tail_waits_is_read_at_once(live, person, streams, redis, deps):
+    # Far longer than the test waits: only re-reading at once with the new stream delivers in
+    # time (the XREAD in flight would otherwise end only at the client's 5 s socket timeout).
+    deps.hub.block_ms = 60_000
+    ann, bob = person("ann@example.com"), person("bob@example.com")
+    streams(live.get(HOME, ann.token))
+    time.sleep(0.2)  # the tail is blocked on ann's stream alone
+    bob_stream = streams(live.get(HOME, bob.token))
+    posted = append(redis, home_stream(bob), "coto", coto())
+    started = time.monotonic()
+    assert [e.id for e in bob_stream.events(1)] == [posted]
+    assert time.monotonic() - started < 3
+
+
 def test_another_persons_home_is_not_sent(live, person, streams, redis):
     ann, bob = person("ann@example.com"), person("bob@example.com")
     stream = streams(live.get(HOME, ann.token))

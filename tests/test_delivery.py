@@ -12,8 +12,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".venv-tools" / "bin"
+# The services with a database and a migration Job.
 SERVICES = ("auth", "cotos", "cotonomas", "mailer")
-DOCKERFILES = [ROOT / "services" / s / "Dockerfile" for s in SERVICES] + [ROOT / "gateway" / "Dockerfile"]
+# ...and live, which has neither: it reads Redis and asks cotonomas.
+PYTHON_SERVICES = (*SERVICES, "live")
+DOCKERFILES = [ROOT / "services" / s / "Dockerfile" for s in PYTHON_SERVICES] + [ROOT / "gateway" / "Dockerfile"]
 # The oldest and newest Kubernetes minors we support.
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 # One document of a render, as PyYAML loads it.
@@ -47,17 +50,20 @@ def test_images_run_as_a_non_root_user_from_a_pinned_base(dockerfile):
         assert re.search(r":\d+\.\d+\.\d+", image), f"{image} is pinned to a release"
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", PYTHON_SERVICES)
 def test_each_image_runs_exactly_the_command_make_up_runs(service):
     cmd = next(
         line
         for line in (ROOT / "services" / service / "Dockerfile").read_text().splitlines()
         if line.startswith("CMD ")
     )
+    # live's app is ASGI: the same gunicorn configuration, with uvicorn's worker.
+    worker = ["--worker-class", "uvicorn_worker.UvicornWorker"] if service == "live" else []
     assert json.loads(cmd[4:]) == [
         "gunicorn",
         "--config",
         "python:cotoami_common.gunicorn_conf",
+        *worker,
         f"{service}.app:get_app()",
     ]
 
@@ -80,12 +86,19 @@ def _gateway_routes() -> dict[tuple[str, str], str]:
     return routes
 
 
-def _ingress_routes(rendered: str) -> dict[tuple[str, str], str]:
+def _ingress_table(rendered: str) -> dict[tuple[str, str], str]:
+    """Every Ingress's paths in one table (the controller merges them into one server)."""
     import yaml
 
-    ingress = next(doc for doc in yaml.safe_load_all(rendered) if doc and doc["kind"] == "Ingress")
-    paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
-    return {(p["path"], p["pathType"]): p["backend"]["service"]["name"] for p in paths if p["path"].startswith("/api")}
+    ingresses = [doc for doc in yaml.safe_load_all(rendered) if doc and doc["kind"] == "Ingress"]
+    paths = [p for ingress in ingresses for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    table = {(p["path"], p["pathType"]): p["backend"]["service"]["name"] for p in paths}
+    assert len(table) == len(paths), "no path is in two Ingresses"
+    return table
+
+
+def _ingress_routes(rendered: str) -> dict[tuple[str, str], str]:
+    return {key: service for key, service in _ingress_table(rendered).items() if key[0].startswith("/api")}
 
 
 def test_the_ingress_routes_what_the_gateway_routes(base):
@@ -110,23 +123,102 @@ def _without_the_signing_key(deployment: Doc) -> Doc:
     return deployment
 
 
+def _without_the_database(deployment: Doc) -> Doc:
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    container["env"] = [e for e in container["env"] if e["name"] != "DATABASE_URL_FILE"]
+    container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "database"]
+    spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "database"]
+    return deployment
+
+
+def _without_the_grace(deployment: Doc) -> Doc:
+    spec = deployment["spec"]["template"]["spec"]
+    del spec["terminationGracePeriodSeconds"]
+    spec["containers"][0]["env"] = [e for e in spec["containers"][0]["env"] if e["name"] != "GRACEFUL_TIMEOUT"]
+    return deployment
+
+
 def test_every_service_has_one_shape(base):
-    # k8s/components/service gives the four services everything but their names, auth's
-    # signing key and their NetworkPolicy peers.
+    # k8s/components/service gives the five services everything but their names, their
+    # database (live has none, and no Job), auth's signing key, live's longer grace and
+    # their NetworkPolicy peers.
     docs = _docs(base)
     for kind in ("ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "Job"):
         shapes = {}
-        for service in SERVICES:
+        for service in SERVICES if kind == "Job" else PYTHON_SERVICES:
             doc = _as_any_service(_one(docs, kind, f"{service}-migrate" if kind == "Job" else service), service)
+            if kind == "Deployment":
+                doc = _without_the_grace(_without_the_database(doc))
             if kind == "Deployment" and service == "auth":
                 doc = _without_the_signing_key(doc)
             if kind == "NetworkPolicy":
-                # The peers: who calls it besides Prometheus, and whom it calls besides its database and Redis.
+                # The peers: who calls it besides Prometheus, and whom it calls besides Redis.
                 del doc["spec"]["ingress"][0]["from"][1:], doc["spec"]["egress"][1:]
             shapes[service] = doc
         assert all(shape == shapes["cotos"] for shape in shapes.values()), kind
     auth = _one(docs, "Deployment", "auth")["spec"]["template"]["spec"]
     assert {"name": "signing-key", "secret": {"secretName": "cotoami-signing-key"}} in auth["volumes"]
+
+
+def test_live_has_no_database_and_drains_its_streams_before_it_is_killed(base):
+    docs = _docs(base)
+    assert not [doc for doc in docs if doc["metadata"]["name"] == "live-migrate"]
+    spec = _one(docs, "Deployment", "live")["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert not {"DATABASE_URL", "DATABASE_URL_FILE"} & set(env)
+    assert not [v for v in spec["volumes"] if "database" in json.dumps(v)]
+    # The preStop pause, then gunicorn's graceful time to end each stream with `retry:`,
+    # all inside the grace period; longer than the other services', which end requests.
+    pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    graceful = int(env["GRACEFUL_TIMEOUT"])
+    assert spec["terminationGracePeriodSeconds"] > pause + graceful
+    cotos = _one(docs, "Deployment", "cotos")["spec"]["template"]["spec"]
+    assert graceful > int(_config(docs)["GRACEFUL_TIMEOUT"])
+    assert spec["terminationGracePeriodSeconds"] > cotos["terminationGracePeriodSeconds"]
+
+
+def test_live_may_reach_only_redis_and_cotonomas_and_cotonomas_admits_it(base):
+    docs = _docs(base)
+    policy = _one(docs, "NetworkPolicy", "live")["spec"]
+    assert policy["egress"] == [
+        {"ports": [{"port": 6379}]},
+        {"to": [{"podSelector": {"matchLabels": {"app": "cotonomas"}}}], "ports": [{"port": 8000}]},
+    ]
+    (rule,) = policy["ingress"]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+    ]
+    cotonomas = _one(docs, "NetworkPolicy", "cotonomas")["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"app": "live"}}} in cotonomas
+    # No one else calls live, and live calls nothing else.
+    for doc in docs:
+        if doc["kind"] == "NetworkPolicy" and doc["metadata"]["name"] not in ("live", "cotonomas"):
+            assert '"live"' not in json.dumps(doc["spec"]), doc["metadata"]["name"]
+
+
+def test_the_live_streams_are_routed_unbuffered_with_long_timeouts(base, rendered):
+    for path in (base, rendered["minikube"], rendered["production"]):
+        docs = _docs(path)
+        live = _one(docs, "Ingress", "cotoami-live")
+        annotations = live["metadata"]["annotations"]
+        assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+        # The service sends a comment every 15 s: only a dead stream waits an hour.
+        assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+        assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+        assert "nginx.ingress.kubernetes.io/affinity" not in annotations, "a stream resumes on any pod"
+        assert {p["path"] for rule in live["spec"]["rules"] for p in rule["http"]["paths"]} == {"/api/live/"}
+        # ...and the main Ingress keeps its short timeout and its buffering.
+        main = _one(docs, "Ingress", "cotoami")["metadata"]["annotations"]
+        assert int(main["nginx.ingress.kubernetes.io/proxy-read-timeout"]) <= 60
+        assert "nginx.ingress.kubernetes.io/proxy-buffering" not in main
+    route = _one(_docs(rendered["production-gateway-api"]), "HTTPRoute", "cotoami")
+    (rule,) = [r for r in route["spec"]["rules"] if r["backendRefs"][0]["name"] == "live"]
+    assert [m["path"] for m in rule["matches"]] == [{"type": "PathPrefix", "value": "/api/live/"}]
+    assert rule["timeouts"] == {"request": "3600s", "backendRequest": "3600s"}
+    assert all("timeouts" not in r for r in route["spec"]["rules"] if r is not rule)
 
 
 def _selectors(node: object) -> Iterator[object]:
@@ -156,7 +248,7 @@ def test_every_app_label_has_its_recommended_name_label_outside_selectors(base, 
 # --- the overlays -------------------------------------------------------------------
 
 OVERLAYS = ("minikube", "production", "production-gateway-api")
-IMAGES = (*SERVICES, "gateway")
+IMAGES = (*PYTHON_SERVICES, "gateway")
 # What the production overlay expects the operator to create (and the README to name).
 PRODUCTION_SECRETS = {
     "auth-database": ("url",),
@@ -322,7 +414,7 @@ def test_images_are_the_release_in_the_makefile(rendered):
     for overlay in OVERLAYS:
         for _, spec in _pod_specs(_docs(rendered[overlay])):
             for container in spec["containers"]:
-                if re.search(r"/(auth|cotos|cotonomas|mailer|gateway):", container["image"]):
+                if re.search(rf"/({'|'.join(IMAGES)}):", container["image"]):
                     assert container["image"].endswith(f":{version}"), (overlay, container["image"])
 
 
@@ -427,9 +519,11 @@ def test_production_public_host_is_set_in_agreeing_places(rendered):
     config = _config(docs)
     host = urlsplit(config["PUBLIC_URL"]).hostname
     assert config["PUBLIC_URL"] == f"https://{host}" and config["ALLOWED_ORIGINS"] == config["PUBLIC_URL"]
-    ingress = _one(docs, "Ingress", "cotoami")["spec"]
-    assert [rule["host"] for rule in ingress["rules"]] == [host]
-    assert [entry["hosts"] for entry in ingress["tls"]] == [[host]]
+    for name in ("cotoami", "cotoami-live"):
+        ingress = _one(docs, "Ingress", name)["spec"]
+        assert [rule["host"] for rule in ingress["rules"]] == [host], name
+        assert [entry["hosts"] for entry in ingress["tls"]] == [[host]], name
+        assert [entry["secretName"] for entry in ingress["tls"]] == ["cotoami-tls"], name
 
 
 def test_the_httproute_routes_what_the_ingress_routes(rendered):
@@ -450,13 +544,7 @@ def test_the_httproute_routes_what_the_ingress_routes(rendered):
             assert set(match) == {"path"}
             kind = {"Exact": "Exact", "PathPrefix": "Prefix"}[match["path"]["type"]]
             table[(match["path"]["value"], kind)] = backend["name"]
-    ingress = _one(_docs(rendered["production"]), "Ingress", "cotoami")
-    ingress_table = {
-        (p["path"], p["pathType"]): p["backend"]["service"]["name"]
-        for rule in ingress["spec"]["rules"]
-        for p in rule["http"]["paths"]
-    }
-    assert table == ingress_table
+    assert table == _ingress_table(rendered["production"].read_text())
     assert {k: v for k, v in table.items() if k[0].startswith("/api")} == _gateway_routes()
     assert "/internal" not in json.dumps(route)
     https = next(listener for listener in gateway["spec"]["listeners"] if listener["protocol"] == "HTTPS")
@@ -516,8 +604,8 @@ def test_deploy_rolls_out_that_one_service_after_its_migration(image):
         f"kubectl -n cotoami set image deployment/{image} {image}=cotoami/{image}:1.2.3",
         f"kubectl -n cotoami rollout status deployment/{image} --timeout=300s",
     ]
-    if image == "gateway":
-        assert commands == rollout, "the gateway has no migration"
+    if image not in SERVICES:
+        assert commands == rollout, f"{image} has no migration"
     else:
         assert commands == [
             f"kubectl -n cotoami delete job {image}-migrate --ignore-not-found",
@@ -711,7 +799,7 @@ def _prometheus_config(docs: list[Doc]) -> Doc:
     return config
 
 
-def test_prometheus_scrapes_exactly_the_four_services_where_they_serve_metrics(monitoring, base):
+def test_prometheus_scrapes_exactly_the_services_where_they_serve_metrics(monitoring, base):
     config = _prometheus_config(_docs(monitoring))
     job = next(job for job in config["scrape_configs"] if job["job_name"] == "cotoami")
     (discovery,) = job["kubernetes_sd_configs"]
@@ -721,12 +809,12 @@ def test_prometheus_scrapes_exactly_the_four_services_where_they_serve_metrics(m
         for rule in job["relabel_configs"]
         if rule["source_labels"] == ["__meta_kubernetes_pod_label_app"] and rule.get("action") == "keep"
     )
-    assert set(keep_apps["regex"].split("|")) == set(SERVICES)
+    assert set(keep_apps["regex"].split("|")) == set(PYTHON_SERVICES)
     assert {"service", "pod", "namespace"} <= {rule.get("target_label") for rule in job["relabel_configs"]}
     assert any(j["job_name"] == "node-exporter" for j in config["scrape_configs"])
     # Each service's pods are annotated for it, on the port their container serves.
     docs = _docs(base)
-    for service in SERVICES:
+    for service in PYTHON_SERVICES:
         template = _one(docs, "Deployment", service)["spec"]["template"]
         annotations = template["metadata"]["annotations"]
         (container,) = template["spec"]["containers"]
@@ -789,10 +877,13 @@ def test_metrics_are_never_routed_from_outside(base, rendered):
 EXPORTED = """
 import json
 from cotoami_common.metrics import REQUESTS, REQUEST_DURATION, sample_names
-import auth.metrics, cotos.metrics, cotonomas.metrics, mailer.metrics
+from cotoami_common.outbox import EVENTS_RELAYED, OutboxLagCollector
+import auth.metrics, cotos.metrics, cotonomas.metrics, mailer.metrics, live.metrics
 collectors = [REQUESTS, REQUEST_DURATION, mailer.metrics.MailQueueCollector(None, "mail")]
+collectors += [EVENTS_RELAYED, OutboxLagCollector(None)]
 for service in (auth, cotos, cotonomas, mailer):
     collectors += service.metrics.METRICS
+collectors += [live.metrics.OPEN_STREAMS, live.metrics.EVENTS_SENT, live.metrics.STREAMS_ENDED, live.metrics.FANOUT_LAG]
 print(json.dumps(sorted(sample_names(collectors))))
 """
 PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
@@ -801,7 +892,10 @@ PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
 def _exported_metric_names() -> set[str]:
     import os
 
-    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / "services" / name) for name in SERVICES)}
+    environ = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / "services" / name) for name in PYTHON_SERVICES),
+    }
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-c", EXPORTED],
         capture_output=True,
@@ -861,6 +955,12 @@ def test_the_dashboard_queries_only_metrics_the_services_export(monitoring):
         "cotoami_mails_sent_total",
         "cotoami_mails_failed_total",
         "cotoami_mail_queue_depth",
+        # ...and the live events: from the outboxes to the browsers.
+        "cotoami_events_relayed_total",
+        "cotoami_outbox_lag_seconds",
+        "cotoami_live_open_streams",
+        "cotoami_live_events_sent_total",
+        "cotoami_live_fanout_lag_seconds_bucket",
     }
     exprs = " ".join(target["expr"] for panel in panels for target in panel["targets"])
     for quantile in ("0.5", "0.99"):
@@ -887,6 +987,7 @@ def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
         AUTH_UPSTREAM="127.0.0.1:8001",
         COTOS_UPSTREAM="127.0.0.1:8002",
         COTONOMAS_UPSTREAM="127.0.0.1:8003",
+        LIVE_UPSTREAM="127.0.0.1:8005",
         **{name: value for name, value in _image_environment().items() if name.startswith("CLIENT_")},
     )
     (tmp_path / "cotoami.conf").write_text(rendered)
@@ -946,17 +1047,18 @@ def test_the_production_ingress_sends_hsts_and_the_gateways_headers_and_limits_e
     from cotoami_stack.profiles import PROFILES
 
     docs = _docs(rendered["production"])
-    annotations = _one(docs, "Ingress", "cotoami")["metadata"]["annotations"]
-    namespace, name = annotations["nginx.ingress.kubernetes.io/custom-headers"].split("/")
-    headers = _one(docs, "ConfigMap", name)
-    assert headers["metadata"]["namespace"] == namespace
-    _assert_edge_headers(headers["data"])
-    # The same limits per client as the local gateway's (dev) profile.
-    dev = PROFILES["dev"]
-    rps = int(annotations["nginx.ingress.kubernetes.io/limit-rps"])
-    assert int(annotations["nginx.ingress.kubernetes.io/limit-connections"]) == dev.gateway_connections_per_client
-    assert rps == dev.gateway_requests_per_second
-    assert rps * int(annotations["nginx.ingress.kubernetes.io/limit-burst-multiplier"]) == dev.gateway_request_burst
+    for ingress in ("cotoami", "cotoami-live"):
+        annotations = _one(docs, "Ingress", ingress)["metadata"]["annotations"]
+        namespace, name = annotations["nginx.ingress.kubernetes.io/custom-headers"].split("/")
+        headers = _one(docs, "ConfigMap", name)
+        assert headers["metadata"]["namespace"] == namespace
+        _assert_edge_headers(headers["data"])
+        # The same limits per client as the local gateway's (dev) profile.
+        dev = PROFILES["dev"]
+        rps = int(annotations["nginx.ingress.kubernetes.io/limit-rps"])
+        assert int(annotations["nginx.ingress.kubernetes.io/limit-connections"]) == dev.gateway_connections_per_client
+        assert rps == dev.gateway_requests_per_second
+        assert rps * int(annotations["nginx.ingress.kubernetes.io/limit-burst-multiplier"]) == dev.gateway_request_burst
 
 
 def test_every_httproute_rule_sends_hsts_and_the_gateways_headers(rendered):

@@ -59,7 +59,10 @@ def write_event(conn: psycopg.Connection[Any], streams: Iterable[str], event: st
 
     Locks each stream (sorted, so that two writers never wait on each other in
     a cycle) until the commit, then inserts the row; NOTIFY wakes the relays at
-    the commit (and never if it rolls back)."""
+    the commit (and never if it rolls back). Call it last before the commit,
+    since the locks make the next writer to these streams wait; and once per
+    transaction, or each time with the same streams, since the locks of calls
+    in turn are not taken in one sorted order."""
     names = sorted(set(streams))
     if not names:
         return

@@ -8,7 +8,7 @@ import pytest
 
 from cotoami_common.backing import postgres_pool
 from cotoami_common.migrate import create_database
-from cotoami_common.outbox import OutboxLagCollector, OutboxRelay, read_rows, write_event
+from cotoami_common.outbox import RELAY_LOCK_KEY, OutboxLagCollector, OutboxRelay, read_rows, write_event
 
 # As each producing service's migration makes it.
 OUTBOX = """
@@ -165,7 +165,7 @@ def test_a_relay_that_died_between_appending_and_deleting_is_not_appended_twice(
 def test_only_one_relay_works_at_a_time(database, relays, pool, redis):
     write(database, ["events:a"], "coto", {})
     with pool.connection() as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x636F746F6F7574,))  # another relay at work
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (RELAY_LOCK_KEY,))  # another relay at work
         assert relays().relay_once() == 0
     assert redis.exists("events:a") == 0
 

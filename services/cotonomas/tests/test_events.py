@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from cotoami_common.outbox import OutboxRelay
+from cotoami_testing.fixtures import sample
 from cotonomas import resources
 
 
@@ -141,3 +142,9 @@ def test_the_relay_appends_each_event_to_its_streams(ann, family, pool, redis, d
     ]
     assert told[0][1]["name"] == "Kid"
     assert redis.xlen(stream(family["top"])) == 0
+
+
+def test_metrics_tell_the_outbox_lag(client, ann, family, db):
+    ann.add_member(family["top"], "x@example.com")
+    db.execute("UPDATE outbox SET created_at = now() - interval '20 seconds'")
+    assert sample(client, "cotoami_outbox_lag_seconds") >= 20

@@ -15,7 +15,7 @@ from falcon import testing
 from test_claims import claim
 
 from cotoami_common.outbox import OutboxRelay
-from cotoami_testing.fixtures import INTERNAL_TOKEN, new_amishi
+from cotoami_testing.fixtures import INTERNAL_TOKEN, new_amishi, sample
 from cotos.app import create_app
 
 CREDENTIAL = {"Authorization": f"Bearer {INTERNAL_TOKEN}"}
@@ -198,3 +198,14 @@ def test_the_fault_hook_kills_the_process_after_the_commit_only_when_allowed(
     [(coto_id,)] = db.execute("SELECT id::text FROM cotos").fetchall()
     assert [(event, data["id"]) for _, event, data in outbox(db)] == [("coto", coto_id)]
     assert result.status_code == 201
+
+
+def test_metrics_tell_the_outbox_lag_and_the_events_relayed(client, ann_browser, pool, redis, db):
+    assert sample(client, "cotoami_outbox_lag_seconds") == 0
+    ann_browser.post("waiting")
+    db.execute("UPDATE outbox SET created_at = now() - interval '20 seconds'")
+    assert sample(client, "cotoami_outbox_lag_seconds") >= 20
+    before = sample(client, "cotoami_events_relayed_total")
+    assert OutboxRelay(pool, redis, "cotos").relay_once() == 1
+    assert sample(client, "cotoami_events_relayed_total") == before + 1
+    assert sample(client, "cotoami_outbox_lag_seconds") == 0

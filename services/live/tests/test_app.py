@@ -148,7 +148,7 @@ def test_sigterm_under_gunicorn_ends_every_open_stream_with_retry(environ, perso
             try:
                 if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still starting
                 time.sleep(0.2)
         answer = requests.get(
             f"http://127.0.0.1:{port}{HOME}",

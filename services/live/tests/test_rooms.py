@@ -72,11 +72,23 @@ def test_last_event_id_replays_exactly_the_later_events_then_goes_on_live(live, 
     assert [e.id for e in stream.events(1)] == [last]
 
 
-def test_member_events_are_never_sent_to_browsers(live, person, streams, redis, cotonomas):
+def test_a_cotonomas_events_reach_its_readers(live, person, streams, redis, cotonomas):
     ann = person("ann@example.com")
     cotonomas.members.add((KEY, ann.amishi.id))
     stream = streams(live.get(ROOM, ann.token))
-    append(redis, ROOM_STREAM, "member-added", {"cotonoma_key": KEY, "email": "carol@example.com"})
+    renamed = {"key": KEY, "name": "Renamed"}
+    ids = [append(redis, ROOM_STREAM, "coto", coto()), append(redis, ROOM_STREAM, "cotonoma-updated", renamed)]
+    events = stream.events(2)
+    assert [(e.event, e.id) for e in events] == [("coto", ids[0]), ("cotonoma-updated", ids[1])]
+    assert events[1].json == renamed
+
+
+@pytest.mark.parametrize("event", ["member-added", "member-removed", "something-new"])
+def test_member_events_and_unknown_ones_are_never_sent_to_browsers(live, person, streams, redis, cotonomas, event):
+    ann = person("ann@example.com")
+    cotonomas.members.add((KEY, ann.amishi.id))
+    stream = streams(live.get(ROOM, ann.token))
+    append(redis, ROOM_STREAM, event, {"cotonoma_key": KEY, "email": "carol@example.com"})
     posted = append(redis, ROOM_STREAM, "coto", coto())
     assert [e.id for e in stream.events(1)] == [posted]
 

@@ -16,6 +16,7 @@ appended to that stream, remembered for a day.
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -185,9 +186,13 @@ class OutboxRelay:
 
     def _wait(self, listener: psycopg.Connection[Any]) -> None:
         """Until a notification (taking every one waiting: one batch serves them
-        all) or the poll interval."""
-        if list(listener.notifies(timeout=self.poll_seconds, stop_after=1)):
-            list(listener.notifies(timeout=0))
+        all), the poll interval, or stop(): a second at most, so that a worker
+        that is told to stop is not held up."""
+        deadline = time.monotonic() + self.poll_seconds
+        while not self._stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            if list(listener.notifies(timeout=min(left, 1.0), stop_after=1)):
+                list(listener.notifies(timeout=0))
+                return
 
 
 class OutboxLagCollector(Collector):

@@ -5,8 +5,9 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis as redis_module
 
-from cotoami_common.backing import postgres_pool
+from cotoami_common.backing import postgres_pool, redis_client
 from cotoami_common.migrate import create_database
 from cotoami_common.outbox import RELAY_LOCK_KEY, OutboxLagCollector, OutboxRelay, read_rows, write_event
 
@@ -231,3 +232,36 @@ def test_the_lag_is_the_age_of_the_oldest_row(database, pool):
     [family] = collector.collect()
     assert family.name == "cotoami_outbox_lag_seconds"
     assert 30 <= family.samples[0].value < 60
+
+
+def test_while_redis_is_away_the_rows_wait_and_are_relayed_once_it_answers(database, pool, relays, redis):
+    write(database, ["events:a"], "coto", {})
+    away = redis_client("redis://127.0.0.1:1/0")
+    with pytest.raises(redis_module.ConnectionError):
+        OutboxRelay(pool, away, "test").relay_once()
+    assert outbox_size(database) == 1
+    assert relays().relay_once() == 1
+    assert redis.xlen("events:a") == 1
+
+
+def test_the_relay_listens_again_after_losing_its_connection(database, relays, redis):
+    relays(poll_seconds=0.5).start()
+    with psycopg.connect(database, autocommit=True) as admin:
+        wait_until(
+            lambda: admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query = 'LISTEN outbox'"
+            ).fetchall(),
+            10,
+            "the relay listening",
+        )
+    write(database, ["events:a"], "coto", {})
+    wait_until(lambda: redis.exists("events:a"), 10, "the event relayed")
+    with psycopg.connect(database) as admin:
+        wait_until(
+            lambda: admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN outbox'"
+            ).fetchone(),
+            10,
+            "the relay listening again",
+        )

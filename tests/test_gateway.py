@@ -4,6 +4,7 @@ import http.client
 import json
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,15 @@ def test_open_streams_have_a_limit_of_their_own_and_leave_a_clients_requests_roo
     finally:
         for tab in tabs:
             tab.close()
+
+
+def test_a_quiet_stream_outlives_the_upstream_timeout_kept_by_its_comments(stack, owner):
+    home = owner.listen("/api/live/home")
+    try:
+        assert home.status == 200, home.body
+        # The e2e upstream timeout is 3 s: only the streams' own read timeout lets a quiet one live.
+        stack.wait_until(lambda: home.comments >= 1 or home.ended.is_set(), 20, "a keep-alive comment")
+        assert not home.ended.is_set() and home.comments >= 1, "still open, kept alive by a comment"
+        assert time.monotonic() - home.opened > 10
+    finally:
+        home.close()

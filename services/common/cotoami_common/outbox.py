@@ -40,6 +40,9 @@ POLL_SECONDS = 1.0
 CHANNEL = "outbox"
 # The key of the advisory lock a relay holds while it works: one relay per database at a time.
 RELAY_LOCK_KEY = 0x636F746F6F7574  # "cotoout"
+# Streams are locked by (this, hashtext of the name): the two-key form, a key space of
+# its own, so a stream's lock is never the relay's nor the migrations' (one-key form).
+STREAM_LOCK_SPACE = 0x65766E74  # "evnt"
 
 # Appends one entry unless its origin was appended to this stream already.
 # KEYS: the stream, its mark for this origin. ARGV: event, data, origin, MAXLEN, the mark's TTL.
@@ -68,7 +71,7 @@ def write_event(conn: psycopg.Connection[Any], streams: Iterable[str], event: st
     if not names:
         return
     for name in names:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", (STREAM_LOCK_SPACE, name))
     conn.execute("INSERT INTO outbox (streams, event, data) VALUES (%s, %s, %s)", (names, event, Jsonb(data)))
     conn.execute(f"NOTIFY {CHANNEL}")
 

@@ -9,7 +9,7 @@ import re
 from conftest import unique_address
 from playwright.sync_api import expect
 from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, shared)
-from test_browser_cotonomas import add_member, create_cotonoma, name_of, signed_in_page
+from test_browser_cotonomas import PHONE, add_member, create_cotonoma, name_of, signed_in_page
 
 LIVE_MS = 1000  # a change shows on the other page within this, without a reload
 PRESENCE_MS = 5000  # who is here, and losing access, within this (contract)
@@ -155,3 +155,31 @@ def test_a_stream_that_drops_says_reconnecting_and_misses_nothing(stack, mailbox
     expect(member_timeline).to_have_text(
         ["after it came back", "while it was down", "before the drop"], timeout=LIVE_MS
     )
+
+
+def test_home_follows_the_persons_own_cotos_on_another_device(stack, mailbox, page_of):  # noqa: F811
+    address = unique_address("devices")
+    laptop = signed_in_page(stack, mailbox, page_of, address)
+    phone = signed_in_page(stack, mailbox, page_of, address, **PHONE)
+    post(laptop, "from the laptop")
+    expect(phone.locator("#timeline .coto-content")).to_have_text(["from the laptop"], timeout=LIVE_MS)
+    expect(phone.locator("#live-announcer")).to_have_text("New coto.")
+
+    coto = phone.locator("#timeline .coto").first
+    coto.locator(".coto-edit").click()
+    coto.locator("textarea").fill("from the laptop, edited on the phone")
+    coto.locator(".coto-save").click()
+    expect(laptop.locator("#timeline .coto-content")).to_have_text(
+        ["from the laptop, edited on the phone"], timeout=LIVE_MS
+    )
+
+
+def test_an_anonymous_pad_opens_no_stream(stack, page_of):  # noqa: F811
+    page = page_of(stack.url + "/favicon.svg")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(stack.url + "/")
+    post(page, "a thought of nobody in particular")
+    page.reload()
+    expect(page.locator("#timeline .coto-content")).to_have_text(["a thought of nobody in particular"])
+    assert [url for url in asked if "/api/live/" in url] == []

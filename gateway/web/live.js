@@ -10,8 +10,10 @@
 // asks what the status is. 401: the session is refreshed once and the stream
 // opened again; 5xx or offline: opened again later; any other 4xx: live stays
 // off (the timeline's own answers say whether the place exists). A stream
-// opened anew carries no Last-Event-ID, so the timeline is reloaded once it is
-// open ("live-reset"): what happened in between is not lost.
+// opened without a Last-Event-ID (the first of a place, one opened anew, or a
+// reconnect before any event came) starts at "now": the timeline then merges
+// its newest page again ("live-resync"), so nothing done between its load and
+// the stream's start is lost.
 
 /** @import { Amishi, Coto, Cotonoma } from './api.js' */
 
@@ -57,18 +59,17 @@ function dataOf(event) {
 /** @param {unknown} coto @returns {coto is Coto} */
 const isCoto = (coto) => typeof coto === 'object' && coto !== null && 'id' in coto && typeof coto.id === 'string';
 
-/**
- * @param {EventSource} es
- * @param {boolean} anew opened after an earlier stream of this place was lost for good
- */
-function listen(es, anew) {
+/** @param {EventSource} es */
+function listen(es) {
+  let resumable = false; // an event with an id came: EventSource resumes after it by itself
+  /** @param {MessageEvent} event */
+  const seen = (event) => {
+    if (event.lastEventId) resumable = true;
+  };
   es.addEventListener('open', () => {
     retryMs = RETRY_FIRST_MS;
     showStatus('connected');
-    if (anew) {
-      anew = false;
-      emit('live-reset', null);
-    }
+    if (!resumable) emit('live-resync', null);
   });
   es.addEventListener('error', () => {
     if (es !== source) return;
@@ -81,18 +82,22 @@ function listen(es, anew) {
     checkWhyClosed();
   });
   es.addEventListener('coto', (event) => {
+    seen(event);
     const coto = dataOf(event);
     if (isCoto(coto)) emit('live-coto', { coto });
   });
   es.addEventListener('coto-updated', (event) => {
+    seen(event);
     const coto = dataOf(event);
     if (isCoto(coto)) emit('live-coto-updated', { coto });
   });
   es.addEventListener('coto-deleted', (event) => {
+    seen(event);
     const id = dataOf(event)?.id;
     if (typeof id === 'string') emit('live-coto-deleted', { id });
   });
   es.addEventListener('cotonoma-updated', (event) => {
+    seen(event);
     const cotonoma = dataOf(event);
     if (typeof cotonoma?.key === 'string' && typeof cotonoma.name === 'string') {
       emit('live-cotonoma-updated', { cotonoma: /** @type {Cotonoma} */ (cotonoma) });
@@ -111,15 +116,17 @@ function listen(es, anew) {
     stop();
     emit('live-revoked', null);
   });
-  es.addEventListener('reset', () => emit('live-reset', null));
+  es.addEventListener('reset', (event) => {
+    seen(event);
+    emit('live-reset', null);
+  });
 }
 
-/** @param {boolean} anew */
-function open(anew) {
+function open() {
   if (!wanted) return;
   opening += 1;
   source = new EventSource(wanted);
-  listen(source, anew);
+  listen(source);
 }
 
 /** Asks once, with fetch, what the answer that ended the stream was; then decides. */
@@ -147,7 +154,7 @@ async function checkWhyClosed() {
     } catch (error) {
       if (error instanceof ApiError && error.signedOut) return; // identity.js shows that
     }
-    if (attempt === opening && path === wanted) open(true);
+    if (attempt === opening && path === wanted) open();
     return;
   }
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
@@ -158,7 +165,7 @@ async function checkWhyClosed() {
   // A 5xx, offline, or a stream that did answer this time: again, a little later each time.
   showStatus('reconnecting');
   retryTimer = setTimeout(() => {
-    if (attempt === opening && path === wanted) open(true);
+    if (attempt === opening && path === wanted) open();
   }, retryMs);
   retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
 }
@@ -178,7 +185,7 @@ function stop() {
 function follow(path) {
   stop();
   wanted = path;
-  open(false);
+  open();
 }
 
 export function start() {
@@ -200,7 +207,7 @@ export function start() {
     window.addEventListener('pageshow', (event) => {
       if (event.persisted && !wanted) {
         wanted = path;
-        open(true);
+        open();
       }
     }, { once: true });
   });

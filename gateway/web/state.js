@@ -66,6 +66,7 @@ export const resolveIdentity = () => identityKnown();
  * @property {{ amishis: Amishi[] }} live-presence who has the open cotonoma open now, the person included
  * @property {null} live-revoked the person may no longer see the open cotonoma; its stream has ended
  * @property {null} live-reset events were missed: what is on screen should be loaded again
+ * @property {null} live-resync a stream started at "now": the newest cotos should be merged again
  */
 
 const bus = new EventTarget();

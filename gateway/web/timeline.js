@@ -32,6 +32,7 @@ const cotos = new Map();
 let next = null;
 let loading = false;
 let loadedOnce = false;
+let resyncWanted = false; // asked while the first page was still coming: merged once it has come
 let unseen = 0; // cotos that arrived above the reader while they were scrolled down
 /** @type {string[]} who wrote the cotos that arrived since the last announcement ('' for nobody named) */
 let unannounced = [];
@@ -133,6 +134,7 @@ async function loadPage() {
     loadedOnce = true;
     addCotos(Array.isArray(page.cotos) ? page.cotos : [], 'bottom');
     next = page.next || null;
+    if (resyncWanted) resync();
   } catch (error) {
     if (generation !== state.generation) return;
     if (key !== null && error instanceof ApiError && error.status === 404) {
@@ -300,6 +302,34 @@ function remove(id) {
   updateStatus();
 }
 
+/**
+ * The stream starts at "now": the newest page is asked for again and merged, for what
+ * was posted, edited or deleted between the timeline's load and the stream's start.
+ */
+async function resync() {
+  resyncWanted = !loadedOnce;
+  if (!loadedOnce) return;
+  const generation = state.generation;
+  let page;
+  try {
+    page = await listCotos(null, null, state.place);
+  } catch {
+    return; // the timeline stays as it was; the stream carries on
+  }
+  if (generation !== state.generation || !loadedOnce) return;
+  const fresh = (Array.isArray(page.cotos) ? page.cotos : []).filter((c) => c && typeof c.id === 'string');
+  const ids = new Set(fresh.map((c) => c.id));
+  const oldest = fresh.at(-1)?.created_at ?? '';
+  // Gone: on screen, as new as the page reaches (all of them, if it is the last), and not in it.
+  for (const [id, coto] of [...cotos]) {
+    if (!ids.has(id) && (!page.next || coto.created_at >= oldest)) remove(id);
+  }
+  for (const coto of fresh) {
+    if (cotos.has(coto.id) && cotos.get(coto.id)?.updated_at !== coto.updated_at) replace(coto);
+  }
+  for (const coto of fresh.filter((c) => !cotos.has(c.id)).reverse()) arrive(coto);
+}
+
 /** Events were missed (the stream could not resume): the timeline is loaded again. */
 function reload() {
   if (!loadedOnce) return; // its first page is still coming, and will be current
@@ -317,6 +347,7 @@ function resetTimeline() {
   next = null;
   loading = false;
   loadedOnce = false;
+  resyncWanted = false;
   state.cotosShown = null;
   timeline.replaceChildren();
   loadOlder.hidden = true;
@@ -353,6 +384,7 @@ export function start() {
   on('live-coto-updated', ({ coto }) => replace(coto));
   on('live-coto-deleted', ({ id }) => remove(id));
   on('live-reset', reload);
+  on('live-resync', resync);
   newCotos.addEventListener('click', showNewest);
   window.addEventListener('scroll', () => {
     if (unseen > 0 && !scrolledDown()) clearUnseen(); // the reader came up to them by themselves

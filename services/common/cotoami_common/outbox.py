@@ -10,8 +10,9 @@ appends them in that order. Only one relay per database works at a time.
 
 Exactly once in each stream, although the relay itself is at least once (it
 may die after appending and before deleting the rows): each entry carries its
-origin (`service:outbox id`) and the append script skips an origin already
-appended to that stream, remembered for a day.
+origin (`service:event id`, a UUID the row is given, so that a database
+restored from a backup, whose ids start again, never repeats one) and the
+append script skips an origin already appended to that stream, remembered for a day.
 """
 
 import logging
@@ -79,6 +80,7 @@ def write_event(conn: psycopg.Connection[Any], streams: Iterable[str], event: st
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
+    event_id: str
     streams: list[str]
     event: str
     data: str  # JSON text, as the stream entry carries it
@@ -86,7 +88,9 @@ class OutboxRow:
 
 def read_rows(conn: psycopg.Connection[Any], limit: int = BATCH_SIZE) -> list[OutboxRow]:
     """The oldest rows of the outbox, by id."""
-    rows = conn.execute("SELECT id, streams, event, data::text FROM outbox ORDER BY id LIMIT %s", (limit,)).fetchall()
+    rows = conn.execute(
+        "SELECT id, event_id::text, streams, event, data::text FROM outbox ORDER BY id LIMIT %s", (limit,)
+    ).fetchall()
     return [OutboxRow(*row) for row in rows]
 
 
@@ -132,7 +136,7 @@ class OutboxRelay:
         were new (an origin appended before is skipped)."""
         with self.client.pipeline(transaction=False) as pipe:
             for row in rows:
-                origin = f"{self.origin}:{row.id}"
+                origin = f"{self.origin}:{row.event_id}"
                 for stream in row.streams:
                     self._append(
                         keys=[stream, f"events:relayed:{stream}:{origin}"],

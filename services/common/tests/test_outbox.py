@@ -15,6 +15,7 @@ from cotoami_common.outbox import RELAY_LOCK_KEY, OutboxLagCollector, OutboxRela
 OUTBOX = """
 CREATE TABLE outbox (
     id         bigserial PRIMARY KEY,
+    event_id   uuid NOT NULL DEFAULT gen_random_uuid(),
     streams    text[] NOT NULL,
     event      text NOT NULL,
     data       jsonb NOT NULL,
@@ -99,11 +100,24 @@ def test_a_rolled_back_change_leaves_no_event_and_wakes_nobody(database):
 
 def test_a_relayed_entry_carries_event_data_and_origin_and_the_row_is_gone(database, relays, redis):
     write(database, ["events:a", "events:b"], "coto-updated", {"id": "1", "content": "ü"})
+    with psycopg.connect(database) as conn:
+        [event_id] = conn.execute("SELECT event_id::text FROM outbox").fetchone() or [None]
     assert relays().relay_once() == 1
     for stream in ("events:a", "events:b"):
         [(_, fields)] = redis.xrange(stream)
-        assert fields == {"event": "coto-updated", "data": '{"id": "1", "content": "ü"}', "origin": "test:1"}
+        assert fields == {"event": "coto-updated", "data": '{"id": "1", "content": "ü"}', "origin": f"test:{event_id}"}
     assert outbox_size(database) == 0
+
+
+def test_an_outbox_whose_ids_start_again_is_still_relayed(database, relays, redis):
+    # A database restored from a backup, or made anew, draws ids the relay has marked already.
+    write(database, ["events:a"], "coto", {"id": "1"})
+    assert relays().relay_once() == 1
+    with psycopg.connect(database) as conn:
+        conn.execute("ALTER SEQUENCE outbox_id_seq RESTART")
+    write(database, ["events:a"], "coto", {"id": "2"})
+    assert relays().relay_once() == 1
+    assert [fields["data"] for _, fields in redis.xrange("events:a")] == ['{"id": "1"}', '{"id": "2"}']
 
 
 def waiting_on_a_lock(database: str) -> bool:

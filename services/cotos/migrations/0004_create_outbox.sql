@@ -3,6 +3,9 @@
 -- its Redis streams (cotoami_common.outbox). A new table: no lock on cotos.
 CREATE TABLE outbox (
     id         bigserial PRIMARY KEY,
+    -- What the relay's once-per-stream mark names: unlike id, never drawn twice,
+    -- even by a database restored from a backup or made anew.
+    event_id   uuid NOT NULL DEFAULT gen_random_uuid(),
     streams    text[] NOT NULL,
     event      text NOT NULL,
     data       jsonb NOT NULL,

@@ -1,7 +1,8 @@
 """make bench: start the bench stack afresh (cotoami_stack, profile `bench`:
 gateway on :28000, databases cotoami_bench_*, a Redis of its own), seed it at
-scale, drive load through the gateway with wrk, measure sign-in, start-up and
-memory, write the results into BENCHMARKS.md and stop the stack.
+scale, drive load through the gateway with wrk, measure sign-in, start-up,
+memory and the live streams' fan-out (bench/live.py), write the results into
+BENCHMARKS.md and stop the stack.
 
     .venv/bin/python bench/run.py [--quick] [--only CASE,...] [--profile CASE]
 
@@ -12,12 +13,14 @@ memory, write the results into BENCHMARKS.md and stop the stack.
 """
 
 import argparse
+import asyncio
 import dataclasses
 import importlib.metadata
 import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -32,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import live  # bench/live.py, beside this script
 import psycopg
 import requests
 import seed  # bench/seed.py, beside this script
@@ -68,11 +72,20 @@ class Mode:
     warmup_seconds: int
     signin_rounds: int
     starts: int  # measured starts of each service
+    live_posts: int  # posts timed while LIVE_STREAMS streams listen
     output: Path
 
 
 FULL = Mode(
-    "full", seed.FULL, rounds=5, seconds=3, warmup_seconds=2, signin_rounds=100, starts=3, output=ROOT / "BENCHMARKS.md"
+    "full",
+    seed.FULL,
+    rounds=5,
+    seconds=3,
+    warmup_seconds=2,
+    signin_rounds=100,
+    starts=3,
+    live_posts=50,
+    output=ROOT / "BENCHMARKS.md",
 )
 QUICK = Mode(
     "quick",
@@ -82,8 +95,10 @@ QUICK = Mode(
     warmup_seconds=1,
     signin_rounds=20,
     starts=1,
+    live_posts=20,
     output=PROFILE.run_dir / "BENCHMARKS-quick.md",
 )
+LIVE_STREAMS = 1_000  # open on one live process, in both modes: the target is about this many
 
 
 @dataclass(frozen=True)
@@ -623,6 +638,69 @@ def resident_memory(hello_master: int) -> dict[str, dict[str, float]]:
     }
 
 
+def live_fanout(posts: int) -> live.LiveRun:
+    """LIVE_STREAMS streams of the shared cotonoma, its 10 members' cookies in
+    turn, on one live process of its own: its image command with one worker
+    (WEB_CONCURRENCY=1) on a port of its own beside the stack, reached straight;
+    its owner posts through the gateway (bench/live.py times it all)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = LIVE_STREAMS + 1024  # the streams on both ends, and what else each process opens
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise BenchError(f"open files are limited to {hard}; the live case needs {needed} (ulimit -Hn)")
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))  # the live process inherits it
+    port = free_port()
+    environment = {
+        **os.environ,
+        **service_environment(PROFILE, "live"),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+    }
+    logs = PROFILE.run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / "bench-live.log").open("ab") as log:
+        process = subprocess.Popen(
+            image_command("live"),
+            cwd=ROOT / "services" / "live",
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), 30, "the bench's live process")
+        return asyncio.run(
+            live.fan_out(
+                live_port=port,
+                cotonoma_key=seed.cotonoma_key(1),
+                listener_cookies=access_cookies(seed.SHARED_MEMBERS),
+                streams=LIVE_STREAMS,
+                gateway_url=PROFILE.public_url,
+                owner_cookie=access_cookies([seed.HEAVY])[0],
+                posts=posts,
+                resident_mb=lambda: {role: resident_mb(pid) for role, pid in master_and_workers(process.pid).items()},
+                live_cpu_seconds=lambda: cpu_seconds(list(master_and_workers(process.pid).values())),
+            )
+        )
+    except live.LiveError as error:
+        raise BenchError(f"live: {error}") from None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stopped(process)
+
+
+def live_summary(run: live.LiveRun) -> str:
+    timed = (
+        f"201 → all: p50 {percentile(run.to_all_ms, 50):.0f} ms  p99 {percentile(run.to_all_ms, 99):.0f} ms  "
+        f"(→ first: p50 {percentile(run.to_first_ms, 50):.0f} ms)"
+        if run.to_all_ms
+        else "no post reached every stream"
+    )
+    memory = ", ".join(f"{role} {mb:.0f} MB" for role, mb in run.resident_mb.items())
+    cpu = f"CPU ms/post: live {run.live_cpu_ms:.0f}, client {run.client_cpu_ms:.0f}"
+    return f"  live {run.streams:,} streams  {timed}  missed {run.missed}  {memory}  {cpu}"
+
+
 # --- the machine and the report
 
 
@@ -687,6 +765,7 @@ def report(
     signin: tuple[list[float], list[float]],
     starts: dict[str, list[float]],
     memory: dict[str, dict[str, float]],
+    live_run: live.LiveRun,
     loads: tuple[str, str],
     began: datetime,
     ended: datetime,
@@ -776,9 +855,42 @@ def report(
             for name, processes in memory.items()
         ),
     ]
+    lines += [
+        "",
+        "### Live streams",
+        "",
+        f"{live_run.streams:,} event streams (`GET /api/live/cotonomas/KEY`) open on **one** live process: its "
+        "image command with one worker (`WEB_CONCURRENCY=1`) on a port of its own beside the stack, reached "
+        "straight, not through the gateway; all on the shared cotonoma, with its 10 members' access cookies in "
+        f"turn. Its owner then posts {live_run.posts} cotos into it through the gateway, one after another "
+        f"(each {live_run.gap_seconds} s after the last one's event reached every stream). `bench/live.py` "
+        "times it on one asyncio loop over raw sockets, the streams' and the posts' alike: from each POST's "
+        "201 to its `coto` event having arrived on every stream, which includes "
+        f"this client reading {live_run.streams:,} copies of each event on the same cores.",
+        "",
+        "| | p50 ms | p99 ms | slowest ms |",
+        "| --- | ---: | ---: | ---: |",
+        *(
+            f"| POST 201 → `coto` on {what} | {percentile(times, 50):.0f} | {percentile(times, 99):.0f} | "
+            f"{max(times):.0f} |"
+            for what, times in (
+                (f"all {live_run.streams:,} streams", live_run.to_all_ms),
+                ("the first stream", live_run.to_first_ms),
+            )
+            if times
+        ),
+        "",
+        f"Posts whose event had not reached every stream within 10 s: {live_run.missed}. Resident memory (VmRSS, MB) "
+        f"of that live process with the {live_run.streams:,} streams open, the most seen before and after the "
+        "posts: "
+        + ", ".join(f"{role} {mb:.0f}" for role, mb in live_run.resident_mb.items())
+        + f". CPU time per post while posting: the live process {live_run.live_cpu_ms:.0f} ms, this client "
+        f"{live_run.client_cpu_ms:.0f} ms (both on the machine's {os.cpu_count()} cores, with whatever else ran).",
+    ]
     lines += ["", "### Targets", "", "| target | measured | |", "| --- | --- | --- |"]
     lines += [
-        f"| {name} | {measured} | {held(ok)} |" for name, measured, ok in targets(results, signin, starts, memory)
+        f"| {name} | {measured} | {held(ok)} |"
+        for name, measured, ok in targets(results, signin, starts, memory, live_run)
     ]
     lines += ["", RESULTS_END]
     return "\n".join(lines) + "\n"
@@ -789,6 +901,7 @@ def targets(
     signin: tuple[list[float], list[float]],
     starts: dict[str, list[float]],
     memory: dict[str, dict[str, float]],
+    live_run: live.LiveRun,
 ) -> list[tuple[str, str, bool]]:
     hello = results["hello"].rps
     rows = []
@@ -830,7 +943,27 @@ def targets(
     )
     errors = sum(result.error_count for result in results.values())
     rows.append(("no failed request", f"{errors} errors", errors == 0))
+    rows += live_targets(live_run)
     return rows
+
+
+def live_targets(run: live.LiveRun) -> list[tuple[str, str, bool]]:
+    reached = f"{len(run.to_all_ms)} of {run.posts} posts reached every stream"
+    p99 = percentile(run.to_all_ms, 99) if run.to_all_ms else float("inf")
+    # The process holding the streams: its one worker (its master holds none).
+    worker = max(mb for role, mb in run.resident_mb.items() if role != "master")
+    return [
+        (
+            f"live: POST 201 → `coto` on all {run.streams:,} streams, p99 < 250 ms",
+            f"{p99:.0f} ms ({reached})",
+            p99 < 250 and run.missed == 0,
+        ),
+        (
+            f"live: < 150 MB resident, the process holding {run.streams:,} streams",
+            f"{worker:.0f} MB",
+            worker < 150,
+        ),
+    ]
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -855,7 +988,9 @@ def write_report(path: Path, text: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="less data, shorter runs; not written to BENCHMARKS.md")
-    parser.add_argument("--only", help="comma-separated case names (and signin, startup, memory): only these, printed")
+    parser.add_argument(
+        "--only", help="comma-separated case names (and signin, startup, memory, live): only these, printed"
+    )
     parser.add_argument("--profile", metavar="CASE", help="sample that case's service with py-spy while measured")
     args = parser.parse_args()
     # Stopped from outside (or Ctrl-C, where the shell lets it through): still stop what it started.
@@ -887,6 +1022,10 @@ def main() -> int:
             for name, processes in memory.items():
                 print(f"  memory {name:<10} " + ", ".join(f"{role} {mb:.0f} MB" for role, mb in processes.items()))
         hello.stop()
+        live_run = None
+        if not only or "live" in only:
+            live_run = live_fanout(mode.live_posts)
+            print(live_summary(live_run), flush=True)
         if not only or "signin" in only:
             signin = signin_round_trips(mode.signin_rounds)
             print(
@@ -905,7 +1044,7 @@ def main() -> int:
     if only:
         return 0
     # Without --only, every measurement ran.
-    assert signin is not None and starts is not None and memory is not None
+    assert signin is not None and starts is not None and memory is not None and live_run is not None
     text = report(
         mode,
         argv,
@@ -915,13 +1054,14 @@ def main() -> int:
         signin,
         starts,
         memory,
+        live_run,
         (load_before, load_average()),
         began,
         datetime.now(UTC),
     )
     write_report(mode.output, text)
     print(f"bench: wrote {mode.output.relative_to(ROOT)}")
-    for name, measured, ok in targets(results, signin, starts, memory):
+    for name, measured, ok in targets(results, signin, starts, memory, live_run):
         print(f"  {'held  ' if ok else 'MISSED'} {name}: {measured}")
     return 0
 

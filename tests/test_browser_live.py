@@ -2,7 +2,10 @@
 Chromium context of their own. What one posts, edits, deletes and renames the
 other sees without reloading, once each; who has it open shows in its header;
 a reader scrolled down keeps their place and gets an "N new" pill; taken out
-of the cotonoma, the other leaves it with a message."""
+of the cotonoma, the other leaves it with a message. A dropped stream says
+"Reconnecting…" and misses nothing; one refused for an expired access token
+refreshes the session; home follows one's own cotos on another device; an
+anonymous pad opens no stream."""
 
 import re
 
@@ -10,6 +13,8 @@ from conftest import unique_address
 from playwright.sync_api import expect
 from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, shared)
 from test_browser_cotonomas import PHONE, add_member, create_cotonoma, name_of, signed_in_page
+
+from cotoami_common.web import ACCESS_COOKIE
 
 LIVE_MS = 1000  # a change shows on the other page within this, without a reload
 PRESENCE_MS = 5000  # who is here, and losing access, within this (contract)
@@ -183,3 +188,21 @@ def test_an_anonymous_pad_opens_no_stream(stack, page_of):  # noqa: F811
     page.reload()
     expect(page.locator("#timeline .coto-content")).to_have_text(["a thought of nobody in particular"])
     assert [url for url in asked if "/api/live/" in url] == []
+
+
+def test_a_stream_refused_for_an_expired_access_token_refreshes_the_session(stack, mailbox, page_of, stopped):  # noqa: F811
+    owner, member, _, owner_address, _ = shared_cotonoma(stack, mailbox, page_of, "Long read")
+    # The access token is gone (as when it expires); the refresh token is kept.
+    member.context.clear_cookies(name=ACCESS_COOKIE)
+    stopped("live")
+    expect(member.get_by_role("status").filter(has_text="Reconnecting…")).to_be_visible(timeout=PRESENCE_MS)
+    stack.supervisorctl("start", "live:*")
+    stack.wait_until(lambda: stack.ready("live"), 30, "live ready again")
+
+    # Refused (401), the page refreshes the session once and follows the cotonoma again.
+    here = member.get_by_role("list", name="Here now").get_by_role("listitem")
+    expect(here.filter(has_text=name_of(owner_address))).to_have_count(1, timeout=30_000)
+    assert any(c["name"] == ACCESS_COOKIE for c in member.context.cookies())
+    post(owner, "after the refresh")
+    expect(member.locator("#timeline .coto-content")).to_have_text(["after the refresh"], timeout=LIVE_MS)
+    expect(member.locator("#live-status")).to_be_hidden()

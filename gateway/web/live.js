@@ -162,12 +162,13 @@ async function checkWhyClosed() {
     wanted = null;
     return;
   }
-  // A 5xx, offline, or a stream that did answer this time: again, a little later each time.
+  // A stream that did answer this time: again at once. A 5xx or offline: later, a little more each time.
+  const answered = status >= 200 && status < 300;
   showStatus('reconnecting');
   retryTimer = setTimeout(() => {
     if (attempt === opening && path === wanted) open();
-  }, retryMs);
-  retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+  }, answered ? 0 : retryMs);
+  if (!answered) retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
 }
 
 function stop() {

@@ -7,11 +7,11 @@ import falcon
 
 from cotoami_common.backing import PeopleFacingDependencies
 from cotoami_common.config import load_config
+from cotoami_common.cotonoma_access import CotonomaAccess
 from cotoami_common.health import keep_running
 from cotoami_common.outbox import OutboxLagCollector, OutboxRelay
 from cotoami_common.web import service_app
 from cotos.config import Config
-from cotos.cotonoma_access import CotonomaAccess
 from cotos.resources import (
     ERROR_ANSWERS,
     AnonymousCotoClaimsResource,
@@ -35,7 +35,7 @@ class Dependencies(PeopleFacingDependencies):
         return cls(
             **backing,
             liveness=liveness,
-            cotonomas=CotonomaAccess(config.cotonomas_internal_url, config.internal_token),
+            cotonomas=CotonomaAccess.asking(config.cotonomas_internal_url, config.internal_token),
         )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import falcon
 
+from cotoami_common.cotonoma_access import COTONOMA_KEY, CotonomaAccess
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.text import is_clean_text
@@ -23,7 +24,6 @@ from cotoami_common.web import (
     text_field,
 )
 from cotos.config import Config
-from cotos.cotonoma_access import COTONOMA_KEY, CotonomaAccess
 from cotos.metrics import COTOS_POSTED
 from cotos.store import (
     AnonymousCoto,

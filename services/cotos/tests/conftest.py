@@ -24,7 +24,8 @@ from cotoami_testing.fixtures import INTERNAL_TOKEN, ServiceUnderTest, send_json
 from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotos.app import Dependencies, create_app
 from cotos.config import Config
-from cotos.cotonoma_access import CotonomaAccess
+from cotoami_common.cotonoma_access import CotonomaAccess
+from cotoami_common.internal import InternalClient
 from cotos.store import AnonymousCoto, AnonymousCotoStore, Coto, CotoStore
 
 pytest_plugins = ["cotoami_testing.fixtures"]
@@ -177,7 +178,9 @@ def closed_port_url() -> str:
 @pytest.fixture
 def cotonoma_access(cotonomas_double, clock) -> CotonomaAccess:
     """Asks the double; its decisions expire only when the test moves the clock."""
-    return CotonomaAccess(cotonomas_double.url, INTERNAL_TOKEN, timeout_seconds=ACCESS_TIMEOUT_SECONDS, clock=clock)
+    return CotonomaAccess(
+        InternalClient("cotonomas", cotonomas_double.url, INTERNAL_TOKEN, ACCESS_TIMEOUT_SECONDS), clock=clock
+    )
 
 
 @pytest.fixture
@@ -198,7 +201,7 @@ def client_asking(config, deps):
     """A client of an app that asks cotonomas at the given address."""
 
     def client(url: str) -> testing.TestClient:
-        access = CotonomaAccess(url, INTERNAL_TOKEN, timeout_seconds=ACCESS_TIMEOUT_SECONDS)
+        access = CotonomaAccess(InternalClient("cotonomas", url, INTERNAL_TOKEN, ACCESS_TIMEOUT_SECONDS))
         return testing.TestClient(create_app(config, dataclasses.replace(deps, cotonomas=access)))
 
     return client

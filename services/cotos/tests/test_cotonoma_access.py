@@ -7,9 +7,9 @@ import time
 import pytest
 from conftest import ACCESS_TIMEOUT_SECONDS
 
-from cotoami_common.internal import ServiceUnavailable
+from cotoami_common.cotonoma_access import CotonomaAccess
+from cotoami_common.internal import InternalClient, ServiceUnavailable
 from cotoami_testing.fixtures import INTERNAL_TOKEN, new_amishi
-from cotos.cotonoma_access import CotonomaAccess
 
 KEY = "room-key-0001"
 
@@ -93,7 +93,7 @@ def test_the_time_to_live_counts_from_before_the_question(cotonoma_access, coton
 
 
 def test_the_defaults_keep_decisions_at_most_two_seconds_and_wait_about_two():
-    access = CotonomaAccess("http://127.0.0.1:8003", INTERNAL_TOKEN)
+    access = CotonomaAccess.asking("http://127.0.0.1:8003", INTERNAL_TOKEN)
     assert access.ttl_seconds <= 2 and access.cotonomas.timeout_seconds == 2
 
 
@@ -134,7 +134,7 @@ def test_an_odd_answer_fails_closed_and_is_not_remembered(
 
 def test_a_cotonomas_that_is_down_fails_closed(closed_port_url, member):
     with pytest.raises(ServiceUnavailable, match="cannot be reached"):
-        CotonomaAccess(closed_port_url, INTERNAL_TOKEN).cotonoma(KEY, member)
+        CotonomaAccess.asking(closed_port_url, INTERNAL_TOKEN).cotonoma(KEY, member)
 
 
 def test_a_slow_cotonomas_fails_closed_after_the_timeout(cotonoma_access, cotonomas_double, room, member):
@@ -147,7 +147,9 @@ def test_a_slow_cotonomas_fails_closed_after_the_timeout(cotonoma_access, cotono
 
 def test_the_cache_is_bounded_keeping_the_latest(cotonomas_double, clock, owner):
     cotonomas_double.add(KEY, "Room", owner)
-    access = CotonomaAccess(cotonomas_double.url, INTERNAL_TOKEN, max_entries=3, clock=clock)
+    access = CotonomaAccess(
+        InternalClient("cotonomas", cotonomas_double.url, INTERNAL_TOKEN, 2.0), max_entries=3, clock=clock
+    )
     readers = [new_amishi(f"reader{n}@example.com") for n in range(5)]
     for reader in readers:
         access.cotonoma(KEY, reader)
@@ -169,7 +171,9 @@ def test_expired_decisions_are_let_go(cotonoma_access, cotonomas_double, clock, 
 
 def test_many_threads_share_the_cache_safely(cotonomas_double, clock, owner):
     cotonomas_double.add(KEY, "Room", owner)
-    access = CotonomaAccess(cotonomas_double.url, INTERNAL_TOKEN, max_entries=5, clock=clock)
+    access = CotonomaAccess(
+        InternalClient("cotonomas", cotonomas_double.url, INTERNAL_TOKEN, 2.0), max_entries=5, clock=clock
+    )
     readers = [owner, *(new_amishi(f"reader{n}@example.com") for n in range(7))]
     results, errors = [], []
 

@@ -16,12 +16,12 @@ import falcon.asgi
 
 from cotoami_common.backing import redis_client
 from cotoami_common.config import load_config
+from cotoami_common.cotonoma_access import CotonomaAccess
 from cotoami_common.health import Check, HealthResource, ReadinessResource, redis_check
-from cotoami_common.internal import InternalClient, ServiceUnavailable
+from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.metrics import METRICS_PATH, MetricsResource
 from cotoami_common.tokens import AccessTokenVerifier
 from cotoami_common.web import AsgiApp, new_asgi_app
-from live.access import CotonomaAccess
 from live.config import Config
 from live.hub import Hub, async_redis
 from live.metrics import start_counting
@@ -62,9 +62,8 @@ class Dependencies:
 
     @classmethod
     def open(cls, config: Config, access_timeout_seconds: float = 2.0) -> "Dependencies":
-        access = CotonomaAccess(
-            InternalClient("cotonomas", config.cotonomas_internal_url, config.internal_token, access_timeout_seconds),
-            config.access_ttl_seconds,
+        access = CotonomaAccess.asking(
+            config.cotonomas_internal_url, config.internal_token, access_timeout_seconds, config.access_ttl_seconds
         )
         return cls(
             hub=Hub(

@@ -19,9 +19,9 @@ from typing import Any, cast
 import redis.asyncio
 import redis.exceptions
 
+from cotoami_common.cotonoma_access import CotonomaAccess
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.tokens import Amishi
-from live.access import CotonomaAccess
 from live.metrics import OPEN_STREAMS, STREAMS_ENDED
 
 log = logging.getLogger(__name__)
@@ -321,7 +321,8 @@ class Hub:
             if key is None or amishi is None or listener.ended.is_set():
                 continue
             try:
-                allowed = await self.access.allowed(key, amishi, fresh=fresh and (key, amishi.id) not in asked)
+                fresh_now = fresh and (key, amishi.id) not in asked
+                allowed = await self.access.cotonoma_async(key, amishi, fresh=fresh_now) is not None
             except ServiceUnavailable as error:
                 # Fails closed: the browser comes back, and its reconnection is decided.
                 log.warning("access not decided again, stream ended: %s", error)

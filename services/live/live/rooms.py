@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import falcon
 import falcon.asgi
 
+from cotoami_common.cotonoma_access import CotonomaAccess
 from cotoami_common.tokens import Amishi
-from live.access import CotonomaAccess
 from live.hub import ENTRY_ID, Ended, Hub, Listener, Message, amishi_stream, cotonoma_stream, id_key
 from live.metrics import EVENTS_SENT, FANOUT_LAG
 
@@ -119,7 +119,7 @@ class CotonomaRoom:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, key: str) -> None:
         amishi = _signed_in(req, "follow a cotonoma")
         last_event_id(req)  # malformed is 400 before anything is asked
-        if not await self.access.allowed(key, amishi):
+        if await self.access.cotonoma_async(key, amishi) is None:
             # As the timeline: a cotonoma one may not read does not exist for them.
             raise falcon.HTTPNotFound(title="No such cotonoma", description="There is no cotonoma with this key.")
         await self.rooms.open(req, resp, cotonoma_stream(key), amishi, key)

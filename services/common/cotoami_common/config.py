@@ -156,29 +156,42 @@ def load_config(from_env: Callable[[Env], T], environ: Mapping[str, str]) -> T:
 
 
 @dataclass(frozen=True)
-class ServiceConfig:
-    """The settings every service reads the same way; each service's Config extends it."""
+class WebConfig:
+    """The settings every service reads the same way, with a database or without
+    (live); each service's Config extends it, or ServiceConfig."""
 
-    database_url: str
     redis_url: str
     allowed_origins: tuple[str, ...]
     trusted_proxies: tuple[Network, ...]  # whose X-Real-IP and X-Forwarded-Proto are believed
     max_body_bytes: int
-    db_pool_size: int
 
     @staticmethod
-    def common_settings(env: Env, service: str) -> dict[str, Any]:
+    def web_settings(env: Env) -> dict[str, Any]:
         return {
-            "database_url": env.url(
-                "DATABASE_URL",
-                f"postgresql://postgres@127.0.0.1:5432/cotoami_{service}",
-                schemes=("postgresql", "postgres"),
-            ),
             "redis_url": env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss")),
             "allowed_origins": env.origins("ALLOWED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"),
             # The gateway, which reaches the services from this machine.
             "trusted_proxies": env.networks("TRUSTED_PROXIES", "127.0.0.1/32,::1/128"),
             "max_body_bytes": env.int("MAX_BODY_BYTES", 256 * 1024, minimum=1024, maximum=16 * 1024 * 1024),
+        }
+
+
+@dataclass(frozen=True)
+class ServiceConfig(WebConfig):
+    """WebConfig and the service's own PostgreSQL database."""
+
+    database_url: str
+    db_pool_size: int
+
+    @staticmethod
+    def common_settings(env: Env, service: str) -> dict[str, Any]:
+        return {
+            **WebConfig.web_settings(env),
+            "database_url": env.url(
+                "DATABASE_URL",
+                f"postgresql://postgres@127.0.0.1:5432/cotoami_{service}",
+                schemes=("postgresql", "postgres"),
+            ),
             "db_pool_size": env.int("DB_POOL_SIZE", 8, minimum=1, maximum=100),
         }
 

@@ -20,7 +20,7 @@ import redis
 from prometheus_client.registry import Collector
 
 from cotoami_common.backing import ServiceDependencies
-from cotoami_common.config import Network, ServiceConfig
+from cotoami_common.config import Network, WebConfig
 from cotoami_common.health import add_health_routes
 from cotoami_common.logs import request_id
 from cotoami_common.metrics import METRICS_PATH, RequestMetrics, add_metrics_route
@@ -373,7 +373,7 @@ def new_asgi_app(
 
 
 def service_app(
-    config: ServiceConfig,
+    config: WebConfig,
     deps: ServiceDependencies,
     *,
     error_answers: ErrorAnswers,

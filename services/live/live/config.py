@@ -1,17 +1,12 @@
 from dataclasses import dataclass, field
 
-from cotoami_common.config import Env, Network, TokenConfig
+from cotoami_common.config import Env, TokenConfig, WebConfig
 
 
 @dataclass(frozen=True)
-class Config:
-    """live has no database, so not ServiceConfig (which requires one): the
-    same variables it shares with every service, read with the same defaults."""
+class Config(WebConfig):
+    """live has no database: WebConfig, not ServiceConfig."""
 
-    redis_url: str
-    allowed_origins: tuple[str, ...]
-    trusted_proxies: tuple[Network, ...]
-    max_body_bytes: int
     tokens: TokenConfig
     # The service credential we present on cotonomas' access check. Kept out of repr so it never reaches a log.
     internal_token: str = field(repr=False)
@@ -25,10 +20,7 @@ class Config:
     @classmethod
     def from_env(cls, env: Env) -> "Config":
         return cls(
-            redis_url=env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss")),
-            allowed_origins=env.origins("ALLOWED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"),
-            trusted_proxies=env.networks("TRUSTED_PROXIES", "127.0.0.1/32,::1/128"),
-            max_body_bytes=env.int("MAX_BODY_BYTES", 256 * 1024, minimum=1024, maximum=16 * 1024 * 1024),
+            **WebConfig.web_settings(env),
             tokens=TokenConfig.from_env(env),
             internal_token=env.secret("INTERNAL_TOKEN"),
             cotonomas_internal_url=env.url("COTONOMAS_INTERNAL_URL", "http://127.0.0.1:8003").rstrip("/"),

@@ -87,6 +87,11 @@ def test_a_member_sees_each_change_live_and_leaves_when_removed(stack, mailbox, 
     expect(member.locator("#composer-label")).to_have_text("New coto in Live room, renamed")
     expect(member).to_have_title("Live room, renamed — Cotoami")
 
+    # A sub-cotonoma made inside: its coto on the member's timeline, and among the sub-cotonomas.
+    sub = create_cotonoma(owner, "Chapter one")
+    expect(member_timeline).to_have_text(["Chapter one", "a reply"], timeout=LIVE_MS)
+    expect(member.locator(f"#sub-cotonomas a[data-key='{sub}']")).to_have_text("Chapter one")
+
     # Taken out: the member leaves the cotonoma with a message, and the owner sees them go.
     owner.locator("#member-list .member", has_text=member_address).locator(".member-remove").click()
     expect(owner.locator("#member-list .member")).to_have_count(0)

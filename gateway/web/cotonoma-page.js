@@ -7,6 +7,7 @@
 /** @import { Amishi, Cotonoma, CotonomaView } from './api.js' */
 
 import { ApiError, MAX_COTONOMA_NAME_CHARS, getCotonoma, renameCotonoma } from './api.js';
+import { isCotonomaCoto } from './coto.js';
 import { avatarElement, byId, cotonomaIcon, h, isAmishi, peopleIcon } from './dom.js';
 import { describe, measure, problemLine, showCounter, statusOf } from './forms.js';
 import { cotonomaHref, route } from './router.js';
@@ -352,6 +353,16 @@ export function start() {
     if (!connected) presence.hidden = true; // who is here is not known while the stream is down
   });
   on('live-cotonoma-updated', ({ cotonoma }) => renamedElsewhere(cotonoma));
+  on('live-coto', ({ coto }) => {
+    // A sub-cotonoma made here by someone else: its coto came, it joins the sub-cotonomas.
+    if (!opened || !isCotonomaCoto(coto) || coto.posted_in?.key !== opened.cotonoma.key || !isAmishi(coto.amishi)) return;
+    if (opened.children.some((c) => c.key === coto.cotonoma_key)) return;
+    opened.children = [{
+      key: coto.cotonoma_key, name: coto.content, owner: coto.amishi, parent_key: opened.cotonoma.key, shared: false,
+    }, ...opened.children];
+    renderSubCotonomas(opened.children);
+    emit('cotonomas-changed', null);
+  });
   on('live-coto-updated', ({ coto }) => {
     // A sub-cotonoma renamed: its coto here changed its name.
     if (!opened || !coto.as_cotonoma || typeof coto.cotonoma_key !== 'string') return;

@@ -170,10 +170,17 @@ def test_a_stream_that_drops_says_reconnecting_and_misses_nothing(stack, mailbox
 def test_home_follows_the_persons_own_cotos_on_another_device(stack, mailbox, page_of):  # noqa: F811
     address = unique_address("devices")
     laptop = signed_in_page(stack, mailbox, page_of, address)
-    phone = signed_in_page(stack, mailbox, page_of, address, **PHONE)
+    phone = signed_in_page(stack, mailbox, page_of, address, reduced_motion="reduce", **PHONE)
     post(laptop, "from the laptop")
     expect(phone.locator("#timeline .coto-content")).to_have_text(["from the laptop"], timeout=LIVE_MS)
     expect(phone.locator("#live-announcer")).to_have_text("New coto.")
+    # Less motion asked for: the highlight neither slides in nor fades, and still goes.
+    arrived = phone.locator("#timeline .coto").first
+    assert arrived.evaluate("li => [getComputedStyle(li).animationName, getComputedStyle(li).transitionDuration]") == [
+        "none",
+        "0s",
+    ]
+    expect(arrived).not_to_have_class(re.compile(r"\bis-arrived\b"), timeout=PRESENCE_MS + 2000)
 
     coto = phone.locator("#timeline .coto").first
     coto.locator(".coto-edit").click()

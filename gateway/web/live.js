@@ -68,6 +68,7 @@ function listen(es) {
   };
   es.addEventListener('open', () => {
     retryMs = RETRY_FIRST_MS;
+    refreshed = false; // the session works again: a later expiry gets its own refresh
     showStatus('connected');
     if (!resumable) emit('live-resync', null);
   });
@@ -142,7 +143,7 @@ async function checkWhyClosed() {
     });
     status = response.status;
   } catch {
-    // Not reached: tried again below, as for a 5xx.
+    // Offline: tried again below, as after a 5xx.
   } finally {
     abort.abort(); // the status is all that was wanted: never a second stream
   }

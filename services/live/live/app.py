@@ -25,7 +25,7 @@ from cotoami_common.web import AsgiApp, new_asgi_app
 from live.config import Config
 from live.hub import Hub, async_redis
 from live.metrics import start_counting
-from live.rooms import GONE, CotonomaRoom, HomeRoom, Rooms
+from live.rooms import GONE, CotonomaRoom, Departure, HomeRoom, Rooms
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class LiveApp(falcon.asgi.App):  # type: ignore[type-arg]  # generic in its requ
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        gone = asyncio.Event()
+        gone = Departure()
 
         async def receiving() -> dict[str, Any]:
             message: dict[str, Any] = await receive()

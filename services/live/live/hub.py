@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import redis.asyncio
@@ -66,6 +67,16 @@ class Message:
     data: str
     id: str | None = None
 
+    @cached_property
+    def wire(self) -> bytes:
+        """The event as server-sent events frame it: made once, however many listeners send it."""
+        event_id = "" if self.id is None else f"id: {self.id}\n"
+        return f"event: {self.event}\n{event_id}data: {self.data}\n\n".encode()
+
+
+# Put in a listener's queue when it must end, so that waiting for a message is waiting on the queue alone.
+_END = Message("", "")
+
 
 @dataclass(eq=False)
 class Listener:
@@ -90,7 +101,12 @@ class Listener:
     def end(self, reason: str) -> None:
         if self.reason is None:
             self.reason = reason
-        self.ended.set()
+        if not self.ended.is_set():
+            self.ended.set()
+            # What is still queued is not sent: the browser resumes from its Last-Event-ID.
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(_END)
 
     def offer(self, message: Message) -> None:
         """Queue it, or end this listener if it is too far behind: it resumes from its Last-Event-ID."""
@@ -106,18 +122,21 @@ class Listener:
 
     async def next(self, timeout: float) -> Message | None:
         """The next message, or None after `timeout` seconds without one; Ended once it must end."""
-        if not self.ended.is_set() and not self.queue.empty():
-            return self.queue.get_nowait()
-        getter = asyncio.ensure_future(self.queue.get())
-        ender = asyncio.ensure_future(self.ended.wait())
-        try:
-            await asyncio.wait((getter, ender), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            getter.cancel()
-            ender.cancel()
+        # One queue to wait on (end() puts _END in it), not a wait on two futures: this
+        # runs once per event per listener, and is most of what an event costs (bench/live.py).
         if self.ended.is_set():
             raise Ended(self.reason or "gone")
-        return getter.result() if getter.done() and not getter.cancelled() else None
+        try:
+            message = self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                async with asyncio.timeout(timeout):
+                    message = await self.queue.get()
+            except TimeoutError:
+                return None
+        if message is _END:
+            raise Ended(self.reason or "gone")
+        return message
 
 
 class Ended(Exception):
@@ -199,8 +218,8 @@ class Hub:
 
     # --- listeners --------------------------------------------------------------------------
 
-    def listener(self, stream: str, amishi: Amishi | None, cotonoma_key: str | None, ended: asyncio.Event) -> Listener:
-        return Listener(stream, amishi, cotonoma_key, ended, asyncio.Queue(self.queue_size))
+    def listener(self, stream: str, amishi: Amishi | None, cotonoma_key: str | None) -> Listener:
+        return Listener(stream, amishi, cotonoma_key, asyncio.Event(), asyncio.Queue(self.queue_size))
 
     async def join(self, listener: Listener) -> None:
         """From now on the stream's entries reach the listener's queue. Whatever

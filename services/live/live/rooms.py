@@ -1,9 +1,8 @@
 """The live rooms: GET /api/live/cotonomas/{key} and GET /api/live/home, as
 server-sent events (contract v2, "Live rooms")."""
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import falcon
 import falcon.asgi
@@ -13,10 +12,41 @@ from cotoami_common.tokens import Amishi
 from live.hub import ENTRY_ID, Ended, Hub, Listener, Message, amishi_stream, cotonoma_stream, id_key
 from live.metrics import EVENTS_SENT, FANOUT_LAG
 
-# Set by LiveApp in each HTTP request's scope: when the browser has gone.
+# Set by LiveApp in each HTTP request's scope: a Departure, told when the browser has gone.
 GONE = "cotoami.gone"
 # After a shutdown, how soon the browser comes back (to another process).
 RETRY_MS = 1000
+
+
+class Departure:
+    """Told by LiveApp when the browser has gone (http.disconnect), and telling
+    whoever asked: the stream's listener, which then ends at once."""
+
+    def __init__(self) -> None:
+        self.gone = False
+        self._then: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        self.gone = True
+        for then in self._then:
+            then()
+
+    def then(self, callback: Callable[[], None]) -> None:
+        self._then.append(callback)
+        if self.gone:
+            callback()
+
+
+class FramedEvent(falcon.asgi.SSEvent):
+    """An event framed once (Message.wire) and sent as is to every listener,
+    rather than framed again for each."""
+
+    def __init__(self, wire: bytes):
+        super().__init__()
+        self.wire = wire
+
+    def serialize(self, handler: object = None) -> bytes:
+        return self.wire
 
 
 def last_event_id(req: falcon.asgi.Request) -> str | None:
@@ -53,9 +83,10 @@ class Rooms:
         """Joins the hub and decides where the stream starts before answering, so
         that Redis being away is a 503 rather than a stream that breaks off."""
         after = last_event_id(req)
-        gone: asyncio.Event = req.scope[GONE]
+        departure: Departure = req.scope[GONE]
         hub = self.hub
-        listener = hub.listener(stream, amishi, cotonoma_key, gone)
+        listener = hub.listener(stream, amishi, cotonoma_key)
+        departure.then(lambda: listener.end("gone"))
         try:
             await hub.join(listener)
             if cotonoma_key is not None:
@@ -106,7 +137,7 @@ class Rooms:
 
 def _sent(message: Message) -> falcon.asgi.SSEvent:
     EVENTS_SENT.labels(message.event).inc()
-    return falcon.asgi.SSEvent(event=message.event, event_id=message.id, text=message.data)
+    return FramedEvent(message.wire)
 
 
 class CotonomaRoom:

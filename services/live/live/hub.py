@@ -19,6 +19,8 @@ from typing import Any, cast
 
 import redis.asyncio
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from cotoami_common.cotonoma_access import CotonomaAccess
 from cotoami_common.internal import ServiceUnavailable
@@ -146,9 +148,17 @@ class Ended(Exception):
 
 
 def async_redis(url: str) -> redis.asyncio.Redis:
-    # socket_timeout above the tail's XREAD BLOCK, which holds a connection that long.
+    # socket_timeout above the tail's XREAD BLOCK, which holds a connection that long. One retry
+    # on a new connection: after a Redis restart each pooled connection fails once, and a stream
+    # opened on one would otherwise be a 503 (every command here may be repeated).
     return redis.asyncio.Redis.from_url(
-        url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2, health_check_interval=15
+        url,
+        decode_responses=True,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        health_check_interval=15,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[redis.exceptions.ConnectionError],
     )
 
 

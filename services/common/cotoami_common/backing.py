@@ -56,10 +56,11 @@ def check_if_disturbed(conn: psycopg.Connection) -> None:
 
 
 @contextmanager
-def reading(pool: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
-    """A pooled connection for reads that need no transaction around them. In
-    autocommit, psycopg sends no BEGIN before the first statement nor COMMIT
-    after the last, each a round trip of its own."""
+def autocommitting(pool: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
+    """A pooled connection where each statement is a transaction of its own:
+    for reads that need no transaction around them, and for a change made in
+    one statement. In autocommit, psycopg sends no BEGIN before the first
+    statement nor COMMIT after the last, each a round trip of its own."""
     with pool.connection() as conn:
         conn.autocommit = True
         try:

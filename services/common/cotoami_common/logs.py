@@ -6,6 +6,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+import orjson
+
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
@@ -23,11 +25,18 @@ class JsonFormatter(logging.Formatter):
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        try:
+            # A line per request: orjson is several times faster than the json module.
+            return orjson.dumps(line, default=str).decode()
+        except orjson.JSONEncodeError:  # text orjson refuses (a lone surrogate) still makes its line
+            return json.dumps(line, ensure_ascii=False, default=str)
 
 
 def logging_config(level: str = "INFO") -> dict[str, object]:
     """A dictConfig for our code and gunicorn's own loggers alike."""
+    # Nothing reads a record's thread, process or multiprocessing names: not looking them up
+    # spares every log line (one per request) the work.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -59,22 +59,40 @@ EVENTS_RELAYED = counter(
 )
 
 
-def write_event(conn: psycopg.Connection[Any], streams: Iterable[str], event: str, data: object) -> None:
-    """Records an event in the caller's open transaction, to be relayed once it commits.
+def recording_events(events: str) -> str:
+    """Two CTEs that record an event for each row of `events`, a relation of
+    (streams text[], event text, data jsonb) defined earlier in the same WITH,
+    in the transaction of the statement they join: so a change and its event
+    can be one statement, one round trip.
 
-    Locks each stream (sorted, so that two writers never wait on each other in
-    a cycle) until the commit, then inserts the row; NOTIFY wakes the relays at
-    the commit (and never if it rolls back). Call it last before the commit,
-    since the locks make the next writer to these streams wait; and once per
-    transaction, or each time with the same streams, since the locks of calls
-    in turn are not taken in one sorted order."""
-    names = sorted(set(streams))
-    if not names:
-        return
-    for name in names:
-        conn.execute("SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", (STREAM_LOCK_SPACE, name))
-    conn.execute("INSERT INTO outbox (streams, event, data) VALUES (%s, %s, %s)", (names, event, Jsonb(data)))
-    conn.execute(f"NOTIFY {CHANNEL}")
+    Each stream is locked (sorted, so that two writers never wait on each other
+    in a cycle) until the commit, before any row takes its id: the aggregate
+    yields its row only once every lock is taken, and the rows' ids are drawn
+    as they are joined to it. NOTIFY wakes the relays at the commit (and never
+    if it rolls back). No rows in `events`, no locks and no event."""
+    return f"""
+event_locks AS (
+    SELECT count(pg_advisory_xact_lock({STREAM_LOCK_SPACE}, hashtext(name))) AS taken
+      FROM (SELECT DISTINCT unnest(streams) AS name FROM {events} ORDER BY name) AS names),
+event_rows AS (
+    INSERT INTO outbox (streams, event, data)
+    SELECT array(SELECT DISTINCT unnest(e.streams) ORDER BY 1), e.event, e.data FROM {events} AS e, event_locks
+    RETURNING pg_notify('{CHANNEL}', ''))"""
+
+
+_WRITE_EVENT = f"""
+WITH event AS (SELECT %s::text[] AS streams, %s::text AS event, %s::jsonb AS data), {recording_events("event")}
+SELECT taken FROM event_locks
+"""
+
+
+def write_event(conn: psycopg.Connection[Any], streams: Iterable[str], event: str, data: object) -> None:
+    """Records an event in the caller's open transaction, to be relayed once it
+    commits, in one statement (recording_events). Call it last before the
+    commit, since the locks make the next writer to these streams wait."""
+    names = list(streams)
+    if names:
+        conn.execute(_WRITE_EVENT, (names, event, Jsonb(data)))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import psycopg_pool
 import pytest
 from psycopg.pq import TransactionStatus
 
-from cotoami_common.backing import postgres_pool, reading
+from cotoami_common.backing import autocommitting, postgres_pool
 from cotoami_testing.fixtures import POSTGRES_URL
 
 
@@ -51,11 +51,11 @@ def test_a_connection_the_server_ended_is_replaced_on_checkout(pool):
     assert backend_pid(pool) != ended
 
 
-def test_reading_needs_no_transaction_and_gives_the_connection_back_as_it_was(pool):
-    with reading(pool) as conn:
+def test_autocommitting_needs_no_transaction_and_gives_the_connection_back_as_it_was(pool):
+    with autocommitting(pool) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
         assert conn.info.transaction_status == TransactionStatus.IDLE
-    with pytest.raises(psycopg.errors.DivisionByZero), reading(pool) as conn:
+    with pytest.raises(psycopg.errors.DivisionByZero), autocommitting(pool) as conn:
         conn.execute("SELECT 1 / 0")
     with pool.connection() as conn:
         assert not conn.autocommit

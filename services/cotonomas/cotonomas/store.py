@@ -18,7 +18,7 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import DictRow, dict_row
 
-from cotoami_common.backing import reading
+from cotoami_common.backing import autocommitting
 from cotoami_common.outbox import write_event
 from cotoami_common.tokens import Amishi
 
@@ -334,7 +334,7 @@ class CotonomaStore:
 
     def reach(self, key: str, viewer: Viewer) -> Place | None:
         """The cotonoma if the viewer may reach it, else None (unknown and forbidden alike)."""
-        with reading(self.pool) as conn:
+        with autocommitting(self.pool) as conn:
             return self._reach(conn, key, viewer)
 
     def with_children(self, key: str) -> tuple[Cotonoma, list[Cotonoma]]:
@@ -356,7 +356,7 @@ class CotonomaStore:
             "before_key": before_key,
             "limit": limit + 1,
         }
-        with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
+        with autocommitting(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(_PAGE, params).fetchall()
         return [_cotonoma(row) for row in rows[:limit]], (_cursor(rows[limit - 1]) if len(rows) > limit else None)
 

@@ -204,11 +204,14 @@ class CotosResource:
             cotos, next_cursor = self.cotos.timeline(amishi.id, before, limit)
             resp.media = {"cotos": cotos, "next": next_cursor}
             return
-        anonymous_id = self._pad(req, resp)
-        if anonymous_id is None:
+        # Read and renewed at once (_pad's renewal and the page in one round trip).
+        anonymous_id = anonymous_id_in(req)
+        found = self.anonymous_cotos.timeline(anonymous_id, before, limit) if anonymous_id else None
+        if anonymous_id is None or found is None:
             resp.media = {"cotos": [], "next": None}
             return
-        pad, next_cursor = self.anonymous_cotos.timeline(anonymous_id, before, limit)
+        self._keep_cookie(req, resp, anonymous_id)
+        pad, next_cursor = found
         resp.media = {"cotos": pad, "next": next_cursor}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:

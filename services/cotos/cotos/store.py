@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypedDict, cast
 
+import orjson
 import psycopg
 import psycopg_pool
 import redis
 from psycopg.rows import DictRow, dict_row
 
-from cotoami_common.backing import reading
-from cotoami_common.outbox import write_event
+from cotoami_common.backing import autocommitting
+from cotoami_common.outbox import recording_events, write_event
 from cotoami_common.tokens import Amishi
 
 # Deletes or updates a coto only if it is still there, atomically with the index.
@@ -59,6 +60,20 @@ if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[1])
 return 1
+"""
+
+# Renews a pad that was issued and reads a page of it, in one round trip.
+# KEYS: its "issued" mark, timeline, cotos. ARGV: the TTL, where the page
+# starts ("+" for the newest, "(ID" for those older than ID), how many ids to
+# read. Returns false (and touches nothing) for a pad never issued, else the
+# page's ids and their cotos' JSON.
+_READ_PAD = """
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[1])
+local ids = redis.call('ZRANGE', KEYS[2], ARGV[2], '-', 'BYLEX', 'REV', 'LIMIT', 0, ARGV[3])
+if #ids == 0 then return {ids, {}} end
+return {ids, redis.call('HMGET', KEYS[3], unpack(ids))}
 """
 
 # How long a retried request with the same Idempotency-Key finds its coto
@@ -191,6 +206,7 @@ class AnonymousCotoStore:
         self._update = client.register_script(_UPDATE)
         self._post = client.register_script(_POST_TO_PAD)
         self._renew = client.register_script(_RENEW_PAD)
+        self._read = client.register_script(_READ_PAD)
 
     @staticmethod
     def _keys(anonymous_id: str) -> tuple[str, str]:
@@ -266,14 +282,19 @@ class AnonymousCotoStore:
             raise IdempotencyKeyReused(idempotency_key)
         return Posted(self.get(anonymous_id, earlier_id), replayed=True)
 
-    def timeline(self, anonymous_id: str, before: str | None, limit: int) -> tuple[list[AnonymousCoto], str | None]:
-        timeline, cotos = self._keys(anonymous_id)
+    def timeline(
+        self, anonymous_id: str, before: str | None, limit: int
+    ) -> tuple[list[orjson.Fragment], str | None] | None:
+        """A page of the pad, renewed as `renew` does, with the next page's
+        cursor; None for a pad never issued. The cotos are passed on as the
+        JSON they are kept as (orjson.Fragment), never decoded."""
         start = f"({before}" if before else "+"
-        # Members only (no scores), decoded: the client decodes responses (backing.redis_client).
-        ids = cast(list[str], self.client.zrange(timeline, start, "-", desc=True, bylex=True, offset=0, num=limit + 1))
-        page = ids[:limit]
-        found = [cast(AnonymousCoto, json.loads(raw)) for raw in self.client.hmget(cotos, page) if raw] if page else []
-        return found, (page[-1] if len(ids) > limit else None)
+        found = self._read(keys=[self._issued(anonymous_id), *self._keys(anonymous_id)], args=[self.ttl_seconds, start, limit + 1])
+        if found is None:
+            return None
+        ids, cotos = cast(tuple[list[str], list[str | None]], found)
+        page = [orjson.Fragment(coto) for coto in cotos[:limit] if coto]
+        return page, (ids[limit - 1] if len(ids) > limit else None)
 
     def get(self, anonymous_id: str, coto_id: str) -> AnonymousCoto | None:
         raw = self.client.hget(self._keys(anonymous_id)[1], coto_id)
@@ -317,20 +338,40 @@ class AnonymousCotoStore:
             pipe.execute()
 
 
-# Columns of a coto with its author and the current name of the cotonoma it
-# was posted in (the content of that cotonoma's own coto), as _coto() reads them.
-_COTO_COLUMNS = """c.id, c.content, c.posted_in_key, c.cotonoma_key, c.created_at, c.updated_at,
-                   a.amishi_id, a.display_name, a.avatar_url, p.content AS posted_in_name"""
-# Joins every query below makes to `c`: its author, and the coto standing for
-# the cotonoma it was posted in (one row at most: cotonoma_key is unique; LEFT,
-# so a coto whose cotonoma has no coto still shows, labelled with no name).
+# A time as the contract writes it (iso_utc), in SQL.
+def _iso_utc(column: str) -> str:
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+
+
+def _coto_json(amishi: str) -> str:
+    """A coto as the contract shows it, as JSON text made by PostgreSQL from `c`
+    (the coto), `amishi` (the JSON of its author) and `p` (the coto standing for
+    the cotonoma it was posted in). A page is passed on as PostgreSQL wrote it
+    (orjson.Fragment): in Python, reading the rows, building the cotos and
+    encoding them cost a page about a millisecond (BENCHMARKS.md)."""
+    return f"""json_build_object(
+    'id', c.id, 'content', c.content, 'amishi', {amishi},
+    'posted_in', CASE WHEN c.posted_in_key IS NOT NULL THEN json_build_object('key', c.posted_in_key, 'name', p.content) END,
+    'as_cotonoma', c.cotonoma_key IS NOT NULL, 'cotonoma_key', c.cotonoma_key,
+    'created_at', {_iso_utc("c.created_at")}, 'updated_at', {_iso_utc("c.updated_at")})::text"""
+
+
+# A coto's id and JSON, with its author as recorded (`a`, _JOINS).
+_COTO_COLUMNS = f"""c.id::text AS id,
+    {_coto_json("json_build_object('id', a.amishi_id, 'display_name', a.display_name, 'avatar_url', a.avatar_url)")}
+    AS coto"""
+# The coto standing for the cotonoma `c` was posted in (one row at most:
+# cotonoma_key is unique; LEFT, so a coto whose cotonoma has no coto still
+# shows, labelled with no name), looked up by key (LIMIT 1: see _JOINS).
+_POSTED_IN = """LEFT JOIN LATERAL (SELECT p.content FROM cotos p
+                                WHERE p.cotonoma_key = c.posted_in_key LIMIT 1) p ON true"""
+# Joins every read below makes to `c`: its author, and where it was posted.
 # Both looked up by key for each coto: as plain joins, the planner would rather
 # hash the whole authors table for a page of fifty (LIMIT 1 keeps each LATERAL
 # lookup from being turned back into such a join; tests/test_query_plans.py).
-_JOINS = """CROSS JOIN LATERAL (SELECT a.amishi_id, a.display_name, a.avatar_url FROM authors a
+_JOINS = f"""CROSS JOIN LATERAL (SELECT a.amishi_id, a.display_name, a.avatar_url FROM authors a
                                  WHERE a.amishi_id = c.amishi_id LIMIT 1) a
-            LEFT JOIN LATERAL (SELECT p.content FROM cotos p
-                                WHERE p.cotonoma_key = c.posted_in_key LIMIT 1) p ON true"""
+            {_POSTED_IN}"""
 
 # Records an author as their latest token describes them, writing only when
 # something changed, so that posting does not rewrite the row every time. An
@@ -347,9 +388,34 @@ ON CONFLICT (amishi_id) DO UPDATE
  WHERE (authors.display_name, authors.avatar_url) IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.avatar_url)
 """
 
+# A post is one statement, so one round trip and one transaction in autocommit:
+# it records the author, claims the Idempotency-Key if there is one (a
+# concurrent request with the same key waits here for the first to commit,
+# then claims nothing), forgets this amishi's other keys older than a day,
+# inserts the coto if the key was claimed (or there is none) and records its
+# `coto` event. It returns the coto, or no row when the key was taken already.
+# The author is shown as the token describes them, which is what was recorded.
 _POST = f"""
-WITH c AS (INSERT INTO cotos (id, amishi_id, content, posted_in_key) VALUES (%s, %s, %s, %s) RETURNING *)
-SELECT {_COTO_COLUMNS} FROM c {_JOINS}
+WITH author AS ({_RECORD_AUTHOR}),
+claimed AS (
+    INSERT INTO idempotency_keys (amishi_id, key, fingerprint, coto_id)
+    SELECT %(id)s::uuid, %(key)s::text, %(fingerprint)s, %(coto_id)s WHERE %(key)s::text IS NOT NULL
+    ON CONFLICT (amishi_id, key) DO NOTHING RETURNING 1),
+forgotten AS (
+    DELETE FROM idempotency_keys WHERE %(key)s::text IS NOT NULL AND amishi_id = %(id)s::uuid
+       AND key <> %(key)s::text AND created_at < now() - interval '{IDEMPOTENCY_TTL_SECONDS} seconds'),
+c AS (
+    INSERT INTO cotos (id, amishi_id, content, posted_in_key)
+    SELECT %(coto_id)s, %(id)s::uuid, %(content)s, %(cotonoma_key)s
+     WHERE %(key)s::text IS NULL OR EXISTS (SELECT FROM claimed)
+    RETURNING *),
+shown AS (
+    SELECT {_coto_json("json_build_object('id', c.amishi_id, 'display_name', %(display_name)s::text, 'avatar_url', %(avatar_url)s::text)")}
+           AS coto
+      FROM c {_POSTED_IN}),
+event AS (SELECT %(streams)s::text[] AS streams, 'coto'::text AS event, coto::jsonb AS data FROM shown),
+{recording_events("event")}
+SELECT coto FROM shown
 """
 
 # The coto standing for a cotonoma changes only through the cotonomas service.
@@ -432,17 +498,7 @@ _SAVED = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = ANY(%s) ORD
 
 
 def _coto(row: DictRow) -> Coto:
-    posted_in = row["posted_in_key"]
-    return {
-        "id": str(row["id"]),
-        "content": row["content"],
-        "amishi": {"id": str(row["amishi_id"]), "display_name": row["display_name"], "avatar_url": row["avatar_url"]},
-        "posted_in": {"key": posted_in, "name": row["posted_in_name"]} if posted_in is not None else None,
-        "as_cotonoma": row["cotonoma_key"] is not None,
-        "cotonoma_key": row["cotonoma_key"],
-        "created_at": iso_utc(row["created_at"]),
-        "updated_at": iso_utc(row["updated_at"]),
-    }
+    return cast(Coto, orjson.loads(row["coto"]))
 
 
 def streams_of(amishi_id: str, posted_in_key: str | None) -> list[str]:
@@ -481,44 +537,65 @@ class CotoStore:
     ) -> Posted:
         """Posts at home, or in the cotonoma given (whose access the caller checked).
         Raises IdempotencyKeyReused for a key this amishi used for another request."""
-        coto_id = new_coto_id()
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            if idempotency_key is not None:
-                fingerprint = request_fingerprint(content, cotonoma_key)
-                cur.execute(_FORGET_OLD_KEYS, (amishi.id,))
-                claimed = cur.execute(_CLAIM_IDEMPOTENCY_KEY, (amishi.id, idempotency_key, fingerprint, coto_id))
-                if claimed.rowcount == 0:
-                    earlier = cur.execute(_EARLIER_REQUEST, (amishi.id, idempotency_key)).fetchone()
-                    assert earlier is not None, "the key's row conflicted, so it is there"
-                    if earlier["fingerprint"] != fingerprint:
-                        raise IdempotencyKeyReused(idempotency_key)
-                    row = cur.execute(_GET, (earlier["coto_id"],)).fetchone()
-                    return Posted(_coto(row) if row else None, replayed=True)
-            cur.execute(_RECORD_AUTHOR, amishi.public())
-            posted = cur.execute(_POST, (coto_id, amishi.id, content, cotonoma_key)).fetchone()
-            assert posted is not None, "INSERT ... RETURNING returns the row it inserted"
-            coto = _coto(posted)
-            _tell(conn, "coto", coto)
-            return Posted(coto, replayed=False)
+        fingerprint = request_fingerprint(content, cotonoma_key)
+        posted = self._post(amishi, content, cotonoma_key, idempotency_key, fingerprint)
+        if posted is not None or idempotency_key is None:
+            return Posted(posted, replayed=False)
+        # The key was claimed before: by an earlier request, or by one a day
+        # old or more, which is forgotten, and then the key is free again.
+        with autocommitting(self.pool) as conn:
+            conn.execute(_FORGET_OLD_KEYS, (amishi.id,))
+        posted = self._post(amishi, content, cotonoma_key, idempotency_key, fingerprint)
+        if posted is not None:
+            return Posted(posted, replayed=False)
+        with autocommitting(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
+            earlier = cur.execute(_EARLIER_REQUEST, (amishi.id, idempotency_key)).fetchone()
+            assert earlier is not None, "the key's row conflicted and is younger than a day, so it is there"
+            if earlier["fingerprint"] != fingerprint:
+                raise IdempotencyKeyReused(idempotency_key)
+            row = cur.execute(_GET, (earlier["coto_id"],)).fetchone()
+        return Posted(_coto(row) if row else None, replayed=True)
 
-    def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[Coto], str | None]:
+    def _post(
+        self, amishi: Amishi, content: str, cotonoma_key: str | None, idempotency_key: str | None, fingerprint: str
+    ) -> Coto | None:
+        """The new coto, or None when the key was claimed already (_POST)."""
+        params = {
+            **amishi.public(),
+            "coto_id": new_coto_id(),
+            "content": content,
+            "cotonoma_key": cotonoma_key,
+            "key": idempotency_key,
+            "fingerprint": fingerprint,
+            "streams": streams_of(amishi.id, cotonoma_key),
+        }
+        with autocommitting(self.pool) as conn:
+            row = conn.execute(_POST, params).fetchone()
+        return cast(Coto, orjson.loads(row[0])) if row else None
+
+    def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[orjson.Fragment], str | None]:
         """Home: every coto this amishi posted, wherever."""
         query = TIMELINE_FIRST_PAGE if before is None else TIMELINE_PAGE_BEFORE
         return self._page(query, {"amishi_id": amishi_id, "before": before, "limit": limit + 1}, limit)
 
-    def cotonoma_timeline(self, cotonoma_key: str, before: str | None, limit: int) -> tuple[list[Coto], str | None]:
+    def cotonoma_timeline(
+        self, cotonoma_key: str, before: str | None, limit: int
+    ) -> tuple[list[orjson.Fragment], str | None]:
         """Every coto posted in this cotonoma, by whomever."""
         query = COTONOMA_TIMELINE_FIRST_PAGE if before is None else COTONOMA_TIMELINE_PAGE_BEFORE
         return self._page(query, {"cotonoma_key": cotonoma_key, "before": before, "limit": limit + 1}, limit)
 
-    def _page(self, query: str, params: dict[str, object], limit: int) -> tuple[list[Coto], str | None]:
-        with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query, params).fetchall()
-        page = [_coto(row) for row in rows[:limit]]
-        return page, (page[-1]["id"] if len(rows) > limit else None)
+    def _page(
+        self, query: str, params: dict[str, object], limit: int
+    ) -> tuple[list[orjson.Fragment], str | None]:
+        """A page of cotos as the JSON PostgreSQL made of each, and the cursor of the next page."""
+        with autocommitting(self.pool) as conn:
+            rows = conn.execute(query, params).fetchall()
+        page = rows[:limit]
+        return [orjson.Fragment(coto) for _, coto in page], (page[-1][0] if len(rows) > limit else None)
 
     def get(self, coto_id: str) -> Coto | None:
-        with reading(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
+        with autocommitting(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(_GET, (coto_id,)).fetchone()
         return _coto(row) if row else None
 

@@ -2,6 +2,7 @@ import uuid
 from dataclasses import replace
 from typing import Any, cast
 
+import orjson
 import pytest
 
 from cotoami_testing.fixtures import new_amishi
@@ -29,15 +30,36 @@ def new_pad(anonymous_cotos, *contents: str) -> tuple[str, list[AnonymousCoto]]:
     return pad, [cast(AnonymousCoto, posted.coto) for posted in (first, *(p for _, p in rest))]
 
 
+def pad_page(anonymous_cotos, pad: str, before: str | None, limit: int) -> tuple[list[AnonymousCoto], str | None]:
+    """A page of the pad with its cotos decoded, as a client reads them."""
+    found = anonymous_cotos.timeline(pad, before, limit)
+    assert found is not None, "the pad was issued"
+    page, cursor = found
+    return orjson.loads(orjson.dumps(page)), cursor
+
+
 def test_timeline_pages_with_a_cursor(anonymous_cotos):
     pad, posted = new_pad(anonymous_cotos, *(f"coto {n}" for n in range(5)))
-    page, cursor = anonymous_cotos.timeline(pad, None, 2)
-    assert [c["id"] for c in page] == [posted[4]["id"], posted[3]["id"]]
-    page, cursor = anonymous_cotos.timeline(pad, cursor, 2)
-    assert [c["id"] for c in page] == [posted[2]["id"], posted[1]["id"]]
-    page, cursor = anonymous_cotos.timeline(pad, cursor, 2)
-    assert [c["id"] for c in page] == [posted[0]["id"]]
+    page, cursor = pad_page(anonymous_cotos, pad, None, 2)
+    assert page == [posted[4], posted[3]]
+    page, cursor = pad_page(anonymous_cotos, pad, cursor, 2)
+    assert page == [posted[2], posted[1]]
+    page, cursor = pad_page(anonymous_cotos, pad, cursor, 2)
+    assert page == [posted[0]]
     assert cursor is None
+
+
+def test_reading_a_page_renews_the_pad_and_a_pad_never_issued_reads_as_none(anonymous_cotos):
+    pad, _ = new_pad(anonymous_cotos, "remember me")
+    client = anonymous_cotos.client
+    keys = [f"anon:{pad}:{part}" for part in ("issued", "timeline", "cotos")]
+    for key in keys:
+        client.expire(key, 100)
+    assert pad_page(anonymous_cotos, pad, None, 10)[0][0]["content"] == "remember me"
+    for key in keys:
+        assert 100 < client.ttl(key) <= anonymous_cotos.ttl_seconds
+    assert anonymous_cotos.timeline("0" * 32, None, 10) is None
+    assert not client.exists(*(f"anon:{'0' * 32}:{part}" for part in ("issued", "timeline", "cotos")))
 
 
 def test_renewing_a_pad_renews_its_lifetime(anonymous_cotos):
@@ -80,7 +102,7 @@ def test_update_of_a_deleted_coto_does_not_resurrect_it(anonymous_cotos):
     assert anonymous_cotos.delete(pad, coto["id"])
     assert anonymous_cotos.update(pad, coto["id"], "back?") is None
     assert anonymous_cotos.get(pad, coto["id"]) is None
-    assert anonymous_cotos.timeline(pad, None, 10) == ([], None)
+    assert pad_page(anonymous_cotos, pad, None, 10) == ([], None)
     assert anonymous_cotos.renew(pad), "an empty pad is still the browser's"
 
 
@@ -89,7 +111,7 @@ def test_all_lists_the_pad_oldest_first_and_forget_removes_only_what_it_names(an
     assert anonymous_cotos.all(pad) == posted
     anonymous_cotos.forget(pad, [posted[0]["id"], posted[1]["id"]])
     assert anonymous_cotos.all(pad) == [posted[2]]
-    assert anonymous_cotos.timeline(pad, None, 10) == ([posted[2]], None)
+    assert pad_page(anonymous_cotos, pad, None, 10) == ([posted[2]], None)
     anonymous_cotos.forget(pad, [posted[2]["id"]])
     assert anonymous_cotos.client.keys(f"anon:{pad}:*") == [f"anon:{pad}:issued"]
 

@@ -64,16 +64,24 @@ return 1
 
 # Renews a pad that was issued and reads a page of it, in one round trip.
 # KEYS: its "issued" mark, timeline, cotos. ARGV: the TTL, where the page
-# starts ("+" for the newest, "(ID" for those older than ID), how many ids to
-# read. Returns false (and touches nothing) for a pad never issued, else the
-# page's ids and their cotos' JSON.
+# starts ("+" for the newest, "(ID" for those older than ID), the page's size.
+# Returns false (and touches nothing) for a pad never issued, else the next
+# page's cursor ("" on the last page) followed by the page's cotos, as JSON.
 _READ_PAD = """
 if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[1])
-local ids = redis.call('ZRANGE', KEYS[2], ARGV[2], '-', 'BYLEX', 'REV', 'LIMIT', 0, ARGV[3])
-if #ids == 0 then return {ids, {}} end
-return {ids, redis.call('HMGET', KEYS[3], unpack(ids))}
+local size = tonumber(ARGV[3])
+local ids = redis.call('ZRANGE', KEYS[2], ARGV[2], '-', 'BYLEX', 'REV', 'LIMIT', 0, size + 1)
+local next = ''
+if #ids > size then
+  next = ids[size]
+  table.remove(ids)
+end
+if #ids == 0 then return {next} end
+local page = redis.call('HMGET', KEYS[3], unpack(ids))
+table.insert(page, 1, next)
+return page
 """
 
 # How long a retried request with the same Idempotency-Key finds its coto
@@ -289,12 +297,12 @@ class AnonymousCotoStore:
         cursor; None for a pad never issued. The cotos are passed on as the
         JSON they are kept as (orjson.Fragment), never decoded."""
         start = f"({before}" if before else "+"
-        found = self._read(keys=[self._issued(anonymous_id), *self._keys(anonymous_id)], args=[self.ttl_seconds, start, limit + 1])
+        keys = [self._issued(anonymous_id), *self._keys(anonymous_id)]
+        found = self._read(keys=keys, args=[self.ttl_seconds, start, limit])
         if found is None:
             return None
-        ids, cotos = cast(tuple[list[str], list[str | None]], found)
-        page = [orjson.Fragment(coto) for coto in cotos[:limit] if coto]
-        return page, (ids[limit - 1] if len(ids) > limit else None)
+        next_cursor, *cotos = cast(list[str | None], found)
+        return [orjson.Fragment(coto) for coto in cotos if coto], next_cursor or None
 
     def get(self, anonymous_id: str, coto_id: str) -> AnonymousCoto | None:
         raw = self.client.hget(self._keys(anonymous_id)[1], coto_id)

@@ -359,7 +359,8 @@ def _coto_json(amishi: str) -> str:
     encoding them cost a page about a millisecond (BENCHMARKS.md)."""
     return f"""json_build_object(
     'id', c.id, 'content', c.content, 'amishi', {amishi},
-    'posted_in', CASE WHEN c.posted_in_key IS NOT NULL THEN json_build_object('key', c.posted_in_key, 'name', p.content) END,
+    'posted_in', CASE WHEN c.posted_in_key IS NOT NULL
+                      THEN json_build_object('key', c.posted_in_key, 'name', p.content) END,
     'as_cotonoma', c.cotonoma_key IS NOT NULL, 'cotonoma_key', c.cotonoma_key,
     'created_at', {_iso_utc("c.created_at")}, 'updated_at', {_iso_utc("c.updated_at")})::text"""
 
@@ -396,6 +397,11 @@ ON CONFLICT (amishi_id) DO UPDATE
  WHERE (authors.display_name, authors.avatar_url) IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.avatar_url)
 """
 
+# The author of `c` as their access token describes them (the post's parameters).
+_AUTHOR_AS_TOKEN_SAYS = (
+    "json_build_object('id', c.amishi_id, 'display_name', %(display_name)s::text, 'avatar_url', %(avatar_url)s::text)"
+)
+
 # A post is one statement, so one round trip and one transaction in autocommit:
 # it records the author, claims the Idempotency-Key if there is one (a
 # concurrent request with the same key waits here for the first to commit,
@@ -417,10 +423,7 @@ c AS (
     SELECT %(coto_id)s, %(id)s::uuid, %(content)s, %(cotonoma_key)s
      WHERE %(key)s::text IS NULL OR EXISTS (SELECT FROM claimed)
     RETURNING *),
-shown AS (
-    SELECT {_coto_json("json_build_object('id', c.amishi_id, 'display_name', %(display_name)s::text, 'avatar_url', %(avatar_url)s::text)")}
-           AS coto
-      FROM c {_POSTED_IN}),
+shown AS (SELECT {_coto_json(_AUTHOR_AS_TOKEN_SAYS)} AS coto FROM c {_POSTED_IN}),
 event AS (SELECT %(streams)s::text[] AS streams, 'coto'::text AS event, coto::jsonb AS data FROM shown),
 {recording_events("event")}
 SELECT coto FROM shown
@@ -593,9 +596,7 @@ class CotoStore:
         query = COTONOMA_TIMELINE_FIRST_PAGE if before is None else COTONOMA_TIMELINE_PAGE_BEFORE
         return self._page(query, {"cotonoma_key": cotonoma_key, "before": before, "limit": limit + 1}, limit)
 
-    def _page(
-        self, query: str, params: dict[str, object], limit: int
-    ) -> tuple[list[orjson.Fragment], str | None]:
+    def _page(self, query: str, params: dict[str, object], limit: int) -> tuple[list[orjson.Fragment], str | None]:
         """A page of cotos as the JSON PostgreSQL made of each, and the cursor of the next page."""
         with autocommitting(self.pool) as conn:
             rows = conn.execute(query, params).fetchall()

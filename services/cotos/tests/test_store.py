@@ -12,6 +12,7 @@ from cotos.store import (
     TIMELINE_FIRST_PAGE,
     TIMELINE_PAGE_BEFORE,
     AnonymousCoto,
+    iso_utc,
     new_coto_id,
 )
 
@@ -197,3 +198,46 @@ def _plan_nodes(node: dict[str, Any]):
     yield node
     for child in node.get("Plans", []):
         yield from _plan_nodes(child)
+
+
+TRICKY_TEXT = 'quotes " and \\ backslash, a tab\there,\nnew lines,\u2028 コトノマ, emoji 🦊, </script> & <b>'
+
+
+def _expected(row: dict[str, Any], author: dict[str, str], posted_in_name: str | None) -> dict[str, Any]:
+    """The coto as the contract shapes it, made in Python from the row: what
+    PostgreSQL's JSON must decode to."""
+    return {
+        "id": str(row["id"]),
+        "content": row["content"],
+        "amishi": author,
+        "posted_in": None if row["posted_in_key"] is None else {"key": row["posted_in_key"], "name": posted_in_name},
+        "as_cotonoma": row["cotonoma_key"] is not None,
+        "cotonoma_key": row["cotonoma_key"],
+        "created_at": iso_utc(row["created_at"]),
+        "updated_at": iso_utc(row["updated_at"]),
+    }
+
+
+def test_the_json_postgresql_writes_of_a_coto_is_the_contract_shape_of_its_row(coto_store, db):
+    author = new_amishi("tricky@example.com")
+    author = replace(author, display_name=f"Tricky {TRICKY_TEXT[:20]}")
+    room = coto_store.put_cotonoma_coto("room-tricky-01", TRICKY_TEXT[:50].replace("\n", " "), None, author.public())
+    posted = [
+        coto_store.post(author, TRICKY_TEXT).coto,
+        coto_store.post(author, "in the room", cotonoma_key="room-tricky-01").coto,
+        coto_store.post(author, "in a room with no coto", cotonoma_key="room-without-coto").coto,
+    ]
+    db.execute("UPDATE cotos SET updated_at = '2024-02-29 23:59:59.9999+09' WHERE content = 'in the room'")
+    names = {"room-tricky-01": room["content"], "room-without-coto": None}
+    page, _ = coto_store.timeline(author.id, None, 10)
+    read = orjson.loads(orjson.dumps(page))
+    found = db.execute("SELECT * FROM cotos WHERE amishi_id = %s ORDER BY id DESC", (author.id,))
+    columns = [column.name for column in found.description]
+    rows = [dict(zip(columns, row, strict=True)) for row in found.fetchall()]
+    expected = [_expected(row, author.public(), names.get(row["posted_in_key"])) for row in rows]
+    assert read == expected
+    assert read[1]["updated_at"] == "2024-02-29T14:59:59.999Z", "milliseconds cut, not rounded, as iso_utc does"
+    by_id = {coto["id"]: coto for coto in expected}
+    assert [coto_store.get(coto["id"]) for coto in posted] == [by_id[coto["id"]] for coto in posted]
+    # What the post answered is what is read back (but for the edit made behind its back).
+    assert posted[0] == by_id[posted[0]["id"]] and posted[2] == by_id[posted[2]["id"]]

@@ -14,7 +14,6 @@ import orjson
 import psycopg
 import psycopg_pool
 import redis
-from psycopg.rows import DictRow, dict_row
 
 from cotoami_common.backing import autocommitting
 from cotoami_common.outbox import recording_events, write_event
@@ -352,11 +351,10 @@ def _iso_utc(column: str) -> str:
 
 
 def _coto_json(amishi: str) -> str:
-    """A coto as the contract shows it, as JSON text made by PostgreSQL from `c`
-    (the coto), `amishi` (the JSON of its author) and `p` (the coto standing for
-    the cotonoma it was posted in). A page is passed on as PostgreSQL wrote it
-    (orjson.Fragment): in Python, reading the rows, building the cotos and
-    encoding them cost a page about a millisecond (BENCHMARKS.md)."""
+    """A coto as the contract shows it (_coto), as JSON made by PostgreSQL from
+    `c` (the coto), `amishi` (the JSON of its author) and `p` (the coto standing
+    for the cotonoma it was posted in): for the event a post records in its own
+    statement."""
     return f"""json_build_object(
     'id', c.id, 'content', c.content, 'amishi', {amishi},
     'posted_in', CASE WHEN c.posted_in_key IS NOT NULL
@@ -365,10 +363,18 @@ def _coto_json(amishi: str) -> str:
     'created_at', {_iso_utc("c.created_at")}, 'updated_at', {_iso_utc("c.updated_at")})::text"""
 
 
-# A coto's id and JSON, with its author as recorded (`a`, _JOINS).
-_COTO_COLUMNS = f"""c.id::text AS id,
-    {_coto_json("json_build_object('id', a.amishi_id, 'display_name', a.display_name, 'avatar_url', a.avatar_url)")}
-    AS coto"""
+# A coto as _coto() reads it, with its author as recorded (`a`, _JOINS): text
+# only, ids and times written by PostgreSQL as the contract writes them. Python
+# then only arranges the values and orjson encodes them: reading UUIDs and
+# datetimes into Python objects and formatting them again cost a page most of
+# a millisecond, and making the page's JSON in PostgreSQL (json_build_object)
+# twice the time of reading the rows (BENCHMARKS.md).
+_COTO_COLUMNS = f"""c.id::text, c.content, a.amishi_id::text, a.display_name, a.avatar_url,
+    c.posted_in_key, p.content, c.cotonoma_key, {_iso_utc("c.created_at")}, {_iso_utc("c.updated_at")}"""
+# A row of _COTO_COLUMNS.
+CotoRow = tuple[str, str, str, str, str, str | None, str | None, str | None, str, str]
+
+
 # The coto standing for the cotonoma `c` was posted in (one row at most:
 # cotonoma_key is unique; LEFT, so a coto whose cotonoma has no coto still
 # shows, labelled with no name), looked up by key (LIMIT 1: see _JOINS).
@@ -508,8 +514,29 @@ RETURNING id
 _SAVED = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = ANY(%s) ORDER BY c.id"
 
 
-def _coto(row: DictRow) -> Coto:
-    return cast(Coto, orjson.loads(row["coto"]))
+def _coto(row: CotoRow) -> Coto:
+    (
+        coto_id,
+        content,
+        amishi_id,
+        display_name,
+        avatar_url,
+        posted_in_key,
+        posted_in_name,
+        cotonoma_key,
+        created,
+        updated,
+    ) = row
+    return {
+        "id": coto_id,
+        "content": content,
+        "amishi": {"id": amishi_id, "display_name": display_name, "avatar_url": avatar_url},
+        "posted_in": {"key": posted_in_key, "name": posted_in_name} if posted_in_key is not None else None,
+        "as_cotonoma": cotonoma_key is not None,
+        "cotonoma_key": cotonoma_key,
+        "created_at": created,
+        "updated_at": updated,
+    }
 
 
 def streams_of(amishi_id: str, posted_in_key: str | None) -> list[str]:
@@ -559,12 +586,13 @@ class CotoStore:
         posted = self._post(amishi, content, cotonoma_key, idempotency_key, fingerprint)
         if posted is not None:
             return Posted(posted, replayed=False)
-        with autocommitting(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
-            earlier = cur.execute(_EARLIER_REQUEST, (amishi.id, idempotency_key)).fetchone()
+        with autocommitting(self.pool) as conn:
+            earlier = conn.execute(_EARLIER_REQUEST, (amishi.id, idempotency_key)).fetchone()
             assert earlier is not None, "the key's row conflicted and is younger than a day, so it is there"
-            if earlier["fingerprint"] != fingerprint:
+            earlier_fingerprint, earlier_coto_id = earlier
+            if earlier_fingerprint != fingerprint:
                 raise IdempotencyKeyReused(idempotency_key)
-            row = cur.execute(_GET, (earlier["coto_id"],)).fetchone()
+            row = conn.execute(_GET, (earlier_coto_id,)).fetchone()
         return Posted(_coto(row) if row else None, replayed=True)
 
     def _post(
@@ -584,38 +612,35 @@ class CotoStore:
             row = conn.execute(_POST, params).fetchone()
         return cast(Coto, orjson.loads(row[0])) if row else None
 
-    def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[orjson.Fragment], str | None]:
+    def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[Coto], str | None]:
         """Home: every coto this amishi posted, wherever."""
         query = TIMELINE_FIRST_PAGE if before is None else TIMELINE_PAGE_BEFORE
         return self._page(query, {"amishi_id": amishi_id, "before": before, "limit": limit + 1}, limit)
 
-    def cotonoma_timeline(
-        self, cotonoma_key: str, before: str | None, limit: int
-    ) -> tuple[list[orjson.Fragment], str | None]:
+    def cotonoma_timeline(self, cotonoma_key: str, before: str | None, limit: int) -> tuple[list[Coto], str | None]:
         """Every coto posted in this cotonoma, by whomever."""
         query = COTONOMA_TIMELINE_FIRST_PAGE if before is None else COTONOMA_TIMELINE_PAGE_BEFORE
         return self._page(query, {"cotonoma_key": cotonoma_key, "before": before, "limit": limit + 1}, limit)
 
-    def _page(self, query: str, params: dict[str, object], limit: int) -> tuple[list[orjson.Fragment], str | None]:
-        """A page of cotos as the JSON PostgreSQL made of each, and the cursor of the next page."""
+    def _page(self, query: str, params: dict[str, object], limit: int) -> tuple[list[Coto], str | None]:
         with autocommitting(self.pool) as conn:
             rows = conn.execute(query, params).fetchall()
-        page = rows[:limit]
-        return [orjson.Fragment(coto) for _, coto in page], (page[-1][0] if len(rows) > limit else None)
+        page = [_coto(row) for row in rows[:limit]]
+        return page, (page[-1]["id"] if len(rows) > limit else None)
 
     def get(self, coto_id: str) -> Coto | None:
-        with autocommitting(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(_GET, (coto_id,)).fetchone()
+        with autocommitting(self.pool) as conn:
+            row = conn.execute(_GET, (coto_id,)).fetchone()
         return _coto(row) if row else None
 
     def update(self, amishi: Amishi, coto_id: str, content: str) -> Coto | None:
         """The updated coto, or None unless this amishi wrote it.
         Raises StandsForCotonoma for the author's coto of a cotonoma."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(_RECORD_AUTHOR, amishi.public())
-            row = cur.execute(_UPDATE_CONTENT, (content, coto_id, amishi.id)).fetchone()
+        with self.pool.connection() as conn:
+            conn.execute(_RECORD_AUTHOR, amishi.public())
+            row = conn.execute(_UPDATE_CONTENT, (content, coto_id, amishi.id)).fetchone()
             if row is None:
-                if cur.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi.id)).fetchone():
+                if conn.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi.id)).fetchone():
                     raise StandsForCotonoma(coto_id)
                 return None
             coto = _coto(row)
@@ -639,9 +664,9 @@ class CotoStore:
     def put_cotonoma_coto(self, cotonoma_key: str, name: str, parent_key: str | None, owner: Author) -> Coto:
         """The coto standing for a cotonoma, created in its parent (or its
         owner's home) if absent, else renamed; the owner is recorded as its author."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(_RECORD_AUTHOR, owner)
-            written = cur.execute(
+        with self.pool.connection() as conn:
+            conn.execute(_RECORD_AUTHOR, owner)
+            written = conn.execute(
                 _PUT_COTONOMA_COTO,
                 {
                     "id": new_coto_id(),
@@ -651,11 +676,12 @@ class CotoStore:
                     "cotonoma_key": cotonoma_key,
                 },
             ).fetchone()
-            row = cur.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone()
+            row = conn.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone()
             assert row is not None, "the coto was inserted, or was there already"
             coto = _coto(row)
             if written is not None:
-                _tell(conn, "coto" if written["inserted"] else "coto-updated", coto)
+                (inserted,) = written
+                _tell(conn, "coto" if inserted else "coto-updated", coto)
             return coto
 
     def delete_cotonoma_coto(self, cotonoma_key: str) -> None:
@@ -670,9 +696,9 @@ class CotoStore:
         """Moves anonymous cotos into the author's account keeping their ids
         and times, in one transaction; returns how many were not there yet.
         Each of those is a `coto` event at the author's home, oldest first."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(_RECORD_AUTHOR, author)
-            saved = cur.execute(
+        with self.pool.connection() as conn:
+            conn.execute(_RECORD_AUTHOR, author)
+            saved = conn.execute(
                 _SAVE_ANONYMOUS,
                 (
                     author["id"],
@@ -683,6 +709,6 @@ class CotoStore:
                 ),
             ).fetchall()
             if saved:
-                for row in cur.execute(_SAVED, ([r["id"] for r in saved],)).fetchall():
+                for row in conn.execute(_SAVED, ([coto_id for (coto_id,) in saved],)).fetchall():
                     _tell(conn, "coto", _coto(row))
             return len(saved)

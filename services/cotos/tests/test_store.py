@@ -239,5 +239,7 @@ def test_the_json_postgresql_writes_of_a_coto_is_the_contract_shape_of_its_row(c
     assert read[1]["updated_at"] == "2024-02-29T14:59:59.999Z", "milliseconds cut, not rounded, as iso_utc does"
     by_id = {coto["id"]: coto for coto in expected}
     assert [coto_store.get(coto["id"]) for coto in posted] == [by_id[coto["id"]] for coto in posted]
-    # What the post answered is what is read back (but for the edit made behind its back).
+    # What the post answered, and its event told, is what is read back (but for the edit made behind its back).
     assert posted[0] == by_id[posted[0]["id"]] and posted[2] == by_id[posted[2]["id"]]
+    told = {data["id"]: data for (data,) in db.execute("SELECT data FROM outbox WHERE event = 'coto'").fetchall()}
+    assert [told[coto["id"]] for coto in posted] == posted

@@ -77,6 +77,10 @@ class RequestMetrics:
         # Requests refused before routing (401, 413 ...) carry no uri_template;
         # the router says which route they were for.
         self.router = router
+        # Each series' children by (template, method, status), found once: few
+        # (routes times methods times statuses), and labels() costs a lock and a
+        # formatting each time.
+        self._series: dict[tuple[str | None, str, int], tuple[Counter, Histogram]] = {}
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.metrics_started = time.perf_counter()
@@ -95,9 +99,16 @@ class RequestMetrics:
                 found = None
             template = found[3] if found else None
         method = req.method if req.method in METHODS else OTHER
-        labels = (route_label(template), method, str(resp.status_code))
-        REQUESTS.labels(*labels).inc()
-        REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
+        series = self._series.get((template, method, resp.status_code))
+        if series is None:
+            labels = (route_label(template), method, str(resp.status_code))
+            series = self._series[(template, method, resp.status_code)] = (
+                REQUESTS.labels(*labels),
+                REQUEST_DURATION.labels(*labels),
+            )
+        requests, duration = series
+        requests.inc()
+        duration.observe(time.perf_counter() - started)
 
     # Falcon's ASGI app takes coroutine middleware only; the same counting there.
     async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:

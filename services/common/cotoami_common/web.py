@@ -3,6 +3,7 @@ trusted proxy tells it, access logs, request metrics and /metrics, body limits,
 cross-site write refusal, no caching of answers and JSON errors that never leak
 a trace."""
 
+import functools
 import hmac
 import ipaddress
 import json
@@ -63,7 +64,7 @@ class RequestContext:
         request_id.set(rid)
         resp.set_header("X-Request-ID", rid)
         peer = _ip_address(req.remote_addr)
-        if peer is not None and any(peer in network for network in self.trusted_proxies):
+        if peer is not None and _is_trusted(peer, self.trusted_proxies):
             client = _ip_address(req.get_header("X-Real-IP")) or peer
             req.context.client_address = str(client)
             req.context.https = (req.get_header("X-Forwarded-Proto") or "").lower() == "https"
@@ -102,6 +103,15 @@ class RequestContext:
         self.process_response(req, resp, resource, req_succeeded)
 
 
+# Both are asked on every request, mostly about the same few addresses (the
+# gateway's, the clients behind it); parsing them anew cost a small request a
+# tenth of its time in Python. Bounded, as the addresses come from outside.
+@functools.lru_cache(maxsize=4096)
+def _is_trusted(peer: ipaddress.IPv4Address | ipaddress.IPv6Address, proxies: tuple[Network, ...]) -> bool:
+    return any(peer in network for network in proxies)
+
+
+@functools.lru_cache(maxsize=4096)
 def _ip_address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address, or None if it is not one; an IPv4 peer on a dual-stack socket
     (::ffff:10.1.2.3) as the IPv4 address it is, so IPv4 networks match it."""

@@ -27,6 +27,8 @@ class TestTokenAndCredentialContract(TokenAndCredentialContract):
 def test_logs_are_json_lines_with_the_request_id(client, capsys):
     logging.config.dictConfig(logging_config())
     client.simulate_get("/api/cotos", headers={"X-Request-ID": "trace-me"})
+    for handler in logging.getLogger().handlers:
+        handler.flush()  # lines are written in batches (BatchedStreamHandler)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     access = [line for line in lines if line.get("path") == "/api/cotos"]
     assert access and access[0]["request_id"] == "trace-me" and access[0]["status"] == 200

@@ -2,6 +2,7 @@ import json
 import logging
 import os
 import time
+from typing import Any
 
 from cotoami_common.logs import BatchedStreamHandler, JsonFormatter, request_id
 
@@ -16,7 +17,7 @@ def logger_writing_to(stream, **options) -> tuple[logging.Logger, BatchedStreamH
     return logger, handler
 
 
-def lines_of(path) -> list[dict[str, object]]:
+def lines_of(path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 

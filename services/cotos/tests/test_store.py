@@ -50,28 +50,25 @@ def test_timeline_pages_with_a_cursor(anonymous_cotos):
     assert cursor is None
 
 
-def test_reading_a_page_renews_the_pad_and_a_pad_never_issued_reads_as_none(anonymous_cotos):
+@pytest.mark.parametrize(
+    "use",
+    [lambda pads, pad: pads.renew(pad), lambda pads, pad: pads.timeline(pad, None, 10)],
+    ids=["renewing it", "reading a page"],
+)
+def test_using_a_pad_renews_its_lifetime(anonymous_cotos, use):
     pad, _ = new_pad(anonymous_cotos, "remember me")
     client = anonymous_cotos.client
     keys = [f"anon:{pad}:{part}" for part in ("issued", "timeline", "cotos")]
     for key in keys:
         client.expire(key, 100)
-    assert pad_page(anonymous_cotos, pad, None, 10)[0][0]["content"] == "remember me"
+    assert use(anonymous_cotos, pad)
     for key in keys:
         assert 100 < client.ttl(key) <= anonymous_cotos.ttl_seconds
+
+
+def test_a_page_of_a_pad_never_issued_is_none_and_makes_nothing(anonymous_cotos):
     assert anonymous_cotos.timeline("0" * 32, None, 10) is None
-    assert not client.exists(*(f"anon:{'0' * 32}:{part}" for part in ("issued", "timeline", "cotos")))
-
-
-def test_renewing_a_pad_renews_its_lifetime(anonymous_cotos):
-    pad, _ = new_pad(anonymous_cotos, "remember me")
-    client = anonymous_cotos.client
-    keys = [f"anon:{pad}:{part}" for part in ("issued", "timeline", "cotos")]
-    for key in keys:
-        client.expire(key, 100)
-    assert anonymous_cotos.renew(pad)
-    for key in keys:
-        assert 100 < client.ttl(key) <= anonymous_cotos.ttl_seconds
+    assert not anonymous_cotos.client.exists(*(f"anon:{'0' * 32}:{part}" for part in ("issued", "timeline", "cotos")))
 
 
 @pytest.mark.parametrize("made_up", ["0" * 32, "5f" * 16])

@@ -79,6 +79,24 @@ class Stack:
         lines = [line for file in files for line in file.read_text().splitlines()]
         return [json.loads(line) for line in lines if line.startswith("{")]
 
+    def logged(self, program: str, request_id: str) -> list[Json]:
+        """The program's log lines of one request, once written: services write
+        their lines in batches, at most 0.2 s late (cotoami_common.logs)."""
+        found: list[Json] = []
+
+        def written() -> bool:
+            found[:] = [line for line in self.log_lines(program) if line.get("request_id") == request_id]
+            return bool(found)
+
+        self.wait_until(written, 5, f"{program}'s log line of request {request_id}")
+        return found
+
+    def settled_log_lines(self, *programs: str) -> list[Json]:
+        """Every log line the programs have to write so far, waiting out a
+        batch (at most 0.2 s late) and supervisord's copy to the file."""
+        time.sleep(1)
+        return [line for program in programs for line in self.log_lines(program)]
+
     def raw(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None):
         """A request whose path goes out exactly as written (no client-side normalising)."""
         conn = http.client.HTTPConnection("127.0.0.1", PROFILE.gateway_port, timeout=20)

@@ -48,8 +48,7 @@ def test_serves_every_file_of_the_web_client_as_it_is(stack):
 def test_routes_api_paths_to_their_service(stack, path, service):
     response = requests.get(stack.url + path, timeout=5)
     assert response.status_code in (200, 404)
-    rid = response.headers["X-Request-ID"]
-    assert any(line.get("request_id") == rid for line in stack.log_lines(service))
+    assert stack.logged(service, response.headers["X-Request-ID"])
 
 
 @pytest.mark.parametrize(
@@ -99,8 +98,7 @@ def test_internal_paths_never_reach_a_service(stack):
     status, headers, _ = stack.raw("GET", "/api/cotos/%2e%2e/%2e%2e/internal/x")
     rid = headers["X-Request-ID"]
     assert status == 404
-    for service in ("auth", "cotos", "cotonomas"):
-        assert not any(line.get("request_id") == rid for line in stack.log_lines(service))
+    assert not any(line.get("request_id") == rid for line in stack.settled_log_lines("auth", "cotos", "cotonomas"))
 
 
 def test_request_id_and_client_address_are_the_gateways_not_the_clients(stack):
@@ -111,8 +109,7 @@ def test_request_id_and_client_address_are_the_gateways_not_the_clients(stack):
     )
     rid = response.headers["X-Request-ID"]
     assert rid != "spoofed" and re.fullmatch(r"[0-9a-f]{32}", rid)
-    logged = [line for line in stack.log_lines("cotos") if line.get("request_id") == rid]
-    assert logged and logged[0]["client"] == "127.0.0.1"
+    assert stack.logged("cotos", rid)[0]["client"] == "127.0.0.1"
     assert not any(line.get("request_id") == "spoofed" for line in stack.log_lines("cotos"))
 
 
@@ -226,7 +223,7 @@ def test_live_streams_are_routed_to_live_and_passed_through_unbuffered(stack, ow
     anonymous = EventStream("/api/live/home")
     assert anonymous.status == 401, "live itself answers: the gateway has the route"
     assert anonymous.headers["content-type"].startswith("application/json")
-    assert any(line.get("request_id") == anonymous.headers["x-request-id"] for line in stack.log_lines("live"))
+    assert stack.logged("live", anonymous.headers["x-request-id"])
 
     home = owner.listen("/api/live/home")
     try:

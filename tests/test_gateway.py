@@ -270,3 +270,15 @@ def test_a_quiet_stream_outlives_the_upstream_timeout_kept_by_its_comments(stack
         assert time.monotonic() - home.opened > 10
     finally:
         home.close()
+
+
+def test_a_timeline_page_read_again_unchanged_is_304_through_the_gateway(owner):
+    owner.post("read twice")
+    first = owner.call("GET", "/api/cotos")
+    tag = first.headers["ETag"]
+    again = owner.call("GET", "/api/cotos", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == tag
+    assert again.headers["Cache-Control"] == "no-store", "still kept by no cache but the web client's own"
+    owner.post("then a new one")
+    changed = owner.call("GET", "/api/cotos", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.json()["cotos"][0]["content"] == "then a new one"

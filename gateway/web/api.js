@@ -215,13 +215,14 @@ export function refreshSession() {
  * @param {string} method
  * @param {string} path
  * @param {unknown} [body]
- * @param {{ refresh?: boolean, headers?: Record<string, string> }} [options]
- * @returns {Promise<any>} the answer's JSON (see readBody), null for a 204
+ * @param {{ refresh?: boolean, headers?: Record<string, string>, onAnswer?: ((response: Response) => void) | null }} [options]
+ *   onAnswer: called with the final answer, for its headers
+ * @returns {Promise<any>} the answer's JSON (see readBody), null for a 204, NOT_MODIFIED for a 304
  */
-async function request(method, path, body, { refresh = true, headers = {} } = {}) {
+async function request(method, path, body, { refresh = true, headers = {}, onAnswer = null } = {}) {
   const epoch = refreshes;
   let response = await send(method, path, body, headers);
-  if (!response.ok) {
+  if (!response.ok && response.status !== 304) {
     const error = await errorFrom(response);
     if (!refresh || !isTokenRefusal(response, error)) throw error;
     // A refresh that settled after this call was sent has already renewed the
@@ -230,10 +231,14 @@ async function request(method, path, body, { refresh = true, headers = {} } = {}
     else await lastRefresh;
     response = await send(method, path, body, headers);
     // Refused even after a refresh: said as it is, never refreshed again in a loop.
-    if (!response.ok) throw await errorFrom(response);
+    if (!response.ok && response.status !== 304) throw await errorFrom(response);
   }
-  return readBody(response);
+  onAnswer?.(response);
+  return response.status === 304 ? NOT_MODIFIED : readBody(response);
 }
+
+/** What request() resolves to for a 304: only a call that sent If-None-Match gets it. */
+const NOT_MODIFIED = Symbol('not modified');
 
 // ------------------------------------------------------------- sessions
 
@@ -280,6 +285,7 @@ export async function signIn(token, saveAnonymous = true) {
 
 /** @returns {Promise<null>} */
 export function signOut() {
+  newestPages.clear();
   return request('DELETE', '/api/auth/session', undefined, { refresh: false });
 }
 
@@ -293,14 +299,40 @@ export function signOut() {
  * @param {string | null} [cotonomaKey]
  * @returns {Promise<CotoPage>}
  */
-export function listCotos(before = null, limit = null, cotonomaKey = null) {
+export async function listCotos(before = null, limit = null, cotonomaKey = null) {
   const params = new URLSearchParams();
   if (cotonomaKey) params.set('cotonoma', cotonomaKey);
   if (before) params.set('before', before);
   if (limit) params.set('limit', String(limit));
   const query = params.toString();
-  return request('GET', `/api/cotos${query ? `?${query}` : ''}`);
+  const path = `/api/cotos${query ? `?${query}` : ''}`;
+  // A first page read again (a refresh, a stream opened anew) names the one
+  // read last: unchanged, the service answers 304 and the page is not sent.
+  const known = before ? undefined : newestPages.get(path);
+  /** @type {string | null} */
+  let etag = null;
+  const page = await request('GET', path, undefined, {
+    headers: known ? { 'If-None-Match': known.etag } : {},
+    onAnswer: (response) => { etag = response.headers.get('ETag'); },
+  });
+  if (page === NOT_MODIFIED && known) return structuredClone(known.page);
+  if (!before && etag) {
+    newestPages.delete(path);
+    newestPages.set(path, { etag, page: structuredClone(page) });
+    // The oldest goes first: a few places are enough to refresh the ones in view.
+    if (newestPages.size > 16) newestPages.delete(newestPages.keys().next().value ?? '');
+  }
+  return page;
 }
+
+/**
+ * The first page of each place as last read, with its ETag. Only ever shown
+ * again when the service answers 304: when the page it would send now is
+ * these very bytes. Cleared on signing out, as memory no longer needed.
+ * @type {Map<string, { etag: string, page: CotoPage }>}
+ */
+const newestPages = new Map();
+session.addEventListener('signedout', () => newestPages.clear());
 
 /**
  * Posts a coto, at home or into a cotonoma; resolves to the coto. A retry

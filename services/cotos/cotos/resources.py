@@ -16,6 +16,7 @@ from cotoami_common.text import is_clean_text
 from cotoami_common.tokens import Amishi
 from cotoami_common.web import (
     ErrorAnswers,
+    answer_json,
     client_address,
     json_object,
     limit_param,
@@ -198,21 +199,19 @@ class CotosResource:
         if cotonoma_key is not None:
             self._enter(cotonoma_key, amishi)
             cotos, next_cursor = self.cotos.cotonoma_timeline(cotonoma_key, before, limit)
-            resp.media = {"cotos": cotos, "next": next_cursor}
-            return
-        if amishi is not None:
+        elif amishi is not None:
             cotos, next_cursor = self.cotos.timeline(amishi.id, before, limit)
-            resp.media = {"cotos": cotos, "next": next_cursor}
+        else:
+            # Read and renewed at once (_pad's renewal and the page in one round trip).
+            anonymous_id = anonymous_id_in(req)
+            found = self.anonymous_cotos.timeline(anonymous_id, before, limit) if anonymous_id else None
+            if anonymous_id is not None and found is not None:
+                self._keep_cookie(req, resp, anonymous_id)
+            pad, next_cursor = found or ([], None)
+            answer_json(req, resp, {"cotos": pad, "next": next_cursor})
             return
-        # Read and renewed at once (_pad's renewal and the page in one round trip).
-        anonymous_id = anonymous_id_in(req)
-        found = self.anonymous_cotos.timeline(anonymous_id, before, limit) if anonymous_id else None
-        if anonymous_id is None or found is None:
-            resp.media = {"cotos": [], "next": None}
-            return
-        self._keep_cookie(req, resp, anonymous_id)
-        pad, next_cursor = found
-        resp.media = {"cotos": pad, "next": next_cursor}
+        # A page read again unchanged (the web client's refresh) is a 304 (answer_json).
+        answer_json(req, resp, {"cotos": cotos, "next": next_cursor})
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         amishi = req.context.amishi

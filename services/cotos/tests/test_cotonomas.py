@@ -168,9 +168,12 @@ def test_a_member_cannot_read_the_coto_of_a_cotonoma_posted_where_they_cannot_go
 def test_a_removed_member_loses_access_within_five_seconds(sign_in, cotonomas_double, clock, shared, bob):
     as_bob = sign_in(bob)
     coto = as_bob.post("before removal", shared)
+    tag = as_bob.request("GET", "/api/cotos", params={"cotonoma": shared}).headers["ETag"]
     cotonomas_double.revoke(shared, bob)
     clock.advance(2)
     assert as_bob.request("GET", "/api/cotos", params={"cotonoma": shared}).status_code == 404
+    unchanged = as_bob.request("GET", "/api/cotos", params={"cotonoma": shared}, headers={"If-None-Match": tag})
+    assert unchanged.status_code == 404, "an unchanged page is no longer one's to see either"
     assert as_bob.request("POST", "/api/cotos", json={"content": "after", "cotonoma_key": shared}).status_code == 404
     assert as_bob.request("GET", f"/api/cotos/{coto['id']}").json["coto"] == coto, "still the author's own"
     assert [c["id"] for c in as_bob.timeline()] == [coto["id"]], "and still at home"

@@ -1,8 +1,10 @@
 import json
+import re
 
 import pytest
 
 from cotoami_testing.contracts import NOT_JSON_OBJECTS
+from cotoami_testing.fixtures import new_amishi
 
 
 def test_post_sets_the_anonymous_cookie_and_returns_the_coto(browser):
@@ -181,3 +183,39 @@ def test_unknown_route_and_method_are_json(client):
     assert client.simulate_get("/api/nothing").status_code == 404
     result = client.simulate_put("/api/cotos")
     assert result.status_code == 405 and "title" in result.json
+
+
+def test_a_page_read_again_unchanged_is_304_and_any_write_makes_it_200_again(sign_in, client):
+    writer = sign_in(new_amishi())
+    coto = writer.post("first")
+    read = writer.request("GET", "/api/cotos")
+    tag = read.headers["ETag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', tag)
+    again = writer.request("GET", "/api/cotos", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == tag
+    for change in (
+        lambda: writer.post("second"),
+        lambda: writer.request("PATCH", f"/api/cotos/{coto['id']}", json={"content": "edited"}),
+        lambda: writer.request("DELETE", f"/api/cotos/{coto['id']}"),
+    ):
+        change()
+        fresh = writer.request("GET", "/api/cotos", headers={"If-None-Match": tag})
+        assert fresh.status_code == 200 and fresh.headers["ETag"] != tag, "right after the write"
+        tag = fresh.headers["ETag"]
+    assert [c["content"] for c in fresh.json["cotos"]] == ["second"]
+
+
+def test_another_persons_tag_or_a_made_up_one_gets_the_page(sign_in):
+    mine, theirs = sign_in(new_amishi()), sign_in(new_amishi())
+    mine.post("mine")
+    theirs.post("theirs")
+    their_tag = theirs.request("GET", "/api/cotos").headers["ETag"]
+    for tag in (their_tag, '"made-up"', 'W/"0"'):
+        page = mine.request("GET", "/api/cotos", headers={"If-None-Match": tag})
+        assert page.status_code == 200 and [c["content"] for c in page.json["cotos"]] == ["mine"]
+
+
+def test_the_anonymous_pad_answers_304_to_its_own_tag(browser):
+    browser.post("on the pad")
+    tag = browser.request("GET", "/api/cotos").headers["ETag"]
+    assert browser.request("GET", "/api/cotos", headers={"If-None-Match": tag}).status_code == 304

@@ -307,7 +307,7 @@ def cases(seeded: Seeded, scale: seed.Scale, hello: Hello) -> list[Case]:
         ),
         Case(
             "hello-direct",
-            "the same, straight to gunicorn (what the gateway costs)",
+            "`hello` straight to gunicorn (what the gateway costs)",
             "hello",
             f"http://127.0.0.1:{HELLO_PORT}/api/cotos",
         ),

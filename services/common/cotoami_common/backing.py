@@ -4,7 +4,7 @@ import select
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import psycopg_pool
@@ -16,7 +16,7 @@ from cotoami_common.ratelimit import RateLimiter
 from cotoami_common.tokens import AccessTokenVerifier
 
 
-def postgres_pool(url: str, max_size: int) -> psycopg_pool.ConnectionPool:
+def postgres_pool(url: str, max_size: int, generic_plans: bool = False) -> psycopg_pool.ConnectionPool:
     # Opened without waiting: the process starts fast and /readyz reports
     # the database until it answers. Connections are checked on checkout so
     # a restarted PostgreSQL costs one retry, not an error (check_if_disturbed).
@@ -26,6 +26,12 @@ def postgres_pool(url: str, max_size: int) -> psycopg_pool.ConnectionPool:
     # a doubling delay; giving up after 5 s, rather than its default of 5
     # minutes of ever longer delays, lets the next request start afresh, so
     # the service is back within seconds of the database, however long it was away.
+    # generic_plans: statements psycopg prepares (from their fifth run on a
+    # connection) are planned once, not on every run. For a service whose
+    # statements' best plans do not depend on their values (its query plan tests
+    # say so): PostgreSQL's own choice kept planning a timeline page anew, a
+    # third of what the page cost it (BENCHMARKS.md).
+    options = "-c jit=off" + (" -c plan_cache_mode=force_generic_plan" if generic_plans else "")
     return psycopg_pool.ConnectionPool(
         url,
         min_size=1,
@@ -35,7 +41,7 @@ def postgres_pool(url: str, max_size: int) -> psycopg_pool.ConnectionPool:
         # No JIT: a request's queries are small, and compiling one costs more
         # than it saves (40 ms for a 4 ms list whose estimate crossed
         # jit_above_cost, in BENCHMARKS.md).
-        kwargs={"connect_timeout": 3, "application_name": "cotoami", "options": "-c jit=off"},
+        kwargs={"connect_timeout": 3, "application_name": "cotoami", "options": options},
         check=check_if_disturbed,
         open=True,
     )
@@ -97,11 +103,14 @@ class ServiceDependencies:
     checks: Mapping[str, Check]
     liveness: Mapping[str, Check] = field(default_factory=dict)
 
-    @staticmethod
-    def open_backing(config: ServiceConfig) -> dict[str, Any]:
+    # Whether the service's statements are planned once (postgres_pool's generic_plans).
+    generic_plans: ClassVar[bool] = False
+
+    @classmethod
+    def open_backing(cls, config: ServiceConfig) -> dict[str, Any]:
         """The pool, the Redis client and their checks, opened from config: the
         fields every service's Dependencies starts from."""
-        pool = postgres_pool(config.database_url, config.db_pool_size)
+        pool = postgres_pool(config.database_url, config.db_pool_size, cls.generic_plans)
         client = redis_client(config.redis_url)
         checks = {"postgres": postgres_check(pool), "redis": redis_check(client)}
         return {"pool": pool, "redis": client, "checks": checks}

@@ -25,6 +25,10 @@ from cotos.store import AnonymousCotoStore, CotoStore
 @dataclass(frozen=True, kw_only=True)
 class Dependencies(PeopleFacingDependencies):
     cotonomas: CotonomaAccess
+    # Its reads go by key or along an index whatever their values
+    # (tests/test_query_plans.py checks them as planned once for any values),
+    # and its writes by key.
+    generic_plans = True
 
     @classmethod
     def open(cls, config: Config) -> "Dependencies":

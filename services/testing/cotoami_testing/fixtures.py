@@ -241,17 +241,50 @@ def required_environ(service: ServiceUnderTest, token_keys: TokenKeys) -> dict[s
 def scans_in_plan(
     db: psycopg.Connection[Any], query: str, params: Any, tables: tuple[str, ...]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The query's plan (EXPLAINed, not run) and its nodes that read one of the tables."""
+    """The query's plan for these values (EXPLAINed, not run) and its nodes that read one of the tables."""
     row = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()
     assert row is not None
     plan: dict[str, Any] = row[0][0]["Plan"]
+    return plan, scans_of(plan, tables)
+
+
+def generic_plan_scans(
+    db: psycopg.Connection[Any], query: str, params: Any, tables: tuple[str, ...]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The plan PostgreSQL makes once for any values of the query's parameters
+    (plan_cache_mode = force_generic_plan, the query run prepared), as
+    auto_explain tells it, and its nodes that read one of the tables."""
+    messages: list[str] = []
+
+    def heard(notice: psycopg.errors.Diagnostic) -> None:
+        messages.append(notice.message_primary or "")
+
+    db.add_notice_handler(heard)
+    try:
+        db.execute("LOAD 'auto_explain'")
+        for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_level = notice"):
+            db.execute(f"SET {setting}")
+        db.execute("SET auto_explain.log_format = json")
+        db.execute("SET plan_cache_mode = force_generic_plan")
+        db.execute(query, params, prepare=True).fetchall()
+    finally:
+        db.remove_notice_handler(heard)
+        for setting in ("auto_explain.log_min_duration", "auto_explain.log_level", "plan_cache_mode"):
+            db.execute(f"RESET {setting}")
+    # "duration: 0.1 ms  plan:" and the plan's JSON on the lines after.
+    plan: dict[str, Any] = json.loads(messages[-1].split("\n", 1)[1])["Plan"]
+    return plan, scans_of(plan, tables)
+
+
+def scans_of(plan: dict[str, Any], tables: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The plan's nodes that read one of the tables."""
 
     def nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield node
         for child in node.get("Plans", []):
             yield from nodes(child)
 
-    return plan, [node for node in nodes(plan) if node.get("Relation Name") in tables]
+    return [node for node in nodes(plan) if node.get("Relation Name") in tables]
 
 
 @contextmanager

@@ -89,7 +89,9 @@ SELECT taken FROM event_locks
 def write_event(conn: psycopg.Connection[Any], streams: Iterable[str], event: str, data: object) -> None:
     """Records an event in the caller's open transaction, to be relayed once it
     commits, in one statement (recording_events). Call it last before the
-    commit, since the locks make the next writer to these streams wait."""
+    commit, since the locks make the next writer to these streams wait; and
+    once per transaction, or each time with the same streams, since the locks
+    of calls in turn are not taken in one sorted order."""
     names = list(streams)
     if names:
         conn.execute(_WRITE_EVENT, (names, event, Jsonb(data)))

@@ -322,8 +322,8 @@ def _middleware(
 
 
 # Answers are encoded with orjson, several times faster than the json module
-# for a page of cotos, and able to take JSON that is encoded already
-# (orjson.Fragment: what a store read ready-made from its database) as it is.
+# for a page of cotos, and able to take JSON that is encoded already as it is
+# (orjson.Fragment: what a store keeps as JSON, like the anonymous pad's cotos).
 # Bodies are still read with the json module: they are small, and it reports
 # what a client got wrong as the contract's errors (lone surrogates reach
 # text_field, which says so).

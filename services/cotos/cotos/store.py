@@ -444,12 +444,6 @@ WITH c AS (
 SELECT {_COTO_COLUMNS} FROM c {_JOINS}
 """
 
-# Claims an Idempotency-Key for the coto about to be made; a concurrent request
-# with the same key waits here for the first to commit, then finds its row.
-_CLAIM_IDEMPOTENCY_KEY = """
-INSERT INTO idempotency_keys (amishi_id, key, fingerprint, coto_id) VALUES (%s, %s, %s, %s)
-ON CONFLICT (amishi_id, key) DO NOTHING
-"""
 _EARLIER_REQUEST = "SELECT fingerprint, coto_id FROM idempotency_keys WHERE amishi_id = %s AND key = %s"
 _FORGET_OLD_KEYS = f"""
 DELETE FROM idempotency_keys WHERE amishi_id = %s AND created_at < now() - interval '{IDEMPOTENCY_TTL_SECONDS} seconds'

@@ -5,7 +5,8 @@ a reader scrolled down keeps their place and gets an "N new" pill; taken out
 of the cotonoma, the other leaves it with a message. A dropped stream says
 "Reconnecting…" and misses nothing; one refused for an expired access token
 refreshes the session; home follows one's own cotos on another device; an
-anonymous pad opens no stream."""
+anonymous pad opens no stream; the newest page read again (a stream's resync)
+names the page held and an unchanged one comes as a 304."""
 
 import re
 
@@ -218,3 +219,25 @@ def test_a_stream_refused_for_an_expired_access_token_refreshes_the_session(stac
     post(owner, "after the refresh")
     expect(member.locator("#timeline .coto-content")).to_have_text(["after the refresh"], timeout=LIVE_MS)
     expect(member.locator("#live-status")).to_be_hidden()
+
+
+def test_the_newest_page_read_again_unchanged_comes_as_a_304_and_reads_the_same(stack, mailbox, page_of):  # noqa: F811
+    # What a stream opened anew does (timeline.js resync): the first page asked again, naming the one it holds.
+    page = signed_in_page(stack, mailbox, page_of, unique_address("again"))
+    post(page, "read twice")
+    answers: list[tuple[int, str | None]] = []
+
+    def heard(response) -> None:
+        if response.request.method == "GET" and response.url == f"{stack.url}/api/cotos":
+            answers.append((response.status, response.request.headers.get("if-none-match")))
+
+    page.on("response", heard)
+    read = "async () => (await import('/api.js')).listCotos()"
+    first, again = page.evaluate(read), page.evaluate(read)
+    assert [coto["content"] for coto in again["cotos"]] == ["read twice"] and again == first
+    # The page the timeline loaded (empty) named first: changed since, a 200; then the new one: a 304.
+    assert [status for status, _ in answers] == [200, 304] and all(tag for _, tag in answers), answers
+    post(page, "then another")
+    changed = page.evaluate(read)
+    assert [coto["content"] for coto in changed["cotos"]] == ["then another", "read twice"]
+    assert answers[-1][0] == 200

@@ -185,7 +185,7 @@ def test_unknown_route_and_method_are_json(client):
     assert result.status_code == 405 and "title" in result.json
 
 
-def test_a_page_read_again_unchanged_is_304_and_any_write_makes_it_200_again(sign_in, client):
+def test_a_page_read_again_unchanged_is_304_and_any_write_makes_it_200_again(sign_in):
     writer = sign_in(new_amishi())
     coto = writer.post("first")
     read = writer.request("GET", "/api/cotos")

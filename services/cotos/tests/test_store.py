@@ -5,7 +5,7 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from cotoami_testing.fixtures import new_amishi
+from cotoami_testing.fixtures import new_amishi, plan_nodes
 from cotos.store import (
     COTONOMA_TIMELINE_FIRST_PAGE,
     COTONOMA_TIMELINE_PAGE_BEFORE,
@@ -177,7 +177,7 @@ def test_the_cotonoma_timeline_reads_the_cotonoma_index_not_the_whole_table(coto
 
 def _assert_reads_along(db, query: str, params: dict[str, object], index: str) -> None:
     plan = db.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0][0]["Plan"]
-    nodes = list(_plan_nodes(plan))
+    nodes = list(plan_nodes(plan))
     scans = {node["Alias"]: node for node in nodes if node.get("Relation Name") == "cotos"}
     # The page's ids along the index, in its own DESC order, cut at the page's
     # end (how its cotos are then fetched depends on the table's size:
@@ -191,18 +191,12 @@ def _assert_reads_along(db, query: str, params: dict[str, object], index: str) -
     assert scans["p"]["Node Type"] == "Index Scan" and scans["p"]["Index Name"] == "cotos_cotonoma_key_key", plan
 
 
-def _plan_nodes(node: dict[str, Any]):
-    yield node
-    for child in node.get("Plans", []):
-        yield from _plan_nodes(child)
-
-
 TRICKY_TEXT = 'quotes " and \\ backslash, a tab\there,\nnew lines,\u2028 コトノマ, emoji 🦊, </script> & <b>'
 
 
 def _expected(row: dict[str, Any], author: dict[str, str], posted_in_name: str | None) -> dict[str, Any]:
-    """The coto as the contract shapes it, made in Python from the row: what
-    PostgreSQL's JSON must decode to."""
+    """The coto as the contract shapes it, made here from the row on its own:
+    what a page, a single read, a post's answer and its event must all equal."""
     return {
         "id": str(row["id"]),
         "content": row["content"],
@@ -215,7 +209,7 @@ def _expected(row: dict[str, Any], author: dict[str, str], posted_in_name: str |
     }
 
 
-def test_the_json_postgresql_writes_of_a_coto_is_the_contract_shape_of_its_row(coto_store, db):
+def test_every_way_a_coto_is_shown_is_the_contract_shape_of_its_row(coto_store, db):
     author = new_amishi("tricky@example.com")
     author = replace(author, display_name=f"Tricky {TRICKY_TEXT[:20]}")
     room = coto_store.put_cotonoma_coto("room-tricky-01", TRICKY_TEXT[:50].replace("\n", " "), None, author.public())

@@ -248,6 +248,15 @@ def scans_in_plan(
     return plan, scans_of(plan, tables)
 
 
+# Every plan made told to the client as a notice, in JSON; and made once for any values.
+_GENERIC_PLAN_SETTINGS = {
+    "auto_explain.log_min_duration": "0",
+    "auto_explain.log_level": "notice",
+    "auto_explain.log_format": "json",
+    "plan_cache_mode": "force_generic_plan",
+}
+
+
 def generic_plan_scans(
     db: psycopg.Connection[Any], query: str, params: Any, tables: tuple[str, ...]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -262,15 +271,13 @@ def generic_plan_scans(
     db.add_notice_handler(heard)
     try:
         db.execute("LOAD 'auto_explain'")
-        for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_level = notice"):
-            db.execute(f"SET {setting}")
-        db.execute("SET auto_explain.log_format = json")
-        db.execute("SET plan_cache_mode = force_generic_plan")
+        for name, value in _GENERIC_PLAN_SETTINGS.items():
+            db.execute(f"SET {name} = {value}")
         db.execute(query, params, prepare=True).fetchall()
     finally:
         db.remove_notice_handler(heard)
-        for setting in ("auto_explain.log_min_duration", "auto_explain.log_level", "plan_cache_mode"):
-            db.execute(f"RESET {setting}")
+        for name in _GENERIC_PLAN_SETTINGS:
+            db.execute(f"RESET {name}")
     # "duration: 0.1 ms  plan:" and the plan's JSON on the lines after.
     plan: dict[str, Any] = json.loads(messages[-1].split("\n", 1)[1])["Plan"]
     return plan, scans_of(plan, tables)
@@ -278,13 +285,14 @@ def generic_plan_scans(
 
 def scans_of(plan: dict[str, Any], tables: tuple[str, ...]) -> list[dict[str, Any]]:
     """The plan's nodes that read one of the tables."""
+    return [node for node in plan_nodes(plan) if node.get("Relation Name") in tables]
 
-    def nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        yield node
-        for child in node.get("Plans", []):
-            yield from nodes(child)
 
-    return [node for node in nodes(plan) if node.get("Relation Name") in tables]
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A plan's node and every node under it, parents first."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
 
 
 @contextmanager

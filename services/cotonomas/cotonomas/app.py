@@ -21,6 +21,7 @@ from cotonomas.resources import (
     CotonomaResource,
     CotonomasResource,
     MembersResource,
+    ReachableResource,
 )
 from cotonomas.store import CotonomaStore
 
@@ -61,6 +62,7 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     app.add_route("/api/cotonomas/{key}", CotonomaResource(store, writes))
     app.add_route("/api/cotonomas/{key}/members", members)
     app.add_route("/api/cotonomas/{key}/members/{email}", members, suffix="item")
+    app.add_route("/internal/cotonomas", ReachableResource(store))
     app.add_route("/internal/cotonomas/{key}/access", AccessResource(store))
     return app
 

@@ -243,6 +243,20 @@ class MembersResource:
         resp.status = falcon.HTTP_204
 
 
+def _viewer(req: falcon.Request) -> Viewer:
+    """The person an internal question is about: ?amishi_id=&email= as their token says."""
+    amishi_id = req.get_param("amishi_id", required=True)
+    email = req.get_param("email", required=True)
+    try:
+        amishi_id = str(uuid.UUID(amishi_id))
+    except ValueError:
+        raise falcon.HTTPBadRequest(title="Invalid amishi_id", description="amishi_id must be a UUID.") from None
+    # Not the strict rule of member_email: the token's address is whatever auth accepted.
+    if len(email) > MAX_ADDRESS_CHARS or any(unicodedata.category(char) in ("Cc", "Cs") for char in email):
+        raise falcon.HTTPBadRequest(title="Invalid email", description="email must be an address.")
+    return Viewer(amishi_id, email.strip().lower())
+
+
 class AccessResource:
     """GET /internal/cotonomas/{key}/access?amishi_id=&email=: whether that person
     may read and post in the cotonoma (for the cotos service)."""
@@ -251,16 +265,18 @@ class AccessResource:
         self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
-        amishi_id = req.get_param("amishi_id", required=True)
-        email = req.get_param("email", required=True)
-        try:
-            amishi_id = str(uuid.UUID(amishi_id))
-        except ValueError:
-            raise falcon.HTTPBadRequest(title="Invalid amishi_id", description="amishi_id must be a UUID.") from None
-        # Not the strict rule of member_email: the token's address is whatever auth accepted.
-        if len(email) > MAX_ADDRESS_CHARS or any(unicodedata.category(char) in ("Cc", "Cs") for char in email):
-            raise falcon.HTTPBadRequest(title="Invalid email", description="email must be an address.")
-        place = self.store.reach(key, Viewer(amishi_id, email.strip().lower()))
+        place = self.store.reach(key, _viewer(req))
         if place is None:
             raise no_such_cotonoma()
         resp.media = {"key": place.key, "name": place.name, "owner_id": place.owner_id}
+
+
+class ReachableResource:
+    """GET /internal/cotonomas?amishi_id=&email=: the keys of every cotonoma that
+    person may read and post in (for searching what they may read, in cotos)."""
+
+    def __init__(self, store: CotonomaStore):
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"keys": self.store.reachable(_viewer(req))}

@@ -228,6 +228,26 @@ SELECT key FROM below
 """
 
 
+# Every cotonoma a viewer may reach: those they own or are a member of, and
+# everything below them (access follows the ancestors' members and owners).
+# Each step goes along an index (owner, member's email, key, parent), looked
+# up row by row (LATERAL; LIMIT 1 and OFFSET 0 keep the planner from turning
+# the lookups into a hash of the whole table, as in _with_owners_and_sharing).
+_REACHABLE = """
+WITH RECURSIVE reachable AS (
+    SELECT key FROM cotonomas WHERE owner_id = %(amishi_id)s AND state = 'ready'
+    UNION
+    SELECT c.key FROM members m
+     CROSS JOIN LATERAL (SELECT key FROM cotonomas WHERE key = m.cotonoma_key AND state = 'ready' LIMIT 1) c
+     WHERE m.email = %(email)s
+    UNION
+    SELECT c.key FROM reachable r
+     CROSS JOIN LATERAL (SELECT key FROM cotonomas WHERE parent_key = r.key AND state = 'ready' OFFSET 0) c
+)
+SELECT key FROM reachable ORDER BY key
+"""
+
+
 def stream_of(key: str) -> str:
     """The event stream of a cotonoma."""
     return f"events:cotonoma:{key}"
@@ -336,6 +356,12 @@ class CotonomaStore:
         """The cotonoma if the viewer may reach it, else None (unknown and forbidden alike)."""
         with autocommitting(self.pool) as conn:
             return self._reach(conn, key, viewer)
+
+    def reachable(self, viewer: Viewer) -> list[str]:
+        """The keys of every cotonoma the viewer may reach (as reach() decides for each)."""
+        with autocommitting(self.pool) as conn:
+            rows = conn.execute(_REACHABLE, {"amishi_id": viewer.id, "email": viewer.email}).fetchall()
+        return [key for (key,) in rows]
 
     def with_children(self, key: str) -> tuple[Cotonoma, list[Cotonoma]]:
         """A cotonoma and its children, newest first (whoever may reach it may reach them)."""

@@ -1,4 +1,5 @@
-"""Every query a list of cotonomas, one cotonoma or an access decision is read
+"""Every query a list of cotonomas, one cotonoma, an access decision or the keys
+someone may reach (for search) is read
 with, EXPLAINed on tables big enough that the planner would scan them if an
 index were missing: each must reach its rows through an index (BENCHMARKS.md,
 "GET /api/cotonomas").
@@ -10,7 +11,7 @@ import psycopg
 import pytest
 
 from cotoami_testing.fixtures import scans_in_plan
-from cotonomas.store import _CHAIN, _ONE, _PAGE, _WITH_CHILDREN
+from cotonomas.store import _CHAIN, _ONE, _PAGE, _REACHABLE, _WITH_CHILDREN
 
 AMISHIS = 10_000
 COTONOMAS = 20_000
@@ -104,3 +105,9 @@ def test_one_cotonoma_its_children_and_who_may_reach_it(big, key):
     assert_reaches_rows_through_indexes(big, _ONE, {"key": key})
     assert_reaches_rows_through_indexes(big, _WITH_CHILDREN, {"key": key})
     assert_reaches_rows_through_indexes(big, _CHAIN, {**VIEWER, "key": key})
+
+
+def test_every_cotonoma_someone_may_reach(big):
+    assert_reaches_rows_through_indexes(big, _REACHABLE, VIEWER)
+    keys = {key for (key,) in big.execute(_REACHABLE, VIEWER).fetchall()}
+    assert len(keys) == OWNED + OWNED + SHARED

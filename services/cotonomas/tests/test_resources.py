@@ -389,6 +389,49 @@ def test_access_matches_the_address_in_any_case_and_ends_with_membership(client,
     assert access(client, top["key"], bob).status_code == 404
 
 
+def reachable(client, person, email=None):
+    return client.simulate_get(
+        "/internal/cotonomas",
+        params={"amishi_id": person.amishi.id, "email": email or person.amishi.email},
+        headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"},
+    )
+
+
+def test_reachable_is_every_cotonoma_access_allows(client, ann, bob, carol, dave):
+    top = ann.create("Top")
+    child = ann.create("Child", top["key"])
+    grandchild = ann.create("Grandchild", child["key"])
+    private = ann.create("Private")
+    ann.add_member(top["key"], "bob@example.com")
+    ann.add_member(child["key"], "carol@example.com")
+    bobs = bob.create("Bob's own")
+    expected = {
+        ann: [top, child, grandchild, private],
+        bob: [top, child, grandchild, bobs],  # a member of the top reaches everything below it
+        carol: [child, grandchild],
+        dave: [],
+    }
+    for person, cotonomas in expected.items():
+        result = reachable(client, person)
+        assert result.status_code == 200
+        assert result.json == {"keys": sorted(c["key"] for c in cotonomas)}
+        # Each key is one the access check admits, and no other is.
+        assert all(access(client, key, person).status_code == 200 for key in result.json["keys"])
+
+
+def test_reachable_matches_the_address_in_any_case_and_ends_with_membership(client, ann, bob):
+    top = ann.create("Top")
+    ann.add_member(top["key"], "bob@example.com")
+    assert reachable(client, bob, email="BOB@Example.com").json == {"keys": [top["key"]]}
+    ann.request("DELETE", f"/api/cotonomas/{top['key']}/members/bob@example.com")
+    assert reachable(client, bob).json == {"keys": []}
+
+
+def test_reachable_needs_the_service_credential(client, bob):
+    result = client.simulate_get("/internal/cotonomas", params={"amishi_id": bob.amishi.id, "email": "b@b.co"})
+    assert result.status_code == 401
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -400,10 +443,9 @@ def test_access_matches_the_address_in_any_case_and_ends_with_membership(client,
         {"amishi_id": "00000000-0000-4000-8000-000000000001", "email": "a" * 250 + "@b.co"},
     ],
 )
-def test_access_needs_an_amishi_id_and_an_address(client, params):
-    result = client.simulate_get(
-        "/internal/cotonomas/key-00001/access", params=params, headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"}
-    )
+@pytest.mark.parametrize("path", ["/internal/cotonomas/key-00001/access", "/internal/cotonomas"])
+def test_internal_questions_need_an_amishi_id_and_an_address(client, params, path):
+    result = client.simulate_get(path, params=params, headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"})
     assert result.status_code == 400 and result.json["title"]
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TypeVar
 
 from cotoami_common.internal import InternalClient, ServiceUnavailable
 from cotoami_common.tokens import Amishi
@@ -18,6 +19,9 @@ COTONOMA_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 # What cotonomas decided: {"key", "name", "owner_id"}, or None (no such cotonoma for this reader).
 Decision = dict[str, str] | None
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class CotonomaAccess:
@@ -45,6 +49,8 @@ class CotonomaAccess:
         # (key, amishi id) -> (expires at, decision), oldest first, so the
         # front is what expires or is evicted first.
         self._decisions: OrderedDict[tuple[str, str], tuple[float, Decision]] = OrderedDict()
+        # amishi id -> (expires at, the keys of every cotonoma they may reach), the same way.
+        self._reachable: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
 
     @classmethod
     def asking(
@@ -75,24 +81,36 @@ class CotonomaAccess:
             return cached[1]
         return self._decide(key, amishi, asked_at, await asyncio.to_thread(self._ask, key, amishi))
 
+    def reachable(self, amishi: Amishi) -> list[str]:
+        """The keys of every cotonoma this amishi may read and post in (each one
+        cotonoma() would admit), remembered for the same time as a decision."""
+        asked_at = self.clock()
+        with self._lock:
+            cached = self._reachable.get(amishi.id)
+        if cached is not None and asked_at < cached[0]:
+            return cached[1]
+        keys = self._ask_reachable(amishi)
+        self._remember(self._reachable, amishi.id, asked_at, keys)
+        return keys
+
     def _remembered(self, key: str, amishi: Amishi, now: float) -> tuple[float, Decision] | None:
         with self._lock:
             cached = self._decisions.get((key, amishi.id))
         return cached if cached is not None and now < cached[0] else None
 
     def _decide(self, key: str, amishi: Amishi, asked_at: float, decision: Decision) -> Decision:
-        # Counted from before the question: cotonomas decided at some moment
-        # after it, so the decision is never kept longer than the TTL.
-        entry = (key, amishi.id)
-        with self._lock:
-            self._decisions.pop(entry, None)
-            self._decisions[entry] = (asked_at + self.ttl_seconds, decision)
-            now = self.clock()
-            while self._decisions and (
-                len(self._decisions) > self.max_entries or next(iter(self._decisions.values()))[0] <= now
-            ):
-                self._decisions.popitem(last=False)
+        self._remember(self._decisions, (key, amishi.id), asked_at, decision)
         return decision
+
+    def _remember(self, table: OrderedDict[K, tuple[float, V]], entry: K, asked_at: float, value: V) -> None:
+        # Counted from before the question: cotonomas decided at some moment
+        # after it, so the answer is never kept longer than the TTL.
+        with self._lock:
+            table.pop(entry, None)
+            table[entry] = (asked_at + self.ttl_seconds, value)
+            now = self.clock()
+            while table and (len(table) > self.max_entries or next(iter(table.values()))[0] <= now):
+                table.popitem(last=False)
 
     def _ask(self, key: str, amishi: Amishi) -> Decision:
         answer = self.cotonomas.call(
@@ -114,6 +132,16 @@ class CotonomaAccess:
                 "cotonomas", "answered an access check without a decision for this key", maybe_done=True
             )
         return {"key": key, "name": body["name"], "owner_id": body["owner_id"]}
+
+    def _ask_reachable(self, amishi: Amishi) -> list[str]:
+        answer = self.cotonomas.call(
+            "GET", "/internal/cotonomas", params={"amishi_id": amishi.id, "email": amishi.email.lower()}, expect=(200,)
+        )
+        body = answer.json()
+        keys = body.get("keys") if isinstance(body, dict) else None
+        if not isinstance(keys, list) or not all(isinstance(key, str) and COTONOMA_KEY.fullmatch(key) for key in keys):
+            raise ServiceUnavailable("cotonomas", "answered without a list of cotonoma keys", maybe_done=True)
+        return keys
 
     def __len__(self) -> int:
         """How many decisions are held (expired ones may linger until the next is remembered)."""

@@ -19,7 +19,9 @@ import logging.config
 import os
 import re
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -68,12 +70,24 @@ def create_database(url: str) -> None:
             pass  # created by a concurrent run
 
 
+def _take_lock(conn: psycopg.Connection[Any]) -> None:
+    """The advisory lock, tried again every 0.1 s rather than waited for in one
+    statement: CREATE INDEX CONCURRENTLY in the run holding it waits for every
+    statement running meanwhile to end, and a pg_advisory_lock() waiting on
+    that run would never end (a deadlock)."""
+    while True:
+        taken = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+        if taken is not None and taken[0]:
+            return
+        time.sleep(0.1)
+
+
 def apply_migrations(url: str, directory: Path) -> list[str]:
     """Apply what is not yet applied; return the versions applied now."""
     files = migration_files(directory)
     applied_now = []
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        _take_lock(conn)
         try:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -25,6 +25,11 @@ def test_applies_in_order_once(empty_database_url, migrations):
 
 
 def test_two_concurrent_runs_apply_each_migration_once(empty_database_url, migrations):
+    # Building an index concurrently waits for every statement running meanwhile,
+    # the other runs' wait for the lock among them: they must not wait in one.
+    (migrations / "0003_index_concurrently.sql").write_text(
+        "-- migrate: no transaction\nCREATE INDEX CONCURRENTLY notes_by_id_text ON notes (id, text);\n"
+    )
     create_database(empty_database_url)
     results, errors = [], []
 
@@ -40,7 +45,11 @@ def test_two_concurrent_runs_apply_each_migration_once(empty_database_url, migra
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(name for run in results for name in run) == ["0001_create_notes", "0002_add_text"]
+    assert sorted(name for run in results for name in run) == [
+        "0001_create_notes",
+        "0002_add_text",
+        "0003_index_concurrently",
+    ]
 
 
 def test_concurrent_database_creation_is_safe(empty_database_url):

@@ -108,6 +108,6 @@ def test_one_cotonoma_its_children_and_who_may_reach_it(big, key):
 
 
 def test_every_cotonoma_someone_may_reach(big):
-    assert_reaches_rows_through_indexes(big, _REACHABLE, VIEWER)
+    assert_reaches_rows_through_indexes(big, _REACHABLE, {**VIEWER})
     keys = {key for (key,) in big.execute(_REACHABLE, VIEWER).fetchall()}
     assert len(keys) == OWNED + OWNED + SHARED

@@ -18,6 +18,7 @@ from cotos.resources import (
     AnonymousPadResource,
     CotonomaCotosResource,
     CotosResource,
+    SearchResource,
 )
 from cotos.store import AnonymousCotoStore, CotoStore
 
@@ -27,7 +28,7 @@ class Dependencies(PeopleFacingDependencies):
     cotonomas: CotonomaAccess
     # Its reads go by key or along an index whatever their values
     # (tests/test_query_plans.py checks them as planned once for any values),
-    # and its writes by key.
+    # and its writes by key. Search alone is planned for its values (CotoStore.search).
     generic_plans = True
 
     @classmethod
@@ -59,6 +60,7 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     cotos_resource = CotosResource(config, cotos, anonymous_cotos, deps.cotonomas, deps.limits)
     app.add_route("/api/cotos", cotos_resource)
     app.add_route("/api/cotos/{coto_id:uuid}", cotos_resource, suffix="item")
+    app.add_route("/api/search", SearchResource(cotos, anonymous_cotos, deps.cotonomas))
     app.add_route("/internal/anonymous-cotos/claims", AnonymousCotoClaimsResource(cotos, anonymous_cotos))
     app.add_route("/internal/anonymous-pads/{anonymous_id}", AnonymousPadResource(anonymous_cotos))
     app.add_route("/internal/cotonoma-cotos/{key}", CotonomaCotosResource(cotos))

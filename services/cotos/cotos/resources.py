@@ -303,6 +303,48 @@ class CotosResource:
         resp.status = falcon.HTTP_204
 
 
+MAX_SEARCH_CHARS = 200
+
+
+def search_text(req: falcon.Request) -> str:
+    """?q=: 1 to 200 characters after trimming, on one line."""
+    text = (req.get_param("q") or "").strip()
+    if not 1 <= len(text) <= MAX_SEARCH_CHARS or not is_clean_text(text, one_line=True):
+        raise falcon.HTTPBadRequest(
+            title="Invalid q",
+            description=f"q must be 1 to {MAX_SEARCH_CHARS} characters of text on one line (after trimming).",
+        )
+    return text
+
+
+class SearchResource:
+    """GET /api/search?q=: the newest cotos containing q, case-insensitively,
+    among those the asker may read: their own anywhere and those posted in the
+    cotonomas they may enter (cotonomas says which, and fails closed);
+    anonymous, their pad."""
+
+    def __init__(self, cotos: CotoStore, anonymous_cotos: AnonymousCotoStore, access: CotonomaAccess):
+        self.cotos = cotos
+        self.anonymous_cotos = anonymous_cotos
+        self.access = access
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        amishi = req.context.amishi
+        text = search_text(req)
+        before = cursor_param(req)
+        limit = limit_param(req, default=50, maximum=200)
+        found: list[Coto] | list[AnonymousCoto]
+        if amishi is not None:
+            found, next_cursor = self.cotos.search(amishi.id, self.access.reachable(amishi), text, before, limit)
+        else:
+            anonymous_id = anonymous_id_in(req)
+            if anonymous_id is not None and self.anonymous_cotos.renew(anonymous_id):
+                found, next_cursor = self.anonymous_cotos.search(anonymous_id, text, before, limit)
+            else:
+                found, next_cursor = [], None
+        resp.media = {"cotos": found, "next": next_cursor}
+
+
 def _author(body: Mapping[str, object], field: str) -> Author:
     """An amishi as another service describes them: {id, display_name, avatar_url}."""
     author = body.get(field)

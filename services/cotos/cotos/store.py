@@ -303,6 +303,20 @@ class AnonymousCotoStore:
         next_cursor, *cotos = cast(list[str | None], found)
         return [orjson.Fragment(coto) for coto in cotos if coto], next_cursor or None
 
+    def search(
+        self, anonymous_id: str, text: str, before: str | None, limit: int
+    ) -> tuple[list[AnonymousCoto], str | None]:
+        """The newest cotos of the pad (whose id the caller has `renew`ed)
+        containing `text`, case-insensitively, older than `before` if given,
+        and the next page's cursor. A pad is small (max_cotos), so it is read
+        whole."""
+        found = [
+            coto
+            for coto in reversed(self.all(anonymous_id))
+            if (before is None or coto["id"] < before) and contains(coto["content"], text)
+        ]
+        return found[:limit], (found[limit - 1]["id"] if len(found) > limit else None)
+
     def get(self, anonymous_id: str, coto_id: str) -> AnonymousCoto | None:
         raw = self.client.hget(self._keys(anonymous_id)[1], coto_id)
         return cast(AnonymousCoto, json.loads(raw)) if raw else None
@@ -481,6 +495,46 @@ TIMELINE_PAGE_BEFORE = _timeline_page("amishi_id", "amishi_id", "AND id < %(befo
 COTONOMA_TIMELINE_FIRST_PAGE = _timeline_page("posted_in_key", "cotonoma_key", "")
 COTONOMA_TIMELINE_PAGE_BEFORE = _timeline_page("posted_in_key", "cotonoma_key", "AND id < %(before)s")
 
+
+def _search_page(where: str) -> str:
+    """A page of search results: the newest cotos containing %(pattern)s (an
+    ILIKE pattern) among the reader's own and those others posted in the
+    cotonomas %(keys)s; each half reads only the reader's matches along
+    cotos_search (trigrams beside author and cotonoma), or walks the reader's
+    timeline index for a text too common or too short for trigrams to help.
+    Which of the two depends on the text, so these statements are planned
+    for their values every time (CotoStore.search), never generically."""
+    return f"""
+SELECT {_COTO_COLUMNS} FROM (
+    (SELECT * FROM cotos WHERE amishi_id = %(amishi_id)s AND content ILIKE %(pattern)s {where}
+      ORDER BY id DESC LIMIT %(limit)s)
+    UNION ALL
+    (SELECT shared.* FROM unnest(%(keys)s::text[]) AS k(key)
+      CROSS JOIN LATERAL (SELECT * FROM cotos
+                           WHERE posted_in_key = k.key AND amishi_id <> %(amishi_id)s
+                             AND content ILIKE %(pattern)s {where}
+                           ORDER BY id DESC LIMIT %(limit)s) AS shared)
+) AS c {_JOINS}
+ ORDER BY c.id DESC LIMIT %(limit)s
+"""
+
+
+SEARCH_FIRST_PAGE = _search_page("")
+SEARCH_PAGE_BEFORE = _search_page("AND id < %(before)s")
+
+
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern matching any text that contains `text` as it is
+    (its own %, _ and backslash taken literally)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def contains(content: str, text: str) -> bool:
+    """What contains_pattern matches, for cotos held outside PostgreSQL."""
+    return text.casefold() in content.casefold()
+
+
 # Creates the coto standing for a cotonoma, or renames it. A repeated PUT with
 # the same name writes nothing, so updated_at tells when it was last renamed.
 # Parent and owner are set at creation only, as cotonomas sets them.
@@ -619,6 +673,29 @@ class CotoStore:
     def _page(self, query: str, params: dict[str, object], limit: int) -> tuple[list[Coto], str | None]:
         with autocommitting(self.pool) as conn:
             rows = conn.execute(query, params).fetchall()
+        page = [_coto(row) for row in rows[:limit]]
+        return page, (page[-1]["id"] if len(rows) > limit else None)
+
+    def search(
+        self, amishi_id: str, cotonoma_keys: list[str], text: str, before: str | None, limit: int
+    ) -> tuple[list[Coto], str | None]:
+        """The newest cotos containing `text`, case-insensitively, among this
+        amishi's own and those posted in the cotonomas given (the ones they may
+        enter, as cotonomas says)."""
+        query = SEARCH_FIRST_PAGE if before is None else SEARCH_PAGE_BEFORE
+        params = {
+            "amishi_id": amishi_id,
+            "keys": cotonoma_keys,
+            "pattern": contains_pattern(text),
+            "before": before,
+            "limit": limit + 1,
+        }
+        with autocommitting(self.pool) as conn:
+            # The values written into the statement (ClientCursor, the simple
+            # protocol), so PostgreSQL plans it for this text: the pool makes
+            # every other statement's plan generic (D84), which here could not
+            # tell a rare text from a common one.
+            rows = psycopg.ClientCursor(conn).execute(query, params).fetchall()
         page = [_coto(row) for row in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)
 

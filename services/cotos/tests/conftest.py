@@ -86,7 +86,8 @@ class CotonomasServer(ThreadingHTTPServer):
 
 
 class CotonomasHandler(BaseHTTPRequestHandler):
-    """Answers GET /internal/cotonomas/{key}/access as the cotonomas service would."""
+    """Answers GET /internal/cotonomas/{key}/access and GET /internal/cotonomas
+    (the keys one may reach) as the cotonomas service would."""
 
     def do_GET(self):
         assert isinstance(self.server, CotonomasServer)
@@ -97,7 +98,11 @@ class CotonomasHandler(BaseHTTPRequestHandler):
         double.asked.append({"key": match and match[1], "query": query, "headers": dict(self.headers)})
         double.before_answer()
         time.sleep(double.delay)
-        send_json(self, *double.decide(match and match[1], query, self.headers.get("Authorization")))
+        authorization = self.headers.get("Authorization")
+        if url.path == "/internal/cotonomas":
+            send_json(self, *double.reachable(query, authorization))
+        else:
+            send_json(self, *double.decide(match and match[1], query, authorization))
 
     def log_message(self, *args):
         pass
@@ -141,11 +146,22 @@ class CotonomasDouble:
     def revoke(self, key: str, amishi: Amishi) -> None:
         self.cotonomas[key]["emails"].discard(amishi.email)
 
-    def decide(self, key: str | None, query: dict[str, str], authorization: str | None) -> tuple[int, bytes]:
+    def _told(self, authorization: str | None) -> tuple[int, bytes] | None:
         if self.answer is not None:
             return self.answer, self.body if self.body is not None else b'{"title": "as told"}'
         if authorization != f"Bearer {INTERNAL_TOKEN}":
             return 401, b'{"title": "Unauthorized"}'
+        return None
+
+    def reachable(self, query: dict[str, str], authorization: str | None) -> tuple[int, bytes]:
+        if (told := self._told(authorization)) is not None:
+            return told
+        keys = sorted(key for key, cotonoma in self.cotonomas.items() if query.get("email") in cotonoma["emails"])
+        return 200, json.dumps({"keys": keys}).encode()
+
+    def decide(self, key: str | None, query: dict[str, str], authorization: str | None) -> tuple[int, bytes]:
+        if (told := self._told(authorization)) is not None:
+            return told
         cotonoma = self.cotonomas.get(key) if key is not None else None
         if cotonoma is None or query.get("email") not in cotonoma["emails"]:
             return 404, b'{"title": "No such cotonoma"}'

@@ -193,3 +193,50 @@ def test_many_threads_share_the_cache_safely(cotonomas_double, clock, owner):
     assert {allowed for reader_id, allowed in results if reader_id == owner.id} == {True}
     assert {allowed for reader_id, allowed in results if reader_id != owner.id} == {False}
     assert len(access) <= 5
+
+
+# The keys one may reach (for search)
+
+
+def test_reachable_is_every_cotonoma_one_may_enter_asked_with_the_service_credential(
+    cotonoma_access, cotonomas_double, room, owner, member
+):
+    cotonomas_double.add("other-room-0002", "Other", owner)
+    assert cotonoma_access.reachable(new_amishi("MEMBER@Example.com")) == [room]
+    [asked] = cotonomas_double.asked
+    assert asked["query"]["email"] == "member@example.com", "matched by lower-cased address"
+    assert asked["headers"]["Authorization"] == f"Bearer {INTERNAL_TOKEN}"
+    assert cotonoma_access.reachable(owner) == sorted([room, "other-room-0002"])
+    assert cotonoma_access.reachable(new_amishi("outsider@example.com")) == []
+
+
+def test_reachable_is_remembered_at_most_two_seconds(cotonoma_access, cotonomas_double, clock, room, member):
+    assert cotonoma_access.reachable(member) == [room]
+    cotonomas_double.revoke(room, member)
+    clock.advance(1.9)
+    assert cotonoma_access.reachable(member) == [room], "remembered meanwhile"
+    clock.advance(0.1)
+    assert cotonoma_access.reachable(member) == []
+    assert len(cotonomas_double.asked) == 2
+
+
+@pytest.mark.parametrize(
+    "status,body",
+    [
+        (500, b'{"title": "broken"}'),
+        (404, b'{"title": "No such route"}'),
+        (200, b'{"keys": "room-key-0001"}'),
+        (200, b'{"keys": ["not a key!"]}'),
+        (200, b'{"keys": [7]}'),
+        (200, b"[]"),
+    ],
+    ids=["500", "404", "not a list", "not a key", "not a string", "not an object"],
+)
+def test_reachable_fails_closed_on_an_odd_answer_and_is_not_remembered(
+    cotonoma_access, cotonomas_double, room, member, status, body
+):
+    cotonomas_double.answer, cotonomas_double.body = status, body
+    with pytest.raises(ServiceUnavailable):
+        cotonoma_access.reachable(member)
+    cotonomas_double.answer = None
+    assert cotonoma_access.reachable(member) == [room], "asked again at once"

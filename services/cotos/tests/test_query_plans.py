@@ -9,19 +9,23 @@ cotonoma too, all written before everyone else's latest, which is when
 walking the primary key from the newest coto backwards is the worst plan."""
 
 import uuid
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.rows import TupleRow
 
-from cotoami_testing.fixtures import generic_plan_scans, scans_in_plan
+from cotoami_testing.fixtures import generic_plan_scans, scans_in_plan, scans_of
 from cotos.store import (
     _GET,
     _GET_COTONOMA_COTO,
     COTONOMA_TIMELINE_FIRST_PAGE,
     COTONOMA_TIMELINE_PAGE_BEFORE,
+    SEARCH_FIRST_PAGE,
+    SEARCH_PAGE_BEFORE,
     TIMELINE_FIRST_PAGE,
     TIMELINE_PAGE_BEFORE,
+    contains_pattern,
 )
 
 AUTHORS = 5_000
@@ -59,7 +63,10 @@ def big(database_url):
             """
             INSERT INTO cotos (id, amishi_id, content, posted_in_key, cotonoma_key, created_at)
             SELECT pg_temp.uuid7(at), ('00000000-0000-4000-8000-' || lpad(who::text, 12, '0'))::uuid,
-                   'coto', posted_in_key, cotonoma_key, at
+                   -- Words of their own, and one in a hundred with a Japanese phrase, for search.
+                   'coto ' || left(md5(random()::text), 8)
+                   || CASE WHEN random() < 0.01 THEN ' 新しいコトノマを作る' ELSE '' END,
+                   posted_in_key, cotonoma_key, at
               FROM (SELECT 1 AS who, NULL AS posted_in_key, NULL AS cotonoma_key,
                            now() - interval '30 days' - n * interval '1 minute' AS at
                       FROM generate_series(1, %(heavy)s) n
@@ -134,3 +141,50 @@ def test_one_coto(big):
     coto_id = deep_cursor(big, "amishi_id", amishi(1), 10)
     assert_reads_only_what_it_returns(big, _GET, (coto_id,))
     assert_reads_only_what_it_returns(big, _GET_COTONOMA_COTO, ("busy-cotonoma",))
+
+
+def rows_read(node: dict[str, Any]) -> int:
+    """Rows a scan node read: those it returned and those it dropped, in all its loops."""
+    read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
+    return int(read * node["Actual Loops"])
+
+
+def searched(db, query: str, params: dict[str, object]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The search run as CotoStore.search runs it (values written in, so planned
+    for them), EXPLAINed with what it read."""
+    row = psycopg.ClientCursor(db).execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()
+    assert row is not None
+    plan = row[0][0]["Plan"]
+    return plan, scans_of(plan, BIG_TABLES)
+
+
+# (text, the most rows a page may read, its authors and cotonomas' names
+# included). A text of three letters or more reads the reader's matches along
+# cotos_search, or, when it is common, a short walk of their timeline; one too
+# short for trigrams walks their timelines (and the cotonomas') until the page
+# is full, or to the end when it is rare, and no further.
+SEARCHES = [
+    ("cot", 1_000),  # in every coto: a walk that stops at once
+    # In one coto of a hundred: their matches (some hundreds), or, as the
+    # planner may judge cheaper, a walk to the page's 51st (about 5,000 rows
+    # a half); never everyone's matches nor the whole of what they may read.
+    ("コトノマ", 12_000),
+    ("zzzz", 300),  # in none
+    ("c", 1_000),  # one letter, in every coto
+    ("ノ", HEAVY_COTOS + BUSY_COTOS + 300),  # one letter, rare: to the end of what they may read
+]
+
+
+@pytest.mark.parametrize("text,most", SEARCHES, ids=[case[0] for case in SEARCHES])
+@pytest.mark.parametrize("who", [1, 2, 3], ids=["heavy amishi", "light amishi", "member of the busy cotonoma"])
+def test_search_pages(big, who, text, most):
+    params = {"amishi_id": amishi(who), "keys": ["busy-cotonoma"], "pattern": contains_pattern(text), "limit": 51}
+    before = deep_cursor(big, "amishi_id", amishi(who), 20)
+    for query, values in ((SEARCH_FIRST_PAGE, params), (SEARCH_PAGE_BEFORE, {**params, "before": before})):
+        plan, scans = searched(big, query, values)
+        for node in scans:
+            where = f"{node['Node Type']} on {node['Relation Name']} ({node.get('Alias')})"
+            assert node["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), f"{where}:\n{plan}"
+            if node["Node Type"] != "Bitmap Heap Scan":  # its Bitmap Index Scans below carry the conditions
+                assert "Index Cond" in node, f"{where} reads a whole index:\n{plan}"
+        assert sum(rows_read(node) for node in scans) <= most, f"read too much:\n{plan}"

@@ -4,7 +4,8 @@ import js from '@eslint/js';
 import globals from 'globals';
 
 export default [
-  { ignores: ['node_modules/', '.venv/', '.venv-tools/', '.run/'] },
+  // gateway/web/vendor/: npm packages' own builds, copied as published (tools/vendor-web.sh).
+  { ignores: ['node_modules/', '.venv/', '.venv-tools/', '.run/', 'gateway/web/vendor/'] },
   js.configs.recommended,
   {
     files: ['gateway/web/**/*.js'],

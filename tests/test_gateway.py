@@ -12,7 +12,13 @@ import requests
 from conftest import PROFILE, EventStream
 
 WEB = Path(__file__).resolve().parents[1] / "gateway" / "web"
-WEB_TYPES = {".html": "text/html", ".js": "javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+WEB_TYPES = {
+    ".html": "text/html",
+    ".js": "javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain",  # vendor/'s licence texts
+}
 
 
 def test_serves_the_web_client_with_security_headers(stack):

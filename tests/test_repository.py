@@ -8,6 +8,7 @@ import path: packages are installed (editable where they are ours), never
 found by hand. A failure names each file and line.
 """
 
+import json
 import re
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -168,6 +169,48 @@ def test_markdown_links_stay_inside_the_repository():
 def test_no_python_file_edits_the_import_path():
     findings = [item for path, text in tracked_texts() if path.endswith(".py") for item in sys_path_edits(path, text)]
     report(findings, "edits of the import path")
+
+
+# What the web client serves from npm packages (gateway/web/vendor/, copied from
+# node_modules by tools/vendor-web.sh) is what package.json pins, as `npm ci` installs
+# it (tools/install.sh), so the pin and the served file cannot drift apart.
+NODE_MODULES = ROOT / "node_modules"
+VENDOR = ROOT / "gateway" / "web" / "vendor"
+# "======== NAME VERSION (node_modules/.../LICENSE)" opens each package's licence.
+LICENCE_HEADER = re.compile(r"^======== (\S+) (\S+) \((\S+)\)\n", re.MULTILINE)
+REFRESH = "run tools/install.sh, then tools/vendor-web.sh, and commit gateway/web/vendor/"
+
+
+def package_json(path: Path) -> dict[str, object]:
+    manifest: dict[str, object] = json.loads((path / "package.json").read_text())
+    return manifest
+
+
+def test_the_served_markdown_it_is_the_pinned_one():
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["markdown-it"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned), "markdown-it is pinned to one version"
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/markdown-it"]
+    assert locked["version"] == pinned
+    assert package_json(NODE_MODULES / "markdown-it")["version"] == pinned, REFRESH
+    build = NODE_MODULES / "markdown-it" / "dist" / "browser" / "markdown-it.umd.min.js"
+    assert (VENDOR / "markdown-it.umd.min.js").read_bytes() == build.read_bytes(), REFRESH
+
+
+def test_the_served_markdown_it_carries_the_licences_of_what_it_bundles():
+    """markdown-it's licence and that of each package bundled into its browser build (its
+    dependencies but argparse, its command line's), each exactly as the package ships it."""
+    parts = LICENCE_HEADER.split((VENDOR / "markdown-it.LICENSE.txt").read_text())
+    preamble, sections = parts[0], [parts[i : i + 4] for i in range(1, len(parts), 4)]
+    assert "markdown-it.umd.min.js" in preamble
+    dependencies = package_json(NODE_MODULES / "markdown-it")["dependencies"]
+    assert isinstance(dependencies, dict)
+    assert [name for name, *_ in sections] == ["markdown-it", *sorted(set(dependencies) - {"argparse"})], REFRESH
+    for name, version, path, text in sections:
+        licence = ROOT / path
+        assert licence.parent.is_relative_to(NODE_MODULES) and licence.is_file(), (name, path, REFRESH)
+        assert package_json(licence.parent)["name"] == name
+        assert package_json(licence.parent)["version"] == version, (name, REFRESH)
+        assert text.strip("\n") == licence.read_text().strip("\n"), (name, REFRESH)
 
 
 # The checks themselves: what they catch and what they let through.

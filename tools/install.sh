@@ -45,7 +45,8 @@ need nginx nginx
 # The gateway's body deadline is Lua (access_by_lua in gateway/nginx/cotoami.conf.template).
 [[ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ]] || apt_install "nginx's Lua module" libnginx-mod-http-lua
 need psql postgresql-client
-# node_modules (maildev; tsc and ESLint for the web client) follows package-lock.json:
+# node_modules (maildev; tsc and ESLint for the web client; markdown-it, whose build gateway/web/vendor/
+# holds a copy of) follows package-lock.json:
 # a changed lock installs again. npm ci empties node_modules first, old stamp included.
 npm_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
 if [[ ! -f $npm_stamp ]]; then

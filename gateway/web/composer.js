@@ -5,6 +5,7 @@ import { postCoto } from './api.js';
 import { clearError, showError } from './alerts.js';
 import { byId, h } from './dom.js';
 import { isMac, isSubmitShortcut, measure, showCounter } from './forms.js';
+import { previewToggle } from './preview.js';
 import { emit, on, state } from './state.js';
 
 const composer = byId('composer', HTMLFormElement);
@@ -13,6 +14,9 @@ const input = byId('coto-input', HTMLTextAreaElement);
 const postButton = byId('post-button', HTMLButtonElement);
 const charCount = byId('char-count', HTMLSpanElement);
 const postHint = byId('post-hint', HTMLSpanElement);
+const head = byId('composer-head', HTMLDivElement);
+// Write and Preview beside the label; the preview takes the textarea's place.
+const preview = previewToggle(input, 'coto-preview');
 
 let posting = false;
 // The Idempotency-Key of the draft being posted, kept until it is posted, so
@@ -53,6 +57,7 @@ async function submitComposer() {
       emit('coto-posted', { coto });
     }
     input.value = '';
+    preview.write();
   } catch (error) {
     showError('Your coto was not posted.', error);
   } finally {
@@ -65,11 +70,14 @@ async function submitComposer() {
 }
 
 export function start() {
+  head.append(preview.group);
+  input.after(preview.preview);
   if (isMac) {
     postHint.replaceChildren(h('kbd', { text: '⌘' }), ' + ', h('kbd', { text: 'Enter' }), ' to post');
   }
   input.addEventListener('input', updateComposer);
-  input.addEventListener('keydown', (event) => {
+  // The whole form's: the shortcut posts from the preview's buttons too.
+  composer.addEventListener('keydown', (event) => {
     if (isSubmitShortcut(event)) {
       event.preventDefault();
       submitComposer();
@@ -91,6 +99,9 @@ export function start() {
   on('cotonoma-renamed', ({ name }) => {
     label.textContent = `New coto in ${name}`;
   });
-  on('composer-focus', () => input.focus());
+  on('composer-focus', () => {
+    preview.write();
+    input.focus();
+  });
   updateComposer();
 }

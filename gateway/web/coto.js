@@ -8,8 +8,11 @@
 import { ApiError, deleteCoto, updateCoto } from './api.js';
 import { clearError, showError } from './alerts.js';
 import { authorElement, cotonomaIcon, h, isAmishi, pencilIcon, trashIcon } from './dom.js';
+import { foldButton } from './fold.js';
 import { formatFull, formatWhen } from './format.js';
 import { isSubmitShortcut, measure, showCounter } from './forms.js';
+import { renderMarkdown } from './markdown.js';
+import { previewToggle } from './preview.js';
 import { cotonomaHref } from './router.js';
 import { state } from './state.js';
 
@@ -114,11 +117,14 @@ export function renderCoto(li, coto, mode, host) {
     return;
   }
 
+  // A coto's content is Markdown (markdown.js builds it as elements, never from HTML); a
+  // cotonoma's coto is its name, plain text.
   const content = isCotonomaCoto(coto)
     ? cotonomaContent(coto)
-    : h('div', { className: 'coto-content', text: coto.content });
+    : h('div', { className: 'coto-content markdown' }, renderMarkdown(coto.content));
+  const fold = isCotonomaCoto(coto) ? null : foldButton(content, coto.id);
   /** @param {HTMLElement | null} actions */
-  const parts = (actions) => [postedIn, content, h('div', { className: 'coto-footer' }, meta, actions)]
+  const parts = (actions) => [postedIn, content, fold, h('div', { className: 'coto-footer' }, meta, actions)]
     .filter((el) => el !== null);
 
   if (mode === 'confirm-delete') {
@@ -168,8 +174,9 @@ function editForm(li, coto, host) {
   const counter = h('span', { className: 'char-count', id: counterId });
   const save = h('button', { className: 'button button-primary button-small coto-save', type: 'submit' }, 'Save');
   const cancel = h('button', { className: 'button button-quiet button-small coto-cancel', type: 'button' }, 'Cancel');
+  const preview = previewToggle(input, `edit-preview-${coto.id}`);
   const form = h('form', { className: 'coto-edit-form', novalidate: true },
-    input, h('div', { className: 'coto-edit-bar' }, counter, cancel, save));
+    input, preview.preview, h('div', { className: 'coto-edit-bar' }, preview.group, counter, cancel, save));
 
   const refresh = () => {
     const m = measure(input.value);
@@ -181,7 +188,7 @@ function editForm(li, coto, host) {
     focusIn(li, '.coto-edit');
   };
   input.addEventListener('input', refresh);
-  input.addEventListener('keydown', (event) => {
+  form.addEventListener('keydown', (event) => { // the textarea's, or the preview's buttons'
     if (isSubmitShortcut(event)) {
       event.preventDefault();
       if (!save.disabled) form.requestSubmit();

@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -291,6 +292,16 @@ def access_cookies(numbers: Iterable[int]) -> tuple[str, ...]:
     )
 
 
+# The texts searched for (bench/seed.py says how often each is in a coto).
+SEARCH_3 = "c0f"
+SEARCH_1 = seed.JAPANESE[5]  # ノ
+SEARCH_ABSENT = "q"
+
+
+def search_for(text: str) -> str:
+    return f"{PROFILE.public_url}/api/search?{urllib.parse.urlencode({'q': text})}"
+
+
 def cases(seeded: Seeded, scale: seed.Scale, hello: Hello) -> list[Case]:
     api = f"{PROFILE.public_url}/api/cotos"
     heavy = access_cookies([seed.HEAVY])
@@ -362,6 +373,45 @@ def cases(seeded: Seeded, scale: seed.Scale, hello: Hello) -> list[Case]:
             f"GET /api/cotonomas, amishi with {2 * scale.heavy_owns} cotonomas",
             "cotonomas",
             f"{PROFILE.public_url}/api/cotonomas",
+            cookies=heavy,
+        ),
+        # Search at a million cotos (issue 15): a text of three characters, found
+        # through the trigram index; one of a single character, which no trigram
+        # can help, common enough that a walk of the timeline fills the page;
+        # and one in no coto at all, the walk of everything they may read.
+        Case(
+            "search-heavy-3",
+            f"search for 3 characters ({SEARCH_3!r}: in about 1 coto of 2,000), heavy amishi",
+            "cotos",
+            search_for(SEARCH_3),
+            cookies=heavy,
+        ),
+        Case(
+            "search-member-3",
+            f"search for 3 characters ({SEARCH_3!r}), the shared cotonoma's 10 members in turn",
+            "cotos",
+            search_for(SEARCH_3),
+            cookies=access_cookies(seed.SHARED_MEMBERS),
+        ),
+        Case(
+            "search-heavy-1",
+            f"search for 1 character ({SEARCH_1!r}: in 1 coto of {seed.JAPANESE_EVERY}), heavy amishi",
+            "cotos",
+            search_for(SEARCH_1),
+            cookies=heavy,
+        ),
+        Case(
+            "search-member-1",
+            f"search for 1 character ({SEARCH_1!r}), the shared cotonoma's 10 members in turn",
+            "cotos",
+            search_for(SEARCH_1),
+            cookies=access_cookies(seed.SHARED_MEMBERS),
+        ),
+        Case(
+            "search-heavy-1-absent",
+            f"search for 1 character in no coto ({SEARCH_ABSENT!r}), heavy amishi: all they may read walked",
+            "cotos",
+            search_for(SEARCH_ABSENT),
             cookies=heavy,
         ),
         Case(
@@ -486,6 +536,9 @@ THROUGHPUT_TARGETS = {
     "anonymous-timeline": 0.5,
 }
 P99_TARGET_MS = 50
+# Search for three characters or more at a million cotos (issue 15).
+SEARCH_P50_TARGETS = ("search-heavy-3", "search-member-3")
+SEARCH_P50_TARGET_MS = 50
 
 
 def case_pids(case: Case, hello: Hello, admin: psycopg.Connection) -> dict[str, list[int]]:
@@ -931,6 +984,15 @@ def targets(
                 f"{ratio:.2f} times ({result.rps:,.0f} / {hello:,.0f}; {result.rps / page:.2f} times `hello-page`), "
                 f"p99 {result.p99_ms:.1f} ms",
                 ratio >= least and result.p99_ms < P99_TARGET_MS,
+            )
+        )
+    for name in SEARCH_P50_TARGETS:
+        result = results[name]
+        rows.append(
+            (
+                f"`{name}` p50 < {SEARCH_P50_TARGET_MS} ms",
+                f"{result.p50_ms:.1f} ms ({result.rps:,.0f} requests/s)",
+                result.p50_ms < SEARCH_P50_TARGET_MS,
             )
         )
     for heavy, light in (("home-heavy-first", "home-light-first"), ("home-heavy-deep", "home-light-deep")):

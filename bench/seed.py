@@ -29,6 +29,11 @@ CONTENT = (
     "an idea worth keeping: small services start fast and deploy fast, "
     "and the timeline should not care how much was written before"
 )
+# What makes each coto's text its own, for search: a tag of four hex digits
+# (any three of them in a row are in about one coto of 2,000) and, in one coto
+# of JAPANESE_EVERY, a Japanese phrase.
+JAPANESE = "新しいコトノマを作る"
+JAPANESE_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,12 @@ def seed_cotos(url: str, scale: Scale, avatar_base: str) -> None:
         conn.execute(
             """
             INSERT INTO cotos (id, amishi_id, content, posted_in_key, cotonoma_key, created_at, updated_at)
-            SELECT pg_temp.uuid7(at), pg_temp.amishi_id(amishi), content, posted_in_key, cotonoma_key, at, at
+            SELECT pg_temp.uuid7(at), pg_temp.amishi_id(amishi),
+                   CASE WHEN cotonoma_key IS NOT NULL THEN content
+                        ELSE content || ' #' || left(md5(random()::text), 4)
+                             || CASE WHEN random() < 1.0 / %(japanese_every)s THEN ' ' || %(japanese)s ELSE '' END
+                   END,
+                   posted_in_key, cotonoma_key, at, at
               FROM (
                     -- the cotos standing for the cotonomas, in their parent or their owner's home
                     SELECT pg_temp.owner(j, %(heavy_owns)s, %(amishis)s) AS amishi, 'Cotonoma ' || j AS content,
@@ -192,6 +202,8 @@ def seed_cotos(url: str, scale: Scale, avatar_base: str) -> None:
                 "posters": posters,
                 "poster_count": len(posters),
                 "content": CONTENT,
+                "japanese": JAPANESE,
+                "japanese_every": JAPANESE_EVERY,
                 "shared": scale.shared_cotonoma_cotos,
                 "heavy": HEAVY,
                 "heavy_home": heavy_home,

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import secrets
 import threading
 import time
@@ -496,31 +497,50 @@ COTONOMA_TIMELINE_FIRST_PAGE = _timeline_page("posted_in_key", "cotonoma_key", "
 COTONOMA_TIMELINE_PAGE_BEFORE = _timeline_page("posted_in_key", "cotonoma_key", "AND id < %(before)s")
 
 
-def _search_page(where: str) -> str:
+def _search_page(own: str, shared: str, where: str) -> str:
     """A page of search results: the newest cotos containing %(pattern)s (an
-    ILIKE pattern) among the reader's own and those others posted in the
-    cotonomas %(keys)s; each half reads only the reader's matches along
-    cotos_search (trigrams beside author and cotonoma), or walks the reader's
-    timeline index for a text too common or too short for trigrams to help.
-    Which of the two depends on the text, so these statements are planned
-    for their values every time (CotoStore.search), never generically."""
+    ILIKE pattern) among the reader's own (`own`: a condition on amishi_id and
+    an order) and those others posted in the cotonomas %(keys)s (`shared`: a
+    condition on posted_in_key = k.key and an order), each half stopping at a
+    full page; `where` is the cursor's condition, if any."""
     return f"""
 SELECT {_COTO_COLUMNS} FROM (
-    (SELECT * FROM cotos WHERE amishi_id = %(amishi_id)s AND content ILIKE %(pattern)s {where}
-      ORDER BY id DESC LIMIT %(limit)s)
+    (SELECT * FROM cotos WHERE {own.format(where=f"AND content ILIKE %(pattern)s {where}")} LIMIT %(limit)s)
     UNION ALL
     (SELECT shared.* FROM unnest(%(keys)s::text[]) AS k(key)
-      CROSS JOIN LATERAL (SELECT * FROM cotos
-                           WHERE posted_in_key = k.key AND amishi_id <> %(amishi_id)s
-                             AND content ILIKE %(pattern)s {where}
-                           ORDER BY id DESC LIMIT %(limit)s) AS shared)
+      CROSS JOIN LATERAL (
+          SELECT * FROM cotos
+           WHERE {shared.format(where=f"AND amishi_id <> %(amishi_id)s AND content ILIKE %(pattern)s {where}")}
+           LIMIT %(limit)s) AS shared)
 ) AS c {_JOINS}
  ORDER BY c.id DESC LIMIT %(limit)s
 """
 
 
-SEARCH_FIRST_PAGE = _search_page("")
-SEARCH_PAGE_BEFORE = _search_page("AND id < %(before)s")
+# A text with a trigram: each half reads the reader's matches along
+# cotos_search (trigrams beside author and cotonoma, so never everyone's
+# matches), or, for a common text, walks a timeline index until the page is
+# full. Which is cheaper depends on the text, so these are planned for their
+# values every time (CotoStore.search), never generically.
+_OWN = "amishi_id = %(amishi_id)s {where} ORDER BY id DESC"
+_SHARED = "posted_in_key = k.key {where} ORDER BY id DESC"
+SEARCH_FIRST_PAGE = _search_page(_OWN, _SHARED, "")
+SEARCH_PAGE_BEFORE = _search_page(_OWN, _SHARED, "AND id < %(before)s")
+# A text without one: the walk is the one good plan (_WALK_ONLY), along the
+# timeline indexes, as the timelines' ranges make sure (given an equality,
+# the planner may walk the primary key and filter: _timeline_page).
+_OWN_WALKED = "amishi_id >= %(amishi_id)s AND amishi_id <= %(amishi_id)s {where} ORDER BY amishi_id, id DESC"
+_SHARED_WALKED = "posted_in_key >= k.key AND posted_in_key <= k.key {where} ORDER BY posted_in_key, id DESC"
+SEARCH_WALK_FIRST_PAGE = _search_page(_OWN_WALKED, _SHARED_WALKED, "")
+SEARCH_WALK_PAGE_BEFORE = _search_page(_OWN_WALKED, _SHARED_WALKED, "AND id < %(before)s")
+# For one transaction: a walk along the timeline indexes, which yield the
+# order, and stops at a full page. Expecting a rare text, the planner would
+# rather read everything the reader may read (a bitmap or sequential scan, or
+# the primary key from the cursor back) and sort it; it may do none of that.
+_WALK_ONLY = (
+    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),"
+    " set_config('enable_sort', 'off', true)"
+)
 
 
 def contains_pattern(text: str) -> str:
@@ -528,6 +548,22 @@ def contains_pattern(text: str) -> str:
     (its own %, _ and backslash taken literally)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# Three letters or digits in a row: what pg_trgm can make a trigram of in an
+# ILIKE pattern (words are runs of letters and digits; none is padded there).
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+
+
+def has_trigram(text: str) -> bool:
+    return _TRIGRAM.search(text) is not None
+
+
+def search_statement(text: str, before: str | None) -> tuple[str | None, str]:
+    """The settings a search for `text` runs under (None: the defaults) and its statement."""
+    if has_trigram(text):
+        return None, SEARCH_FIRST_PAGE if before is None else SEARCH_PAGE_BEFORE
+    return _WALK_ONLY, SEARCH_WALK_FIRST_PAGE if before is None else SEARCH_WALK_PAGE_BEFORE
 
 
 def contains(content: str, text: str) -> bool:
@@ -682,7 +718,6 @@ class CotoStore:
         """The newest cotos containing `text`, case-insensitively, among this
         amishi's own and those posted in the cotonomas given (the ones they may
         enter, as cotonomas says)."""
-        query = SEARCH_FIRST_PAGE if before is None else SEARCH_PAGE_BEFORE
         params = {
             "amishi_id": amishi_id,
             "keys": cotonoma_keys,
@@ -690,11 +725,14 @@ class CotoStore:
             "before": before,
             "limit": limit + 1,
         }
-        with autocommitting(self.pool) as conn:
-            # The values written into the statement (ClientCursor, the simple
-            # protocol), so PostgreSQL plans it for this text: the pool makes
-            # every other statement's plan generic (D84), which here could not
-            # tell a rare text from a common one.
+        # The values are written into the statement (ClientCursor, the simple
+        # protocol), so PostgreSQL plans it for this text: the pool makes every
+        # other statement's plan generic (D84), which here could not tell a
+        # rare text from a common one.
+        settings, query = search_statement(text, before)
+        with autocommitting(self.pool) as conn, conn.transaction():
+            if settings is not None:
+                conn.execute(settings)
             rows = psycopg.ClientCursor(conn).execute(query, params).fetchall()
         page = [_coto(row) for row in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)

@@ -219,7 +219,7 @@ export function refreshSession() {
  *   onAnswer: called with the final answer, for its headers
  * @returns {Promise<any>} the answer's JSON (see readBody), null for a 204, NOT_MODIFIED for a 304
  */
-async function request(method, path, body, { refresh = true, headers = {}, onAnswer = null } = {}) {
+export async function request(method, path, body, { refresh = true, headers = {}, onAnswer = null } = {}) {
   const epoch = refreshes;
   let response = await send(method, path, body, headers);
   if (!response.ok && response.status !== 304) {

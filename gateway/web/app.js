@@ -1,7 +1,7 @@
 // @ts-check
 // Cotoami web client: the anonymous memo pad (growth record 1), signing in
 // with email alone (2), cotonomas (3), sharing them by email (4), and seeing
-// what others do in them as it happens (live.js).
+// what others do in them as it happens (live.js), and searching them all (search.js).
 // Everything a person wrote is rendered with textContent, never as HTML; a coto's
 // Markdown is elements built from markdown-it's tokens, its text as text (markdown.js).
 //
@@ -19,13 +19,16 @@ import * as live from './live.js';
 import * as members from './members.js';
 import * as newCotonoma from './new-cotonoma.js';
 import * as router from './router.js';
+import * as search from './search.js';
 import * as sidebar from './sidebar.js';
 import * as signin from './signin.js';
 import { state } from './state.js';
 import * as timeline from './timeline.js';
 
 state.confirmToken = router.tokenInAddress();
-for (const view of [signin, newCotonoma, sidebar, timeline, members, composer, cotonomaPage, live, router]) view.start();
+for (const view of [signin, newCotonoma, sidebar, timeline, members, composer, cotonomaPage, search, live, router]) {
+  view.start();
+}
 // Who is signed in, and the page, at once: both follow the same cookies.
 identity.start();
 if (state.confirmToken !== null) confirm.start();

@@ -3,6 +3,7 @@
 //   /                 home: the anonymous pad, or everything I posted
 //   /cotonomas/KEY    one cotonoma: its header, members (owner), timeline
 //   /signin/TOKEN     the confirm page of a sign-in link (full loads only)
+//   ...#coto-ID       home or a cotonoma, opened at one of its cotos (a search result, timeline.js)
 // Going somewhere bumps the generation and emits "place"; each view shows its part.
 
 import { emit, state } from './state.js';
@@ -11,6 +12,15 @@ const KEY_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** @param {string} key */
 export const cotonomaHref = (key) => `/cotonomas/${encodeURIComponent(key)}`;
+
+const COTO_FRAGMENT = /^#coto-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/**
+ * The address of a coto in the place it was posted in: its cotonoma, or home.
+ * @param {string} id
+ * @param {string | null | undefined} cotonomaKey
+ */
+export const cotoHref = (id, cotonomaKey) => `${cotonomaKey ? cotonomaHref(cotonomaKey) : '/'}#coto-${id}`;
 
 /**
  * The cotonoma key in a path (/cotonomas/KEY), '' for a malformed one, null for any other path.
@@ -58,15 +68,22 @@ export function route(focus = false) {
   state.generation += 1;
   const key = cotonomaKeyIn(location.pathname);
   state.place = key;
-  emit('place', { key, focus });
+  const coto = COTO_FRAGMENT.exec(location.hash)?.[1] ?? null;
+  // Opened at a coto, the coto takes the focus once it is shown, not the page's heading.
+  emit('place', { key, focus: focus && coto === null, coto });
+}
+
+/** Home or the cotonoma on screen, no longer at a coto: the address loses its #coto-ID. */
+export function leaveCoto() {
+  if (COTO_FRAGMENT.test(location.hash)) history.replaceState(null, '', location.pathname);
 }
 
 /**
  * Goes to a page of the client without loading the document again.
- * @param {string} path
+ * @param {string} path with its #coto-ID, if any
  */
 function navigate(path) {
-  if (path !== location.pathname) history.pushState(null, '', path);
+  if (path !== location.pathname + location.hash) history.pushState(null, '', path);
   route(true);
   window.scrollTo(0, 0);
 }
@@ -84,7 +101,7 @@ function followLinksInPlace(event) {
   const url = new URL(link.href);
   if (url.origin !== location.origin || !isPagePath(url.pathname)) return;
   event.preventDefault();
-  navigate(url.pathname);
+  navigate(url.pathname + (COTO_FRAGMENT.test(url.hash) ? url.hash : ''));
 }
 
 // ------------------------------------------------- coming back after sign-in

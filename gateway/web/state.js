@@ -43,8 +43,9 @@ export const resolveIdentity = () => identityKnown();
 /**
  * The events, by name, with what each carries.
  * @typedef {object} AppEvents
- * @property {{ key: string | null, focus: boolean }} place the page shows another place (router.js);
- *   `focus`: the person navigated, so the new page's heading takes the focus
+ * @property {{ key: string | null, focus: boolean, coto: string | null }} place the page shows another
+ *   place (router.js); `focus`: the person navigated, so the new page's heading takes the focus;
+ *   `coto`: the id of a coto to show there (#coto-ID, a search result), else null
  * @property {{ amishi: Amishi | null, changed: boolean }} identity who is signed in is known anew
  *   (identity.js); `changed`: another person (or nobody) than before
  * @property {{ amishi: Amishi }} signed-in a sign-in link was used on this page (confirm.js)

@@ -3,15 +3,19 @@
 // time ("Load older"), with the line that says it is loading, empty or failing.
 // Each coto is drawn (and edited) by coto.js. What others post, edit and delete
 // meanwhile comes from live.js and is applied by coto id, so nothing shows twice.
+// A place opened at a coto (a search result) shows it; an older one opens the
+// timeline at it, a window on older cotos (coto-target.js says how).
 
 /** @import { Coto } from './api.js' */
 /** @import { CotoHost } from './coto.js' */
 
 import { ApiError, listCotos } from './api.js';
-import { clearError, showError } from './alerts.js';
+import { clearError, showError, showMessage } from './alerts.js';
 import { isCotonomaCoto, renderCoto } from './coto.js';
+import { cursorJustNewer, showAnchorBar, showTarget } from './coto-target.js';
 import { byId, h, isAmishi } from './dom.js';
 import { formatWhen } from './format.js';
+import { leaveCoto } from './router.js';
 import { emit, on, state } from './state.js';
 
 const timeline = byId('timeline', HTMLOListElement);
@@ -32,6 +36,10 @@ const cotos = new Map();
 let next = null;
 let loading = false;
 let loadedOnce = false;
+/** @type {string | null} the coto the place was opened at (#coto-ID), until its page has come */
+let targetId = null;
+/** @type {string | null} opened at an older coto: the first page's cursor, just newer than it */
+let firstCursor = null;
 let resyncWanted = false; // asked while the first page was still coming: merged once it has come
 let unseen = 0; // cotos that arrived above the reader while they were scrolled down
 /** @type {string[]} who wrote the cotos that arrived since the last announcement ('' for nobody named) */
@@ -118,7 +126,8 @@ function renameOnTimeline(key, name) {
 
 async function loadPage() {
   if (loading) return;
-  const before = next;
+  const first = !loadedOnce;
+  const before = first ? firstCursor : next;
   const generation = state.generation;
   const key = state.place;
   loading = true;
@@ -142,7 +151,7 @@ async function loadPage() {
       return;
     }
     const what = key === null ? 'Your cotos' : 'The cotos';
-    showError(before ? 'Older cotos could not be loaded.' : `${what} could not be loaded.`, error);
+    showError(first ? `${what} could not be loaded.` : 'Older cotos could not be loaded.', error);
     if (!loadedOnce) {
       const retry = h('button', { className: 'button button-secondary button-small', type: 'button', id: 'retry-load' }, 'Try again');
       retry.addEventListener('click', () => {
@@ -159,13 +168,52 @@ async function loadPage() {
       loadOlder.hidden = !next;
     }
   }
+  if (!first || !loadedOnce || generation !== state.generation) return;
+  showAnchorBar(firstCursor !== null, key);
+  if (before !== firstCursor) reload(); // back to the newest while this page was coming
+  else if (targetId !== null) findTarget(targetId);
+}
+
+/**
+ * The first page has come, of a place opened at a coto: it is shown, or looked for at its cursor.
+ * @param {string} id
+ */
+function findTarget(id) {
+  const li = cotoElement(id);
+  if (li instanceof HTMLLIElement) {
+    targetId = null;
+    showTarget(li);
+    return;
+  }
+  // Older than the newest page reaches: the timeline opens again at it.
+  const oldest = timeline.lastElementChild instanceof HTMLLIElement ? timeline.lastElementChild.dataset.id ?? '' : '';
+  const cursor = firstCursor === null && next && id < oldest ? cursorJustNewer(id) : null;
+  if (cursor) {
+    resetTimeline();
+    firstCursor = cursor;
+    loadPage();
+    return;
+  }
+  targetId = null;
+  if (firstCursor !== null) backToNewest();
+  else leaveCoto();
+  showMessage('That coto is not here.', 'It may have been deleted, or moved. Here are the newest cotos.');
+}
+
+/** A timeline opened at an older coto goes back to the newest (the person posted here, say). */
+function backToNewest() {
+  leaveCoto();
+  targetId = null;
+  firstCursor = null;
+  reload(); // or, while the first page is still coming, once it has come (loadPage)
 }
 
 /** Puts what is new at the top of the timeline (e.g. the coto of a cotonoma just created). */
 async function loadNewest() {
   const generation = state.generation;
-  if (!loadedOnce) {
-    loadPage();
+  if (!loadedOnce || firstCursor !== null) {
+    if (firstCursor === null) loadPage();
+    else backToNewest(); // where the new coto is
     return;
   }
   try {
@@ -241,6 +289,7 @@ function announce(name) {
  */
 function arrive(coto) {
   if (!loadedOnce || cotos.has(coto.id)) return; // already shown, e.g. from this page's own POST
+  if (firstCursor !== null) return; // a window on older cotos: new ones are with the newest
   const anchor = scrolledDown() ? firstVisibleCoto() : null;
   const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
   addCotos([coto], 'top');
@@ -312,7 +361,7 @@ async function resync() {
   const generation = state.generation;
   let page;
   try {
-    page = await listCotos(null, null, state.place);
+    page = await listCotos(firstCursor, null, state.place);
   } catch {
     return; // the timeline stays as it was; the stream carries on
   }
@@ -351,6 +400,7 @@ function resetTimeline() {
   state.cotosShown = null;
   timeline.replaceChildren();
   loadOlder.hidden = true;
+  showAnchorBar(false, state.place);
   status.hidden = false;
   status.textContent = '';
   clearError();
@@ -363,8 +413,10 @@ function refreshTimes() {
 }
 
 export function start() {
-  on('place', ({ key }) => {
+  on('place', ({ key, coto }) => {
     resetTimeline();
+    targetId = coto;
+    firstCursor = null;
     if (key !== null) return; // a cotonoma's cotos load once it is being opened (cotonoma-entered)
     heading.textContent = 'Your cotos';
     loadPage();
@@ -379,7 +431,7 @@ export function start() {
   });
   on('cotonoma-created', () => loadNewest());
   on('not-found', resetTimeline);
-  on('coto-posted', ({ coto }) => addCotos([coto], 'top'));
+  on('coto-posted', ({ coto }) => (firstCursor === null ? addCotos([coto], 'top') : backToNewest()));
   on('live-coto', ({ coto }) => arrive(coto));
   on('live-coto-updated', ({ coto }) => replace(coto));
   on('live-coto-deleted', ({ id }) => remove(id));

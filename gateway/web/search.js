@@ -275,9 +275,10 @@ export function start() {
   });
   // Where the person was, remembered as the focus comes into the search from elsewhere.
   form.addEventListener('focusin', (event) => {
-    const from = event.relatedTarget;
-    if (from instanceof HTMLElement && !form.contains(from) && !results.contains(from)) returnTo = from;
-    else if (!from && results.hidden) returnTo = null;
+    const from = event.relatedTarget instanceof HTMLElement ? event.relatedTarget : null;
+    if (from && results.contains(from)) return; // back from the results: the same search goes on
+    if (from && !form.contains(from)) returnTo = from;
+    else if (results.hidden) returnTo = null; // from nowhere, or the box's own button: nothing to go back to
   });
   // Narrow: an empty box folds again once the focus has left it.
   form.addEventListener('focusout', () => setTimeout(() => {

@@ -21,6 +21,7 @@ from cotos.resources import (
     SearchResource,
 )
 from cotos.store import AnonymousCotoStore, CotoStore
+from cotos.trash import TrashPurger
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,9 +35,12 @@ class Dependencies(PeopleFacingDependencies):
     @classmethod
     def open(cls, config: Config) -> "Dependencies":
         """Called in each gunicorn worker process after the fork (no preload),
-        so each process runs an outbox relay of its own."""
+        so each process runs an outbox relay and a trash purger of its own."""
         backing = cls.open_people_facing(config, config.tokens, config.rate_limit_window_seconds)
-        liveness = keep_running("outbox-relay", OutboxRelay(backing["pool"], backing["redis"], "cotos"))
+        liveness = {
+            **keep_running("outbox-relay", OutboxRelay(backing["pool"], backing["redis"], "cotos")),
+            **keep_running("trash-purger", TrashPurger(CotoStore(backing["pool"]))),
+        }
         return cls(
             **backing,
             liveness=liveness,
@@ -60,6 +64,7 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     cotos_resource = CotosResource(config, cotos, anonymous_cotos, deps.cotonomas, deps.limits)
     app.add_route("/api/cotos", cotos_resource)
     app.add_route("/api/cotos/{coto_id:uuid}", cotos_resource, suffix="item")
+    app.add_route("/api/cotos/{coto_id:uuid}/restore", cotos_resource, suffix="restore")
     app.add_route("/api/search", SearchResource(cotos, anonymous_cotos, deps.cotonomas))
     app.add_route("/internal/anonymous-cotos/claims", AnonymousCotoClaimsResource(cotos, anonymous_cotos))
     app.add_route("/internal/anonymous-pads/{anonymous_id}", AnonymousPadResource(anonymous_cotos))

@@ -31,8 +31,10 @@ from cotos.store import (
     AnonymousCotoStore,
     Author,
     Coto,
+    CotonomaNotEmpty,
     CotoStore,
     IdempotencyKeyReused,
+    NoSuchCotonoma,
     PadFull,
     Posted,
     StandsForCotonoma,
@@ -100,6 +102,14 @@ def _stands_for_cotonoma() -> falcon.HTTPConflict:
     )
 
 
+_CANNOT_GO_BACK = "The cotonoma it was posted in is gone, or you may no longer post in it."
+
+
+def _not_restorable(description: str) -> falcon.HTTPConflict:
+    # 409: the coto is the author's and in the trash; what refuses is where it would go back to.
+    return falcon.HTTPConflict(title="Cannot restore", description=description)
+
+
 def _sign_in(description: str) -> falcon.HTTPUnauthorized:
     return falcon.HTTPUnauthorized(title="Sign in", description=description, challenges=["Cookie"])
 
@@ -122,6 +132,7 @@ ERROR_ANSWERS: ErrorAnswers = {
         title="Memo pad full", description=f"An anonymous pad holds {error.max_cotos} cotos; sign in to keep more."
     ),
     StandsForCotonoma: lambda error: _stands_for_cotonoma(),
+    NoSuchCotonoma: lambda error: _no_such_cotonoma(),
     ServiceUnavailable: _cotonomas_unavailable,
 }
 
@@ -293,14 +304,51 @@ class CotosResource:
         resp.media = {"coto": coto}
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        """Its author's coto goes to their trash; so does one posted in a
+        cotonoma whose owner asks (moderation: the author is not told by whom).
+        An anonymous pad's coto is deleted for good (the pad has no trash)."""
         amishi = req.context.amishi
         if amishi is not None:
-            deleted = self.cotos.delete(amishi.id, str(coto_id))
+            deleted = self.cotos.delete(amishi.id, str(coto_id)) or self._moderate(amishi, str(coto_id))
         else:
             deleted = self.anonymous_cotos.delete(self._owned(req, resp), str(coto_id))
         if not deleted:
             raise _no_such_coto()
         resp.status = falcon.HTTP_204
+
+    def _moderate(self, amishi: Amishi, coto_id: str) -> bool:
+        """Whether another's coto was removed from a cotonoma this amishi owns
+        (cotonomas says whose it is); anyone else's is no coto of theirs to delete."""
+        coto = self.cotos.get(coto_id)
+        if coto is None or coto["posted_in"] is None:
+            return False
+        key = coto["posted_in"]["key"]
+        decision = self.access.cotonoma(key, amishi)
+        if decision is None or decision["owner_id"] != amishi.id:
+            return False
+        if coto["as_cotonoma"]:
+            raise StandsForCotonoma(coto_id)  # a sub-cotonoma goes only with its own deletion
+        return self.cotos.moderate(coto_id, key)
+
+    def on_post_restore(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        """POST /api/cotos/{id}/restore: its author brings a deleted coto back
+        from the trash, where it was, within TRASH_DAYS. Anyone else, and any
+        coto not in the author's trash, is 404, as a coto one cannot see."""
+        amishi = req.context.amishi
+        trashed = self.cotos.trashed(amishi.id, str(coto_id)) if amishi is not None else None
+        if amishi is None or trashed is None:
+            raise _no_such_coto()
+        if trashed.moderated:
+            raise _not_restorable("It was removed from the cotonoma it was posted in, and stays removed.")
+        if trashed.posted_in_key is not None and self.access.cotonoma(trashed.posted_in_key, amishi) is None:
+            raise _not_restorable(_CANNOT_GO_BACK)
+        try:
+            coto = self.cotos.restore(amishi.id, str(coto_id))
+        except NoSuchCotonoma:
+            raise _not_restorable(_CANNOT_GO_BACK) from None
+        if coto is None:
+            raise _no_such_coto()  # restored or purged meanwhile
+        resp.media = {"coto": coto}
 
 
 MAX_SEARCH_CHARS = 200
@@ -429,7 +477,8 @@ def _cotonoma_name(body: Mapping[str, object]) -> str:
 class CotonomaCotosResource:
     """/internal/cotonoma-cotos/{key}: cotonomas keeps the coto that stands for
     each cotonoma. Both methods may be repeated safely: cotonomas retries them
-    to keep exactly one coto per cotonoma."""
+    to keep exactly one coto per cotonoma. A PUT under a parent whose coto is
+    gone is 404; a DELETE of a cotonoma that holds cotos is 409."""
 
     def __init__(self, cotos: CotoStore):
         self.cotos = cotos
@@ -449,5 +498,16 @@ class CotonomaCotosResource:
         resp.media = {"coto": self.cotos.put_cotonoma_coto(key, name, parent_key, owner)}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
-        self.cotos.delete_cotonoma_coto(_cotonoma_key(key, "The key"))
+        """Deletes the coto (and the trash of the cotonoma) unless cotos are
+        posted in it: then 409 saying how many, and nothing is deleted."""
+        try:
+            self.cotos.delete_cotonoma_coto(_cotonoma_key(key, "The key"))
+        except CotonomaNotEmpty as error:
+            resp.status = falcon.HTTP_409
+            resp.media = {
+                "title": "Cotonoma not empty",
+                "description": f"{error.cotos} cotos are posted in this cotonoma.",
+                "cotos": error.cotos,
+            }
+            return
         resp.status = falcon.HTTP_204

@@ -591,11 +591,59 @@ _SAVE_ANONYMOUS = """
 INSERT INTO cotos (id, amishi_id, content, created_at, updated_at)
 SELECT id, %s, content, created_at, updated_at
   FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::timestamptz[]) AS t(id, content, created_at, updated_at)
+ -- Nor one saved before and put in the trash since, which a retried save must not bring back.
+ WHERE NOT EXISTS (SELECT FROM trashed_cotos tc WHERE tc.id = t.id)
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
 
 _SAVED = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = ANY(%s) ORDER BY c.id"
+
+# How long a deleted coto stays in the trash, restorable by its author, before it is purged.
+TRASH_DAYS = 30
+_IN_TRASH_TIME = f"deleted_at > now() - interval '{TRASH_DAYS} days'"
+
+
+def _to_trash(which: str) -> str:
+    """Moves the coto `which` selects (never one standing for a cotonoma) into
+    the trash whole, in one statement; returns its id, author and cotonoma."""
+    return f"""
+WITH gone AS (DELETE FROM cotos WHERE {which} AND cotonoma_key IS NULL RETURNING *)
+INSERT INTO trashed_cotos AS t (id, amishi_id, content, posted_in_key, created_at, updated_at, moderated)
+SELECT id, amishi_id, content, posted_in_key, created_at, updated_at, %(moderated)s FROM gone
+ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content, posted_in_key = EXCLUDED.posted_in_key,
+       updated_at = EXCLUDED.updated_at, deleted_at = now(), moderated = EXCLUDED.moderated
+RETURNING id, amishi_id, posted_in_key
+"""
+
+
+# By its author; by the owner of the cotonoma it was posted in (moderated).
+_TRASH_OWN = _to_trash("id = %(id)s AND amishi_id = %(amishi_id)s")
+_TRASH_MODERATED = _to_trash("id = %(id)s AND posted_in_key = %(cotonoma_key)s")
+
+# A coto of this author in the trash, young enough to be restored.
+_TRASHED = f"""
+SELECT posted_in_key, moderated FROM trashed_cotos WHERE id = %s AND amishi_id = %s AND {_IN_TRASH_TIME}
+"""
+
+# Moves the author's coto back from the trash as it was (its id, so its
+# place). In a cotonoma whose coto is gone, the foreign key refuses it.
+_RESTORE = f"""
+WITH back AS (
+    DELETE FROM trashed_cotos WHERE id = %s AND amishi_id = %s AND NOT moderated AND {_IN_TRASH_TIME} RETURNING *),
+c AS (
+    INSERT INTO cotos (id, amishi_id, content, posted_in_key, created_at, updated_at)
+    SELECT id, amishi_id, content, posted_in_key, created_at, updated_at FROM back RETURNING *)
+SELECT {_COTO_COLUMNS} FROM c {_JOINS}
+"""
+
+# A batch of what the trash has held for longer than it keeps anything; rows
+# another purge holds are left to it.
+_PURGE = f"""
+DELETE FROM trashed_cotos WHERE id IN (
+    SELECT id FROM trashed_cotos WHERE deleted_at <= now() - interval '{TRASH_DAYS} days'
+     ORDER BY deleted_at LIMIT %s FOR UPDATE SKIP LOCKED)
+"""
 
 
 def _coto(row: CotoRow) -> Coto:
@@ -642,6 +690,32 @@ def _tell_deleted(conn: psycopg.Connection, deleted: tuple[uuid.UUID, uuid.UUID,
 
 class StandsForCotonoma(Exception):
     """The coto stands for a cotonoma: it changes only through the cotonomas service."""
+
+
+class NoSuchCotonoma(Exception):
+    """The cotonoma a coto would go into has no coto (it is gone, or being deleted)."""
+
+
+class CotonomaNotEmpty(Exception):
+    """Cotos (sub-cotonomas' among them) are posted in the cotonoma whose coto was to go."""
+
+    def __init__(self, cotos: int):
+        super().__init__(f"{cotos} cotos are posted in it")
+        self.cotos = cotos
+
+
+@dataclass(frozen=True)
+class Trashed:
+    """A coto in its author's trash, young enough to restore."""
+
+    posted_in_key: str | None
+    moderated: bool
+
+
+def _posted_in(conn: psycopg.Connection, cotonoma_key: str) -> int:
+    """How many cotos (cotonomas' among them) are posted in the cotonoma."""
+    row = conn.execute("SELECT count(*) FROM cotos WHERE posted_in_key = %s", (cotonoma_key,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 class CotoStore:
@@ -692,8 +766,11 @@ class CotoStore:
             "fingerprint": fingerprint,
             "streams": streams_of(amishi.id, cotonoma_key),
         }
-        with autocommitting(self.pool) as conn:
-            row = conn.execute(_POST, params).fetchone()
+        try:
+            with autocommitting(self.pool) as conn:
+                row = conn.execute(_POST, params).fetchone()
+        except psycopg.errors.ForeignKeyViolation:
+            raise NoSuchCotonoma(cotonoma_key) from None  # deleted since its access was decided
         return cast(Coto, orjson.loads(row[0])) if row else None
 
     def timeline(self, amishi_id: str, before: str | None, limit: int) -> tuple[list[Coto], str | None]:
@@ -757,34 +834,67 @@ class CotoStore:
         return coto
 
     def delete(self, amishi_id: str, coto_id: str) -> bool:
-        """Whether a coto of this amishi was deleted.
+        """Whether a coto of this amishi was deleted (into the trash).
         Raises StandsForCotonoma for the author's coto of a cotonoma."""
         with self.pool.connection() as conn:
-            deleted = conn.execute(
-                "DELETE FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NULL"
-                " RETURNING id, amishi_id, posted_in_key",
-                (coto_id, amishi_id),
-            ).fetchone()
+            deleted = conn.execute(_TRASH_OWN, {"id": coto_id, "amishi_id": amishi_id, "moderated": False}).fetchone()
             if deleted is None and conn.execute(_STANDS_FOR_COTONOMA, (coto_id, amishi_id)).fetchone():
                 raise StandsForCotonoma(coto_id)
             _tell_deleted(conn, deleted)
             return deleted is not None
+
+    def moderate(self, coto_id: str, cotonoma_key: str) -> bool:
+        """Whether the coto posted in this cotonoma (whose owner the caller
+        checked) was removed: into its author's trash, marked so that it stays removed."""
+        with self.pool.connection() as conn:
+            params = {"id": coto_id, "cotonoma_key": cotonoma_key, "moderated": True}
+            deleted = conn.execute(_TRASH_MODERATED, params).fetchone()
+            _tell_deleted(conn, deleted)
+            return deleted is not None
+
+    def trashed(self, amishi_id: str, coto_id: str) -> Trashed | None:
+        """This author's coto in the trash, if it is there and younger than TRASH_DAYS."""
+        with autocommitting(self.pool) as conn:
+            row = conn.execute(_TRASHED, (coto_id, amishi_id)).fetchone()
+        return Trashed(*row) if row else None
+
+    def restore(self, amishi_id: str, coto_id: str) -> Coto | None:
+        """The coto moved back from this author's trash where it was, told as
+        a `coto` event again; None if it is not there to restore (or moderated).
+        Raises NoSuchCotonoma when the cotonoma it was posted in is gone."""
+        try:
+            with self.pool.connection() as conn:
+                row = conn.execute(_RESTORE, (coto_id, amishi_id)).fetchone()
+                if row is None:
+                    return None
+                coto = _coto(row)
+                _tell(conn, "coto", coto)
+                return coto
+        except psycopg.errors.ForeignKeyViolation:
+            raise NoSuchCotonoma(coto_id) from None
+
+    def purge_trash(self, batch: int = 1000) -> int:
+        """Forgets a batch of what has been in the trash for TRASH_DAYS; how many."""
+        with self.pool.connection() as conn:
+            return conn.execute(_PURGE, (batch,)).rowcount
 
     def put_cotonoma_coto(self, cotonoma_key: str, name: str, parent_key: str | None, owner: Author) -> Coto:
         """The coto standing for a cotonoma, created in its parent (or its
         owner's home) if absent, else renamed; the owner is recorded as its author."""
         with self.pool.connection() as conn:
             conn.execute(_RECORD_AUTHOR, owner)
-            written = conn.execute(
-                _PUT_COTONOMA_COTO,
-                {
-                    "id": new_coto_id(),
-                    "owner_id": owner["id"],
-                    "name": name,
-                    "parent_key": parent_key,
-                    "cotonoma_key": cotonoma_key,
-                },
-            ).fetchone()
+            params = {
+                "id": new_coto_id(),
+                "owner_id": owner["id"],
+                "name": name,
+                "parent_key": parent_key,
+                "cotonoma_key": cotonoma_key,
+            }
+            try:
+                with conn.transaction():
+                    written = conn.execute(_PUT_COTONOMA_COTO, params).fetchone()
+            except psycopg.errors.ForeignKeyViolation:
+                raise NoSuchCotonoma(parent_key) from None  # the parent's coto is gone
             row = conn.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone()
             assert row is not None, "the coto was inserted, or was there already"
             coto = _coto(row)
@@ -794,11 +904,23 @@ class CotoStore:
             return coto
 
     def delete_cotonoma_coto(self, cotonoma_key: str) -> None:
-        """Removes the coto standing for a cotonoma, if there is one."""
+        """Removes the coto standing for a cotonoma, if there is one, with what
+        its trash holds (it could not be restored there any more), unless
+        cotos are posted in it: CotonomaNotEmpty, with how many. The foreign
+        key makes the check hold against a post or a restore at the same moment."""
         with self.pool.connection() as conn:
-            deleted = conn.execute(
-                "DELETE FROM cotos WHERE cotonoma_key = %s RETURNING id, amishi_id, posted_in_key", (cotonoma_key,)
-            ).fetchone()
+            held = _posted_in(conn, cotonoma_key)
+            if held:
+                raise CotonomaNotEmpty(held)
+            try:
+                with conn.transaction():
+                    deleted = conn.execute(
+                        "DELETE FROM cotos WHERE cotonoma_key = %s RETURNING id, amishi_id, posted_in_key",
+                        (cotonoma_key,),
+                    ).fetchone()
+            except psycopg.errors.ForeignKeyViolation:
+                raise CotonomaNotEmpty(max(_posted_in(conn, cotonoma_key), 1)) from None  # posted meanwhile
+            conn.execute("DELETE FROM trashed_cotos WHERE posted_in_key = %s", (cotonoma_key,))
             _tell_deleted(conn, deleted)
 
     def save_anonymous(self, author: Author, cotos: list[AnonymousCoto]) -> int:

@@ -1,6 +1,12 @@
 """Writes that span this service's rows and the cotos service's coto for each
 cotonoma: exactly one coto per cotonoma, never an orphan on either side.
 
+Deletion is creation backwards: the row is committed 'deleting' (gone for
+everyone) before cotos is asked to delete the coto (which it refuses while
+cotos are posted in the cotonoma), and the row is deleted, or put back, once
+cotos has answered; one left 'deleting' is settled by the Reconciler, which
+asks cotos again (the call is safe to repeat).
+
 Creation commits the row in 'creating' (invisible to everyone) before asking
 cotos for the coto, so a crash or a lost answer leaves a trace to undo; the
 row stays locked while the coto is being made, so the reconciler never undoes
@@ -20,7 +26,7 @@ import psycopg_pool
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.tokens import Amishi
 from cotonomas.cotos_client import CotosClient
-from cotonomas.store import Cotonoma, CotonomaStore, PendingCreation
+from cotonomas.store import Cotonoma, CotonomaNotEmpty, CotonomaStore, PendingCreation, PendingDeletion
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,47 @@ class CotonomaWrites:
                 extra={"fields": {"cotonoma": key}},
             )
 
+    def delete(self, owner: Amishi, key: str) -> None:
+        """Deletes the owner's cotonoma if it holds nothing: the row goes
+        'deleting' (gone for everyone) and is committed so, cotos deletes its
+        coto unless cotos are posted in it, then the row goes, or is put back
+        (CotonomaNotEmpty). On ServiceUnavailable it is put back if cotos was
+        not reached, else left to the reconciler, which asks cotos again.
+        NoSuchCotonoma and CotonomaNotEmpty (sub-cotonomas) from the store."""
+        self.store.begin_deletion(key, owner)
+        # Raised once the block has committed what it settled (raising inside would roll it back).
+        refusal: Exception | None = None
+        with self.store.finishing_deletion(key) as deletion:
+            if deletion is None:
+                raise ServiceUnavailable("cotos", "took so long that the deletion was settled", maybe_done=True)
+            try:
+                held = self.cotos.delete_cotonoma_coto(key)
+            except ServiceUnavailable as failure:
+                log.warning("deleting a cotonoma's coto failed: %s", failure, extra={"fields": {"cotonoma": key}})
+                if not failure.maybe_done:
+                    deletion.keep()
+                refusal = failure
+            else:
+                settle(deletion, held)
+                refusal = CotonomaNotEmpty(cotos=held) if held else None
+        if refusal is not None:
+            raise refusal
+
+    def settle_stuck_deletions(self, older_than: timedelta = STUCK_AFTER) -> int:
+        """Settle each deletion left unsettled for longer than `older_than`, as
+        cotos now answers: finished if its coto is gone (or goes now), else
+        put back. Stops at the first failure, which is the caller's to report;
+        returns how many were settled."""
+        settled = 0
+        while True:
+            with self.store.oldest_stuck_deletion(older_than) as deletion:
+                if deletion is None:
+                    return settled
+                held = self.cotos.delete_cotonoma_coto(deletion.key)
+                settle(deletion, held)
+            log.info("settled an unfinished cotonoma deletion", extra={"fields": {"cotonoma": deletion.key}})
+            settled += 1
+
     def undo_stuck_creations(self, older_than: timedelta = STUCK_AFTER) -> int:
         """Undo each creation left unfinished for longer than `older_than`: delete
         its coto (if any), then its row. Stops at the first failure, which is
@@ -97,8 +144,16 @@ class CotonomaWrites:
             undone += 1
 
 
+def settle(deletion: PendingDeletion, held: int) -> None:
+    """As cotos answered: holding nothing, its coto is gone, and so goes the row; else it is back."""
+    if held:
+        deletion.keep()
+    else:
+        deletion.finish()
+
+
 class Reconciler:
-    """Runs undo_stuck_creations every few seconds in a daemon thread.
+    """Runs undo_stuck_creations and settle_stuck_deletions every few seconds in a daemon thread.
 
     Every process runs one; row locks (SKIP LOCKED) keep them from undoing the
     same creation twice or one still being finished."""
@@ -132,7 +187,8 @@ class Reconciler:
         while not self._stopping.wait(self.every_seconds):
             try:
                 self.writes.undo_stuck_creations(self.stuck_after)
+                self.writes.settle_stuck_deletions(self.stuck_after)
             except (ServiceUnavailable, psycopg.Error, psycopg_pool.PoolTimeout) as error:
-                log.warning("undoing unfinished cotonoma creations failed; retrying later: %s", error)
+                log.warning("settling unfinished cotonoma creations or deletions failed; retrying later: %s", error)
             except Exception:  # a bug must not end the reconciling
-                log.exception("undoing unfinished cotonoma creations failed")
+                log.exception("settling unfinished cotonoma creations or deletions failed")

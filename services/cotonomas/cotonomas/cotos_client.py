@@ -1,8 +1,8 @@
 """Calls to the cotos service's internal paths for the coto that stands for each cotonoma."""
 
-from cotoami_common.internal import InternalClient
+from cotoami_common.internal import InternalClient, ServiceUnavailable
 
-# Both calls are safe to repeat, so a caller unsure whether one took effect
+# Every call is safe to repeat, so a caller unsure whether one took effect
 # (ServiceUnavailable.maybe_done) may simply make it again, or undo it.
 _DONE = (200, 204)
 
@@ -16,6 +16,15 @@ class CotosClient:
         body = {"name": name, "parent_key": parent_key, "owner": owner}
         self.cotos.call("PUT", f"/internal/cotonoma-cotos/{key}", json=body, expect=_DONE)
 
-    def delete_cotonoma_coto(self, key: str) -> None:
-        """Delete the cotonoma's coto; done as well when there is none."""
-        self.cotos.call("DELETE", f"/internal/cotonoma-cotos/{key}", expect=_DONE)
+    def delete_cotonoma_coto(self, key: str) -> int:
+        """Delete the cotonoma's coto (done as well when there is none) unless
+        cotos are posted in it: 0 when done, else how many are (cotos decides,
+        atomically with posts)."""
+        answer = self.cotos.call("DELETE", f"/internal/cotonoma-cotos/{key}", expect=(*_DONE, 409))
+        if answer.status != 409:
+            return 0
+        body = answer.json()
+        held = body.get("cotos") if isinstance(body, dict) else None
+        if not isinstance(held, int) or isinstance(held, bool) or held < 1:
+            raise ServiceUnavailable("cotos", "refused a deletion without saying what it holds", maybe_done=False)
+        return held

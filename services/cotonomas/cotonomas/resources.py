@@ -26,7 +26,16 @@ from cotoami_common.web import (
 from cotonomas.consistency import CotonomaWrites
 from cotonomas.invitations import InvitationBudget, TooManyInvitations
 from cotonomas.metrics import COTONOMAS_CREATED
-from cotonomas.store import AlreadyMember, CotonomaStore, NameTaken, NoSuchCotonoma, Place, Viewer, parse_cursor
+from cotonomas.store import (
+    AlreadyMember,
+    CotonomaNotEmpty,
+    CotonomaStore,
+    NameTaken,
+    NoSuchCotonoma,
+    Place,
+    Viewer,
+    parse_cursor,
+)
 
 MAX_NAME_CHARS = 50
 # A creation under way is finished or undone within seconds (its calls to cotos time out in ~2 s).
@@ -110,6 +119,18 @@ def cotos_unavailable() -> falcon.HTTPServiceUnavailable:
     )
 
 
+def _counted(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def not_empty(error: CotonomaNotEmpty) -> falcon.HTTPConflict:
+    held = [_counted(n, what) for n, what in ((error.cotos, "coto"), (error.cotonomas, "cotonoma")) if n]
+    return falcon.HTTPConflict(
+        title="Cotonoma not empty",
+        description=f"It still holds {' and '.join(held)}. Only an empty cotonoma can be deleted.",
+    )
+
+
 # What the stores and the writes may raise, as the answer each one means; create_app registers them.
 ERROR_ANSWERS: ErrorAnswers = {
     NoSuchCotonoma: lambda error: no_such_cotonoma(),
@@ -117,6 +138,7 @@ ERROR_ANSWERS: ErrorAnswers = {
     AlreadyMember: lambda error: falcon.HTTPConflict(
         title="Already a member", description=f"{error.email} is a member already."
     ),
+    CotonomaNotEmpty: not_empty,
     ServiceUnavailable: lambda error: cotos_unavailable(),
     TooManyInvitations: too_many_invitations,
 }
@@ -163,7 +185,7 @@ def owned(store: CotonomaStore, viewer: Viewer, key: str) -> Place:
 
 
 class CotonomaResource:
-    """/api/cotonomas/{key}: one cotonoma with its ancestors and children; rename it."""
+    """/api/cotonomas/{key}: one cotonoma with its ancestors and children; rename it; delete it."""
 
     def __init__(self, store: CotonomaStore, writes: CotonomaWrites):
         self.store = store
@@ -182,6 +204,14 @@ class CotonomaResource:
         owned(self.store, Viewer.of(amishi), key)
         cotonoma = self.writes.rename(amishi, key, name)
         resp.media = {"cotonoma": cotonoma}
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        """Its owner deletes it, if it holds no cotos and no cotonomas (409
+        says what is left); its coto goes with it, and its members lose it."""
+        amishi = require_amishi(req)
+        owned(self.store, Viewer.of(amishi), key)
+        self.writes.delete(amishi, key)
+        resp.status = falcon.HTTP_204
 
 
 class MembersResource:

@@ -81,6 +81,16 @@ class NameTaken(Exception):
         self.pending = pending
 
 
+class CotonomaNotEmpty(Exception):
+    """A cotonoma to be deleted still holds cotonomas (as this service knows
+    them) or cotos (as the cotos service counts them)."""
+
+    def __init__(self, cotos: int = 0, cotonomas: int = 0):
+        super().__init__(f"{cotos} cotos, {cotonomas} cotonomas")
+        self.cotos = cotos
+        self.cotonomas = cotonomas
+
+
 class AlreadyMember(Exception):
     """The address is already a member of the cotonoma."""
 
@@ -217,6 +227,11 @@ ON CONFLICT (id) DO UPDATE
 """
 
 
+# A parent still there for a child to be made in, locked against its deletion
+# until the child is committed (FOR KEY SHARE: renames and other children go on).
+_STILL_READY = "SELECT 1 FROM cotonomas WHERE key = %s AND state = 'ready' FOR KEY SHARE"
+
+
 # The cotonoma and every cotonoma below it: whose access follows its members.
 _WITH_DESCENDANTS = """
 WITH RECURSIVE below AS (
@@ -323,6 +338,24 @@ class PendingCreation:
         self.conn.execute("DELETE FROM cotonomas WHERE key = %s", (self.key,))
 
 
+class PendingDeletion:
+    """A cotonoma row in 'deleting', locked in an open transaction: once the
+    cotos service has answered, finish it or put it back."""
+
+    def __init__(self, conn: psycopg.Connection, key: str):
+        self.conn = conn
+        self.key = key
+
+    def finish(self) -> None:
+        """Delete the row (its members and invitations with it) and say so on its stream."""
+        self.conn.execute("DELETE FROM cotonomas WHERE key = %s", (self.key,))
+        write_event(self.conn, [stream_of(self.key)], "cotonoma-deleted", {"key": self.key})
+
+    def keep(self) -> None:
+        """It holds cotos after all: it is back, as it was."""
+        self.conn.execute("UPDATE cotonomas SET state = 'ready' WHERE key = %s", (self.key,))
+
+
 class CotonomaStore:
     def __init__(self, pool: psycopg_pool.ConnectionPool):
         self.pool = pool
@@ -392,6 +425,11 @@ class CotonomaStore:
         with self._writing(owner) as conn:
             if parent_key is not None and self._reach(conn, parent_key, Viewer.of(owner)) is None:
                 raise NoSuchCotonoma()
+            # Held to the commit: a deletion of the parent (which locks it FOR
+            # UPDATE, then counts its children) waits for this child or is seen
+            # to have begun, so no child is made under a parent on its way out.
+            if parent_key is not None and not conn.execute(_STILL_READY, (parent_key,)).fetchone():
+                raise NoSuchCotonoma()
             try:
                 with conn.transaction():
                     conn.execute(
@@ -424,6 +462,46 @@ class CotonomaStore:
                 (older_than,),
             ).fetchone()
             yield PendingCreation(conn, row[0]) if row else None
+
+    def begin_deletion(self, key: str, owner: Amishi) -> None:
+        """Commit the owner's cotonoma as 'deleting' (gone for everyone), unless
+        cotonomas are made in it (CotonomaNotEmpty; any state, as one being
+        created will hold a coto there). NoSuchCotonoma if it is not theirs."""
+        with self._writing(owner) as conn:
+            row = conn.execute(
+                "SELECT key FROM cotonomas WHERE key = %s AND owner_id = %s AND state = 'ready' FOR UPDATE",
+                (key, owner.id),
+            ).fetchone()
+            if row is None:
+                raise NoSuchCotonoma()
+            (children,) = _returned(
+                conn.execute("SELECT count(*) FROM cotonomas WHERE parent_key = %s", (key,)).fetchone()
+            )
+            if children:
+                raise CotonomaNotEmpty(cotonomas=children)
+            conn.execute("UPDATE cotonomas SET state = 'deleting', updated_at = now() WHERE key = %s", (key,))
+
+    @contextmanager
+    def finishing_deletion(self, key: str) -> Iterator[PendingDeletion | None]:
+        """The deletion of `key`, locked so the reconciler leaves it alone; None
+        if the reconciler has settled it already."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT key FROM cotonomas WHERE key = %s AND state = 'deleting' FOR UPDATE", (key,)
+            ).fetchone()
+            yield PendingDeletion(conn, key) if row else None
+
+    @contextmanager
+    def oldest_stuck_deletion(self, older_than: timedelta) -> Iterator[PendingDeletion | None]:
+        """The oldest deletion left unsettled for longer than `older_than`, locked;
+        one that another process holds is skipped."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT key FROM cotonomas WHERE state = 'deleting' AND updated_at < now() - %s"
+                " ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (older_than,),
+            ).fetchone()
+            yield PendingDeletion(conn, row[0]) if row else None
 
     @contextmanager
     def renaming(self, key: str, owner: Amishi, name: str) -> Iterator[Cotonoma]:

@@ -63,11 +63,13 @@ class CotosDouble:
     records every call, and answers each the next way in `answers`, then as
     `mode` says: "ok" (does it; 200 or 204), "fail" (500, does nothing) or
     "slow" (does it, then answers only after the client has given up). stop()
-    closes its port (down); start() opens the same port again (back).
+    closes its port (down); start() opens the same port again (back). A
+    DELETE of a cotonoma for which `posted` counts cotos is refused (409).
     """
 
     def __init__(self):
         self.cotos: dict[str, dict[str, object]] = {}
+        self.posted: dict[str, int] = {}
         self.calls: list[Call] = []
         self.answers: list[str] = []
         self.mode = "ok"
@@ -138,6 +140,8 @@ class _CotosHandler(BaseHTTPRequestHandler):
         if self.command == "PUT":
             assert body is not None, "a PUT carries the coto"
             double.cotos[key] = body
+        elif double.posted.get(key):
+            return self._send(409, {"title": "Cotonoma not empty", "cotos": double.posted[key]})
         else:
             double.cotos.pop(key, None)
         if answer == "slow":
@@ -169,6 +173,7 @@ def cotos_double(running_cotos_double):
     whole run, since starting and stopping one for each test costs more than the test."""
     double = running_cotos_double
     double.cotos.clear()
+    double.posted.clear()
     double.calls.clear()
     double.answers.clear()
     double.mode = "ok"

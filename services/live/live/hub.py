@@ -29,9 +29,10 @@ from live.metrics import OPEN_STREAMS, STREAMS_ENDED
 
 log = logging.getLogger(__name__)
 
-# What the browsers see; member events are the hub's own (they carry an address).
+# What the browsers see; member events are the hub's own (they carry an
+# address): they, and a cotonoma's deletion, make it decide its listeners' access afresh.
 FORWARDED = frozenset({"coto", "coto-updated", "coto-deleted", "cotonoma-updated"})
-MEMBER_EVENTS = frozenset({"member-added", "member-removed"})
+ACCESS_EVENTS = frozenset({"member-added", "member-removed", "cotonoma-deleted"})
 ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 REPLAY_PAGE = 500
 
@@ -324,7 +325,7 @@ class Hub:
             return  # a stream nobody follows now, or an entry read before
         self._positions[stream] = entry_id
         listeners = self._listeners.get(stream, set())
-        if fields.get("event") in MEMBER_EVENTS:
+        if fields.get("event") in ACCESS_EVENTS:
             task = asyncio.create_task(self._decide([lis for lis in listeners if lis.cotonoma_key], fresh=True))
             self._rechecks.add(task)
             task.add_done_callback(self._rechecks.discard)

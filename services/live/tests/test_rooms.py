@@ -83,7 +83,7 @@ def test_a_cotonomas_events_reach_its_readers(live, person, streams, redis, coto
     assert events[1].json == renamed
 
 
-@pytest.mark.parametrize("event", ["member-added", "member-removed", "something-new"])
+@pytest.mark.parametrize("event", ["member-added", "member-removed", "cotonoma-deleted", "something-new"])
 def test_member_events_and_unknown_ones_are_never_sent_to_browsers(live, person, streams, redis, cotonomas, event):
     ann = person("ann@example.com")
     cotonomas.members.add((KEY, ann.amishi.id))
@@ -167,6 +167,16 @@ def test_a_removed_member_is_revoked_and_the_stream_ends(live, person, streams, 
     append(redis, ROOM_STREAM, "member-removed", {"cotonoma_key": KEY, "email": ann.amishi.email})
     revoked = stream.until(lambda e: e.event == "revoked", seconds=5)
     assert revoked.id is None
+    assert stream.next() is None and stream.ended
+
+
+def test_the_streams_of_a_deleted_cotonoma_are_revoked_and_end(live, person, streams, redis, cotonomas):
+    ann = person("ann@example.com")
+    cotonomas.members.add((KEY, ann.amishi.id))
+    stream = streams(live.get(ROOM, ann.token))
+    cotonomas.members.clear()  # as cotonomas answers for a cotonoma deleted
+    append(redis, ROOM_STREAM, "cotonoma-deleted", {"key": KEY})
+    stream.until(lambda e: e.event == "revoked", seconds=5)
     assert stream.next() is None and stream.ended
 
 

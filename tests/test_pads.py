@@ -136,7 +136,7 @@ def test_the_link_tells_how_many_cotos_it_would_save(stack, mailbox):
     asker, address = asker_with_pad(stack, *THREE), unique_address()
     token = link_saving_a_pad(stack, mailbox, asker, address)
     local, domain = address.split("@")
-    assert looked_at(stack, token) == {"email_hint": f"{local[0]}…@{domain}", "anonymous_cotos": 3}
+    assert looked_at(stack, token) == {"email": address, "email_hint": f"{local[0]}…@{domain}", "anonymous_cotos": 3}
     assert looked_at(stack, token)["anonymous_cotos"] == 3, "looking consumes nothing"
 
 
@@ -147,6 +147,7 @@ def test_declining_signs_in_without_moving_the_pad(stack, mailbox):
     device = new_browser(stack)
     signed_in = device.post(stack.url + "/api/auth/session", json={"token": token, "save_anonymous": False}, timeout=5)
     assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.json()["saved_cotos"] == 0
     assert device.get(stack.url + "/api/auth/session", timeout=5).json()["amishi"]["email"] == address
     assert device.get(stack.url + "/api/cotos", timeout=5).json()["cotos"] == []
     assert pad_of(stack, asker.cookies["anonymous_id"]) == THREE[::-1], "the asking browser's pad is as it was"
@@ -158,7 +159,8 @@ def test_accepting_moves_the_pad(stack, mailbox):
     asker, address = asker_with_pad(stack, *THREE), unique_address()
     token = link_saving_a_pad(stack, mailbox, asker, address)
     device = new_browser(stack)
-    assert device.post(stack.url + "/api/auth/session", json={"token": token}, timeout=5).status_code == 200
+    signed_in = device.post(stack.url + "/api/auth/session", json={"token": token}, timeout=5)
+    assert signed_in.status_code == 200 and signed_in.json()["saved_cotos"] == 3, signed_in.text
     assert [c["content"] for c in device.get(stack.url + "/api/cotos", timeout=5).json()["cotos"]] == THREE[::-1]
     assert pad_of(stack, asker.cookies["anonymous_id"]) == []
 

@@ -24,7 +24,7 @@ def test_request_mail_confirm_and_sign_out(stack, mailbox, browser):
     page = browser.get(f"{stack.url}/signin/{token}", timeout=5)
     assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
     hint = browser.post(stack.url + "/api/auth/link", json={"token": token}, timeout=5)
-    assert hint.json() == {"email_hint": f"{address[0]}…@example.com", "anonymous_cotos": 0}
+    assert hint.json() == {"email": address, "email_hint": f"{address[0]}…@example.com", "anonymous_cotos": 0}
 
     confirmed = browser.post(stack.url + "/api/auth/session", json={"token": token}, timeout=5)
     assert confirmed.status_code == 200

@@ -47,7 +47,8 @@ LINK_REFUSALS = {
 
 
 def masked(email: str) -> str:
-    """a…@example.com: enough to recognise one's own address, not to harvest it."""
+    """a…@example.com: what the confirm page showed before it showed the whole
+    address; answered still as `email_hint` for web clients of that time."""
     local, domain = email.split("@", 1)
     return f"{local[0]}…@{domain}"
 
@@ -129,16 +130,21 @@ class AnonymousCotoClaims:
         self.accounts = accounts
         self.cotos = cotos
 
-    def deliver(self, amishi: Amishi) -> None:
+    def deliver(self, amishi: Amishi) -> int | None:
+        """How many cotos moved into the account now (0: no claim was waiting),
+        or None when a claim is left for later because cotos did not take it."""
+        saved = 0
         for anonymous_id in self.accounts.pending_claims(amishi.id):
             try:
                 moved = self.cotos.claim_anonymous_cotos(anonymous_id, amishi)
             except ServiceUnavailable as error:
                 # Retried on the next session check or refresh.
                 log.warning("saving anonymous cotos deferred: %s", error)
-                return
+                return None
             self.accounts.claim_done(anonymous_id)
             log.info("saved %d anonymous cotos", moved, extra={"fields": {"amishi_id": amishi.id}})
+            saved += moved
+        return saved
 
 
 class SigninResource:
@@ -214,7 +220,13 @@ class LinkResource:
         body = json_object(req)
         reject_unknown_fields(body, ("token",))
         link = self.accounts.link(link_token(req, body, self.limits, self.config))
-        resp.media = {"email_hint": masked(link.email), "anonymous_cotos": self._pad_size(link.anonymous_id)}
+        # The whole address: whoever holds the link got it in that address's mail, and
+        # the person about to sign in must be able to tell which account it is.
+        resp.media = {
+            "email": link.email,
+            "email_hint": masked(link.email),
+            "anonymous_cotos": self._pad_size(link.anonymous_id),
+        }
 
     def _pad_size(self, anonymous_id: str | None) -> int | None:
         """0 without a pad; None when cotos cannot say just now: the page then
@@ -272,10 +284,11 @@ class SessionResource:
                 record = AmishiRecord(record.id, record.email, name)
         amishi = self.cookies.amishi(record)
         self.cookies.issue(req, resp, amishi, signin.refresh_token)
-        self.claims.deliver(amishi)
+        saved = self.claims.deliver(amishi)
         SESSIONS_STARTED.labels("new" if signin.created else "returning").inc()
         log.info("signed in", extra={"fields": {"amishi_id": amishi.id, "new_amishi": signin.created}})
-        resp.media = {"amishi": amishi.own()}
+        # For the web client's "3 cotos saved to your account", said once.
+        resp.media = {"amishi": amishi.own(), "saved_cotos": saved}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         refresh_token = next(iter(req.get_cookie_values(REFRESH_COOKIE) or []), None)

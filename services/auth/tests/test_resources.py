@@ -250,7 +250,9 @@ def test_cross_site_sign_out_and_refresh_are_refused(client, mail_jobs):
 def test_the_requesting_browsers_pad_is_claimed_on_sign_in(client, mail_jobs, cotos_double, db):
     pad = "ab" * 16
     token = request_link(client, mail_jobs, save_anonymous=True, headers={"Cookie": f"anonymous_id={pad}"})
-    amishi = client.simulate_post(SESSION, json={"token": token}).json["amishi"]  # from another device: no cookie
+    signed_in = client.simulate_post(SESSION, json={"token": token})  # from another device: no cookie
+    amishi = signed_in.json["amishi"]
+    assert signed_in.json["saved_cotos"] == 2, "what cotos moved, said once to the web client"
     assert cotos_double.claims == [
         {
             "body": {"anonymous_id": pad, "amishi": {k: amishi[k] for k in ("id", "display_name", "avatar_url")}},
@@ -262,7 +264,7 @@ def test_the_requesting_browsers_pad_is_claimed_on_sign_in(client, mail_jobs, co
 
 def test_without_save_anonymous_nothing_is_claimed(client, mail_jobs, cotos_double, db):
     token = request_link(client, mail_jobs, headers={"Cookie": "anonymous_id=" + "cd" * 16})
-    client.simulate_post(SESSION, json={"token": token})
+    assert client.simulate_post(SESSION, json={"token": token}).json["saved_cotos"] == 0
     assert cotos_double.claims == [] and db.execute("SELECT count(*) FROM anonymous_claims").fetchone() == (0,)
 
 
@@ -271,6 +273,7 @@ def test_a_claim_cotos_could_not_take_is_retried_later(client, mail_jobs, cotos_
     token = request_link(client, mail_jobs, save_anonymous=True, headers={"Cookie": "anonymous_id=" + "ef" * 16})
     signed_in = client.simulate_post(SESSION, json={"token": token})
     assert signed_in.status_code == 200, "signing in does not wait on cotos"
+    assert signed_in.json["saved_cotos"] is None, "not saved yet: how many is not known"
     assert db.execute("SELECT done_at FROM anonymous_claims").fetchone() == (None,)
     cotos_double.answer = 200
     client.simulate_get(SESSION, headers=cookie_header(cookies_of(signed_in)))
@@ -285,7 +288,11 @@ def test_a_link_can_be_looked_at_without_consuming_it(client, mail_jobs):
     token = request_link(client, mail_jobs, "annabel@example.com")
     for _ in range(2):
         looked = client.simulate_post("/api/auth/link", json={"token": token})
-        assert looked.status_code == 200 and looked.json == {"email_hint": "a…@example.com", "anonymous_cotos": 0}
+        assert looked.status_code == 200 and looked.json == {
+            "email": "annabel@example.com",
+            "email_hint": "a…@example.com",
+            "anonymous_cotos": 0,
+        }
     assert client.simulate_post(SESSION, json={"token": token}).status_code == 200
     used = client.simulate_post("/api/auth/link", json={"token": token})
     assert used.status_code == 410 and used.json["title"] == "Sign-in link already used"
@@ -310,7 +317,7 @@ def test_the_confirm_page_is_told_how_many_cotos_the_link_would_save(client, mai
     cotos_double.pads[pad] = 3
     token = link_saving(client, mail_jobs, pad)
     looked = client.simulate_post(LINK, json={"token": token})
-    assert looked.json == {"email_hint": "a…@example.com", "anonymous_cotos": 3}
+    assert looked.json == {"email": "ann@example.com", "email_hint": "a…@example.com", "anonymous_cotos": 3}
     assert cotos_double.asked == [
         {"path": f"/internal/anonymous-pads/{pad}", "authorization": f"Bearer {INTERNAL_TOKEN}"}
     ]
@@ -346,6 +353,7 @@ def test_declining_signs_in_and_claims_nothing(client, mail_jobs, cotos_double, 
     token = link_saving(client, mail_jobs, "ab" * 16)
     signed_in = client.simulate_post(SESSION, json={"token": token, "save_anonymous": False})
     assert signed_in.status_code == 200 and signed_in.cookies["access_token"].value
+    assert signed_in.json["saved_cotos"] == 0
     assert cotos_double.claims == [] and db.execute("SELECT count(*) FROM anonymous_claims").fetchone() == (0,)
     again = client.simulate_post(SESSION, json={"token": token, "save_anonymous": True})
     assert again.status_code == 410, "declined or not, the link works once"

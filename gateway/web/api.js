@@ -375,13 +375,13 @@ export const MAX_COTONOMA_NAME_CHARS = 50;
 /** @param {string} key */
 const cotonomaPath = (key) => `/api/cotonomas/${encodeURIComponent(key)}`;
 
-/**
- * The cotonomas I own (any depth) and those shared with me, newest first.
- * @returns {Promise<Cotonoma[]>}
+/** A page of the cotonomas I own (any depth) and those shared with me, newest first.
+ * @param {string | null} [before] the `next` of the page before
+ * @returns {Promise<{ cotonomas: Cotonoma[], next: string | null }>}
  */
-export async function listCotonomas() {
-  const body = await request('GET', '/api/cotonomas');
-  return Array.isArray(body?.cotonomas) ? body.cotonomas : [];
+export async function listCotonomas(before = null) {
+  const body = await request('GET', `/api/cotonomas${before ? `?before=${encodeURIComponent(before)}` : ''}`);
+  return { cotonomas: Array.isArray(body?.cotonomas) ? body.cotonomas : [], next: body?.next ?? null };
 }
 
 /**

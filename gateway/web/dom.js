@@ -80,6 +80,8 @@ export const trashIcon = () => icon(['M4 7h16', 'M10 11v6', 'M14 11v6', 'M6 7l1 
 /** A cotonoma: a room, drawn as a rounded frame holding a note. */
 export const cotonomaIcon = (className = '') =>
   icon(['M5 4h14a1 1 0 0 1 1 1v14a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V5a1 1 0 0 1 1-1z', 'M8 9h8', 'M8 13h5'], className);
+/** Points right; turned down (CSS) when what it discloses is open. */
+export const chevronIcon = (className = '') => icon(['M9 6l6 6-6 6'], className);
 export const peopleIcon = () => icon([
   'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z', 'M3.5 19a5.5 5.5 0 0 1 11 0',
   'M16 5.3a3 3 0 0 1 0 5.4', 'M17.5 14.2A5.5 5.5 0 0 1 20.5 19',

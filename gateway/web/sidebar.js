@@ -1,13 +1,14 @@
 // @ts-check
 // The list of the signed-in person's cotonomas ("My cotonomas", "Shared with
-// me"): a column on wide screens, a drawer on narrow ones.
+// me"), each a tree (tree.js): a column on wide screens, a drawer on narrow ones.
 
 /** @import { Cotonoma } from './api.js' */
+/** @import { TreeNode } from './tree.js' */
 
 import { ApiError, listCotonomas } from './api.js';
-import { byId, cotonomaIcon, h, isAmishi, peopleIcon } from './dom.js';
-import { cotonomaHref } from './router.js';
+import { byId, h } from './dom.js';
 import { isOwner, on, state } from './state.js';
+import { drawTree, forestOf, loadOpenState, openAll, pathTo } from './tree.js';
 
 const sidebar = byId('sidebar', HTMLElement);
 const drawerToggle = byId('drawer-toggle', HTMLButtonElement);
@@ -20,62 +21,84 @@ const sharedCotonomas = byId('shared-cotonomas', HTMLUListElement);
 const sharedCotonomasEmpty = byId('shared-cotonomas-empty', HTMLParagraphElement);
 const listStatus = byId('cotonoma-list-status', HTMLParagraphElement);
 
-/** @type {Cotonoma[]} GET /api/cotonomas: mine and shared with me */
+/** @type {Cotonoma[]} GET /api/cotonomas, every page: mine and shared with me */
 let cotonomaList = [];
 let listGeneration = 0; // bumped by each load and clear: only the latest answer is shown
+let listComplete = false; // every page of it has come
+/** @type {string | null} the place whose way down the list has been opened: once per visit */
+let revealed = null;
+/** @type {string | null} the parent of the cotonoma on screen, once it is shown */
+let shownParent = null;
 
 /**
- * @param {Cotonoma} cotonoma
- * @param {Map<string, Cotonoma>} byKey
+ * Opens the way down to the cotonoma on screen, once it is in the list (or,
+ * when it is reached only through a shared ancestor, to its parent), itself
+ * included: the person sees where they are. Closed again, it stays closed.
+ * @param {TreeNode[][]} forests
  */
-function cotonomaListItem(cotonoma, byKey) {
-  const mine = isOwner(cotonoma);
-  const link = h('a', {
-    className: 'cotonoma-link', href: cotonomaHref(cotonoma.key), dataset: { key: cotonoma.key },
-    'aria-current': cotonoma.key === state.place ? 'page' : null,
-  }, cotonomaIcon('cotonoma-link-icon'), h('span', { className: 'cotonoma-link-name', text: cotonoma.name }));
-  const parent = cotonoma.parent_key ? byKey.get(cotonoma.parent_key) : null;
-  let detail = null;
-  if (!mine && isAmishi(cotonoma.owner)) detail = `by ${cotonoma.owner.display_name}`;
-  else if (parent) detail = `in ${parent.name}`;
-  if (detail) link.append(h('span', { className: 'cotonoma-link-detail', text: detail }));
-  if (mine && cotonoma.shared) {
-    link.append(h('span', { className: 'cotonoma-link-shared', title: 'Shared' }, peopleIcon()));
+function revealCurrent(forests) {
+  const current = state.place;
+  if (!current || revealed === current) return;
+  for (const key of [current, shownParent]) {
+    const path = key ? forests.map((roots) => pathTo(roots, key)).find((p) => p.length > 0) : undefined;
+    if (path) {
+      openAll(path);
+      revealed = current;
+      return;
+    }
   }
-  return h('li', { className: 'cotonoma-item' }, link);
 }
 
 function renderCotonomaList() {
-  const byKey = new Map(cotonomaList.map((c) => [c.key, c]));
+  const everything = new Map(cotonomaList.map((c) => [c.key, c]));
   const mine = cotonomaList.filter((c) => isOwner(c));
   const shared = cotonomaList.filter((c) => !isOwner(c));
-  myCotonomas.replaceChildren(...mine.map((c) => cotonomaListItem(c, byKey)));
-  sharedCotonomas.replaceChildren(...shared.map((c) => cotonomaListItem(c, byKey)));
-  myCotonomasEmpty.hidden = mine.length > 0;
-  sharedCotonomasEmpty.hidden = shared.length > 0;
-}
-
-/** The list's link to the place on screen is marked as the current page. */
-function markCurrentInList() {
-  const current = state.place;
-  for (const link of sidebar.querySelectorAll('.cotonoma-link')) {
-    if (/** @type {HTMLAnchorElement} */ (link).dataset.key === current) link.setAttribute('aria-current', 'page');
-    else link.removeAttribute('aria-current');
-  }
-  if (current === null) homeLink.setAttribute('aria-current', 'page');
+  const forests = [forestOf(mine), forestOf(shared)];
+  revealCurrent(forests);
+  // Drawn anew, the focus stays on the same cotonoma's link or button.
+  const focused = document.activeElement;
+  const refocus = focused instanceof HTMLElement && sidebar.contains(focused) && focused.dataset.key
+    ? `${focused.matches('.cotonoma-toggle') ? '.cotonoma-toggle' : '.cotonoma-link'}[data-key="${CSS.escape(focused.dataset.key)}"]`
+    : null;
+  const options = { current: state.place, mine: isOwner, everything };
+  myCotonomas.replaceChildren(...drawTree(forests[0] ?? [], options));
+  sharedCotonomas.replaceChildren(...drawTree(forests[1] ?? [], options));
+  // "None yet" only once every page has come.
+  myCotonomasEmpty.hidden = !listComplete || mine.length > 0;
+  sharedCotonomasEmpty.hidden = !listComplete || shared.length > 0;
+  const again = refocus ? sidebar.querySelector(refocus) : null;
+  if (again instanceof HTMLElement) again.focus({ preventScroll: true });
+  if (state.place === null) homeLink.setAttribute('aria-current', 'page');
   else homeLink.removeAttribute('aria-current');
 }
 
+/**
+ * Every page of the list, one after another. The first load shows each page as
+ * it comes (a cotonoma that came before its parent moves under it when the
+ * parent comes); a load after a change replaces the list once it is whole.
+ */
 async function loadCotonomaList() {
   if (!state.amishi) return;
   listGeneration += 1;
   const generation = listGeneration;
+  const progressive = cotonomaList.length === 0;
+  /** @type {Cotonoma[]} */
+  const loaded = [];
+  /** @type {string | null} */
+  let before = null;
   try {
-    const loaded = await listCotonomas();
-    if (generation !== listGeneration || !state.amishi) return;
-    cotonomaList = loaded.filter((c) => c && typeof c.key === 'string' && typeof c.name === 'string');
+    do {
+      const page = await listCotonomas(before);
+      if (generation !== listGeneration || !state.amishi) return;
+      loaded.push(...page.cotonomas.filter((c) => c && typeof c.key === 'string' && typeof c.name === 'string'));
+      before = page.next !== before ? page.next : null;
+      if (progressive || !before) {
+        cotonomaList = [...loaded];
+        listComplete = !before;
+        renderCotonomaList();
+      }
+    } while (before);
     listStatus.replaceChildren();
-    renderCotonomaList();
   } catch (error) {
     if (generation !== listGeneration || (error instanceof ApiError && error.signedOut)) return;
     const retry = h('button', { className: 'link-button', type: 'button' }, 'Try again');
@@ -88,6 +111,8 @@ async function loadCotonomaList() {
 function clearCotonomaList() {
   listGeneration += 1;
   cotonomaList = [];
+  listComplete = false;
+  revealed = null;
   myCotonomas.replaceChildren();
   sharedCotonomas.replaceChildren();
   listStatus.replaceChildren();
@@ -107,7 +132,8 @@ function openDrawer() {
   drawerBackdrop.hidden = false;
   for (const el of coveredByDrawer()) el.inert = true;
   const current = sidebar.querySelector('[aria-current="page"]');
-  (current instanceof HTMLElement ? current : homeLink).focus();
+  // The current cotonoma's link, unless the person closed what holds it.
+  (current instanceof HTMLElement && !current.closest('[hidden]') ? current : homeLink).focus();
 }
 
 function closeDrawer() {
@@ -142,7 +168,14 @@ export function start() {
   setUpDrawer();
   on('place', () => {
     closeDrawer();
-    markCurrentInList();
+    revealed = null;
+    shownParent = null;
+    renderCotonomaList();
+  });
+  on('cotonoma-shown', ({ cotonoma }) => {
+    if (cotonoma.key !== state.place) return;
+    shownParent = cotonoma.parent_key;
+    if (revealed !== state.place) renderCotonomaList();
   });
   on('identity', ({ amishi, changed }) => {
     sidebar.hidden = !amishi;
@@ -151,6 +184,7 @@ export function start() {
     if (!amishi) closeDrawer();
     if (changed) {
       clearCotonomaList();
+      if (amishi) loadOpenState(amishi.id);
       loadCotonomaList();
     }
   });

@@ -125,11 +125,12 @@ def test_an_owner_shares_a_cotonoma_and_its_sub_cotonoma_with_a_member(stack, ma
     expect(owner.locator("#timeline .coto-content")).to_have_text(["Chapter one", "a note in the room"])
     expect(owner.locator("#timeline .coto").nth(1).locator(".coto-edit")).to_have_count(1)
 
-    # Sharing: the members panel, with what it refuses said in it.
+    # Sharing: the members panel, open while nobody is in it, with what it refuses said in it.
     expect(owner.locator("#members-panel")).to_be_visible()
-    expect(owner.locator("#cotonoma-shared")).to_have_text("Only you")
+    expect(owner.locator("#members-toggle")).to_have_text("Only you")
+    expect(owner.locator("#members-toggle")).to_have_attribute("aria-expanded", "true")
     add_member(owner, mailbox, member_address)
-    expect(owner.locator("#cotonoma-shared")).to_have_text("Shared with 1 person")
+    expect(owner.locator("#members-toggle")).to_have_text("Shared with 1 person")
     for refused in (member_address, owner_address, "not an address"):
         owner.fill("#member-email", refused)
         owner.click("#member-add")
@@ -146,6 +147,7 @@ def test_an_owner_shares_a_cotonoma_and_its_sub_cotonoma_with_a_member(stack, ma
     expect_cotonoma_page(member, stack, key, "Reading notes", ["Home", "Reading notes"])
     expect(member.locator("#cotonoma-shared")).to_have_text("Shared with you")
     expect(member.locator("#members-panel")).to_be_hidden()
+    expect(member.locator("#members-toggle")).to_be_hidden()
     expect(member.locator("#rename-cotonoma")).to_be_hidden()
     expect(member.locator("#timeline .coto-content")).to_have_text(["Chapter one", "a note in the room"])
     expect(member.locator("#timeline .coto-author-name")).to_have_text([owner_name, owner_name])
@@ -269,11 +271,14 @@ def test_the_owner_renames_and_stops_sharing(stack, mailbox, page_of):  # noqa: 
     expect(member.locator("#timeline .coto-posted-in")).to_have_text(["in Final name"])
     expect(member.locator("#timeline .coto-edit")).to_have_count(1)  # their own, on a full load of home
 
-    # Removed, the member finds nothing there any more.
+    # Removed, the member finds nothing there any more. Shared, the members are behind their button.
     owner.goto(f"{stack.url}/cotonomas/{key}")
+    expect(owner.locator("#members-toggle")).to_have_text("Shared with 1 person")
+    expect(owner.locator("#members-panel")).to_be_hidden()
+    owner.click("#members-toggle")
     owner.locator("#member-list .member", has_text=member_address).locator(".member-remove").click()
     expect(owner.locator("#member-list .member")).to_have_count(0)
-    expect(owner.locator("#cotonoma-shared")).to_have_text("Only you")
+    expect(owner.locator("#members-toggle")).to_have_text("Only you")
     member.goto(f"{stack.url}/cotonomas/{key}")
     expect(member.locator("#cotonoma-not-found")).to_be_visible()
     expect(member.locator("#main")).not_to_contain_text("Final name")

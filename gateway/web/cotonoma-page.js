@@ -44,8 +44,6 @@ const REVOKED_TITLE = 'This cotonoma is no longer shared with you';
 
 /** @type {CotonomaView | null} the open cotonoma, as GET /api/cotonomas/KEY answered */
 let opened = null;
-/** @type {number | null} how many people it is shared with, once its owner's members panel knows */
-let memberCount = null;
 let focusOnOpen = false; // a navigation the person made: the new page's heading takes the focus
 
 /** @param {HTMLElement} heading */
@@ -207,7 +205,7 @@ function renderBreadcrumbs(cotonoma, ancestors) {
 }
 
 /**
- * Whose it is, and whom it is shared with.
+ * Whose it is, and, to a member, that it is shared with them (its owner has the members button, members.js).
  * @param {Cotonoma} cotonoma
  */
 function renderCotonomaMeta(cotonoma) {
@@ -216,17 +214,9 @@ function renderCotonomaMeta(cotonoma) {
       avatarElement(cotonoma.owner, 'coto-author-avatar', 20),
       h('span', { className: 'place-owner-name', text: cotonoma.owner.display_name }))
     : null;
-  let badge;
-  if (!isOwner(cotonoma)) {
-    badge = h('span', { className: 'shared-badge', id: 'cotonoma-shared' }, peopleIcon(), 'Shared with you');
-  } else {
-    const count = memberCount;
-    const shared = count === null ? Boolean(cotonoma.shared) : count > 0;
-    let text = 'Only you';
-    if (shared) text = count ? `Shared with ${count} ${count === 1 ? 'person' : 'people'}` : 'Shared';
-    badge = h('span', { className: shared ? 'shared-badge' : 'shared-badge is-private', id: 'cotonoma-shared' },
-      peopleIcon(), text);
-  }
+  const badge = isOwner(cotonoma)
+    ? null
+    : h('span', { className: 'shared-badge', id: 'cotonoma-shared' }, peopleIcon(), 'Shared with you');
   meta.replaceChildren(...[owner, badge].filter((el) => el !== null));
 }
 
@@ -335,7 +325,6 @@ export function start() {
     emit('signin-wanted', { note: 'Use the address this cotonoma was shared with.' }));
   on('place', ({ key, focus }) => {
     opened = null;
-    memberCount = null;
     notFoundTitle.textContent = NOT_FOUND_TITLE;
     presence.hidden = true;
     presenceList.replaceChildren();
@@ -373,10 +362,6 @@ export function start() {
   });
   on('live-revoked', () => {
     if (opened) showRevoked();
-  });
-  on('members-changed', ({ count }) => {
-    memberCount = count;
-    if (opened) renderCotonomaMeta(opened.cotonoma);
   });
   on('cotonoma-created', ({ cotonoma: created }) => {
     if (!opened || !created || typeof created.key !== 'string') return;

@@ -1,6 +1,8 @@
 // @ts-check
 // The members panel, for a cotonoma's owner: whom it is shared with, adding
-// someone by email address (who gets an invitation), and removing them.
+// someone by email address (who gets an invitation), and removing them. It is
+// behind a disclosure button in the header ("Shared with N"), open on entering
+// only while nobody is in it, so that an owner sees how to share.
 
 /** @import { Member } from './api.js' */
 
@@ -11,6 +13,8 @@ import { describe, problemLine, statusOf } from './forms.js';
 import { emit, isOwner, on, state } from './state.js';
 
 const panel = byId('members-panel', HTMLElement);
+const toggle = byId('members-toggle', HTMLButtonElement);
+const toggleText = byId('members-toggle-text', HTMLSpanElement);
 const list = byId('member-list', HTMLUListElement);
 const empty = byId('member-empty', HTMLParagraphElement);
 const form = byId('member-form', HTMLFormElement);
@@ -23,6 +27,22 @@ const status = byId('member-status', HTMLParagraphElement);
 let cotonomaKey = null;
 /** @type {Member[] | null} its members, once loaded */
 let members = null;
+let chosen = false; // the owner opened or closed the panel on this visit: it stays so
+
+/** @param {boolean} open */
+function showPanel(open) {
+  panel.hidden = !open;
+  toggle.setAttribute('aria-expanded', String(open));
+}
+
+/** @param {boolean} shared whether the cotonoma is shared, while its members are not known yet */
+function renderToggle(shared) {
+  const count = members === null ? null : members.length;
+  let text = count === null && shared ? 'Shared' : 'Only you';
+  if (count) text = `Shared with ${count} ${count === 1 ? 'person' : 'people'}`;
+  toggleText.textContent = text;
+  toggle.classList.toggle('is-private', text === 'Only you');
+}
 
 /** @param {Member} member */
 function memberItem(member) {
@@ -44,7 +64,8 @@ function renderMembers() {
   const shown = members || [];
   list.replaceChildren(...shown.map(memberItem));
   empty.hidden = members === null || shown.length > 0;
-  emit('members-changed', { count: shown.length });
+  renderToggle(shown.length > 0);
+  if (!chosen && members !== null && shown.length === 0) showPanel(true);
 }
 
 /** @param {string} key */
@@ -60,7 +81,7 @@ async function loadMembers(key) {
   } catch (error) {
     if (generation !== state.generation) return;
     if (error instanceof ApiError && (error.status === 403 || error.status === 404)) {
-      panel.hidden = true; // not the owner after all
+      hide(); // not the owner after all
       return;
     }
     problem.replaceChildren(problemLine('The members could not be loaded.', describe(error)));
@@ -138,7 +159,8 @@ async function removeMemberNow(member, button) {
 function hide() {
   cotonomaKey = null;
   members = null;
-  panel.hidden = true;
+  toggle.hidden = true;
+  showPanel(false);
 }
 
 export function start() {
@@ -152,14 +174,22 @@ export function start() {
       problem.replaceChildren();
     }
   });
+  toggle.addEventListener('click', () => {
+    chosen = true;
+    showPanel(toggle.getAttribute('aria-expanded') !== 'true');
+  });
   on('place', hide);
   on('not-found', () => {
-    panel.hidden = true;
+    toggle.hidden = true;
+    showPanel(false);
   });
   on('cotonoma-shown', ({ cotonoma }) => {
     if (!isOwner(cotonoma)) return;
     cotonomaKey = cotonoma.key;
-    panel.hidden = false;
+    chosen = false;
+    renderToggle(Boolean(cotonoma.shared));
+    toggle.hidden = false;
+    showPanel(!cotonoma.shared); // known empty: open at once, the page does not move when its members come
     loadMembers(cotonoma.key);
   });
 }

@@ -55,7 +55,6 @@ export const resolveIdentity = () => identityKnown();
  * @property {{ key: string, name: string }} cotonoma-renamed its owner renamed a cotonoma
  * @property {{ cotonoma: Cotonoma }} cotonoma-created one was made where the person is
  * @property {null} cotonomas-changed the list of the person's cotonomas may differ now
- * @property {{ count: number }} members-changed the open cotonoma's members, as its owner now has them
  * @property {null} not-found the place on screen does not exist, or is not the person's to see
  * @property {{ coto: Coto }} coto-posted posted from the composer, where the person is
  * @property {null} composer-focus the composer should take the focus

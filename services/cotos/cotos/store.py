@@ -499,19 +499,16 @@ COTONOMA_TIMELINE_PAGE_BEFORE = _timeline_page("posted_in_key", "cotonoma_key", 
 
 def _search_page(own: str, shared: str, where: str) -> str:
     """A page of search results: the newest cotos containing %(pattern)s (an
-    ILIKE pattern) among the reader's own (`own`: a condition on amishi_id and
-    an order) and those others posted in the cotonomas %(keys)s (`shared`: a
-    condition on posted_in_key = k.key and an order), each half stopping at a
-    full page; `where` is the cursor's condition, if any."""
+    ILIKE pattern) among the reader's own (`own`) and those others posted in
+    the cotonomas %(keys)s (`shared`), each half a query of its own stopping at
+    a full page, `{matching}` in it standing for the text's condition and the
+    cursor's (`where`)."""
+    matching = f"AND content ILIKE %(pattern)s {where}"
     return f"""
 SELECT {_COTO_COLUMNS} FROM (
-    (SELECT * FROM cotos WHERE {own.format(where=f"AND content ILIKE %(pattern)s {where}")} LIMIT %(limit)s)
+    ({own.format(matching=matching)})
     UNION ALL
-    (SELECT shared.* FROM unnest(%(keys)s::text[]) AS k(key)
-      CROSS JOIN LATERAL (
-          SELECT * FROM cotos
-           WHERE {shared.format(where=f"AND amishi_id <> %(amishi_id)s AND content ILIKE %(pattern)s {where}")}
-           LIMIT %(limit)s) AS shared)
+    ({shared.format(matching=matching)})
 ) AS c {_JOINS}
  ORDER BY c.id DESC LIMIT %(limit)s
 """
@@ -519,20 +516,36 @@ SELECT {_COTO_COLUMNS} FROM (
 
 # A text with a trigram: each half reads the reader's matches along
 # cotos_search (trigrams beside author and cotonoma, so never everyone's
-# matches), or, for a common text, walks a timeline index until the page is
-# full. Which is cheaper depends on the text, so these are planned for their
-# values every time (CotoStore.search), never generically.
-_OWN = "amishi_id = %(amishi_id)s {where} ORDER BY id DESC"
-_SHARED = "posted_in_key = k.key {where} ORDER BY id DESC"
+# matches; the cotonomas' all in one scan of the index), or, for a common
+# text, walks an index until the page is full. Which is cheaper depends on
+# the text, so these are planned for their values every time
+# (CotoStore.search), never generically.
+_OWN = "SELECT * FROM cotos WHERE amishi_id = %(amishi_id)s {matching} ORDER BY id DESC LIMIT %(limit)s"
+_SHARED = """SELECT * FROM (SELECT * FROM cotos
+                       WHERE posted_in_key = ANY(%(keys)s::text[]) AND amishi_id <> %(amishi_id)s {matching}
+                      OFFSET 0) AS shared
+      ORDER BY id DESC LIMIT %(limit)s"""
 SEARCH_FIRST_PAGE = _search_page(_OWN, _SHARED, "")
 SEARCH_PAGE_BEFORE = _search_page(_OWN, _SHARED, "AND id < %(before)s")
 # A text without one: the walk is the one good plan (_WALK_ONLY), along the
-# timeline indexes, as the timelines' ranges make sure (given an equality,
-# the planner may walk the primary key and filter: _timeline_page).
-_OWN_WALKED = "amishi_id >= %(amishi_id)s AND amishi_id <= %(amishi_id)s {where} ORDER BY amishi_id, id DESC"
-_SHARED_WALKED = "posted_in_key >= k.key AND posted_in_key <= k.key {where} ORDER BY posted_in_key, id DESC"
+# timeline indexes, one cotonoma after another, as the timelines' ranges make
+# sure (given an equality, the planner may walk the primary key and filter:
+# _timeline_page).
+_OWN_WALKED = """SELECT * FROM cotos WHERE amishi_id >= %(amishi_id)s AND amishi_id <= %(amishi_id)s {matching}
+      ORDER BY amishi_id, id DESC LIMIT %(limit)s"""
+_SHARED_WALKED = """SELECT shared.* FROM unnest(%(keys)s::text[]) AS k(key)
+      CROSS JOIN LATERAL (SELECT * FROM cotos WHERE posted_in_key >= k.key AND posted_in_key <= k.key
+                             AND amishi_id <> %(amishi_id)s {matching}
+                           ORDER BY posted_in_key, id DESC LIMIT %(limit)s) AS shared"""
 SEARCH_WALK_FIRST_PAGE = _search_page(_OWN_WALKED, _SHARED_WALKED, "")
 SEARCH_WALK_PAGE_BEFORE = _search_page(_OWN_WALKED, _SHARED_WALKED, "AND id < %(before)s")
+# For one transaction: reading a row through any index costs about the same
+# (the data is in memory or on SSD). With the default (4 for a row out of
+# order, 1 in order), the planner would rather walk the primary key, whose
+# order is the table's, and filter out everyone else's cotos, than walk the
+# reader's own index: a walk that goes on for as long as others have posted
+# since the reader's newest match (BENCHMARKS.md).
+_INDEXES_COST_ALIKE = "SELECT set_config('random_page_cost', '1.1', true)"
 # For one transaction: a walk along the timeline indexes, which yield the
 # order, and stops at a full page. Expecting a rare text, the planner would
 # rather read everything the reader may read (a bitmap or sequential scan, or
@@ -559,10 +572,10 @@ def has_trigram(text: str) -> bool:
     return _TRIGRAM.search(text) is not None
 
 
-def search_statement(text: str, before: str | None) -> tuple[str | None, str]:
-    """The settings a search for `text` runs under (None: the defaults) and its statement."""
+def search_statement(text: str, before: str | None) -> tuple[str, str]:
+    """The settings a search for `text` runs under and its statement."""
     if has_trigram(text):
-        return None, SEARCH_FIRST_PAGE if before is None else SEARCH_PAGE_BEFORE
+        return _INDEXES_COST_ALIKE, SEARCH_FIRST_PAGE if before is None else SEARCH_PAGE_BEFORE
     return _WALK_ONLY, SEARCH_WALK_FIRST_PAGE if before is None else SEARCH_WALK_PAGE_BEFORE
 
 
@@ -808,8 +821,7 @@ class CotoStore:
         # rare text from a common one.
         settings, query = search_statement(text, before)
         with autocommitting(self.pool) as conn, conn.transaction():
-            if settings is not None:
-                conn.execute(settings)
+            conn.execute(settings)
             rows = psycopg.ClientCursor(conn).execute(query, params).fetchall()
         page = [_coto(row) for row in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)

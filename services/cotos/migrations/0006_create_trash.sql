@@ -3,7 +3,7 @@
 -- restored by its author, keeping its id (so its place in every timeline),
 -- for 30 days; then it is purged (cotos/trash.py). A table of its own rather
 -- than a flag on cotos: every read of cotos, and every index they go along,
--- stays as it was (docs/decisions.md, D90). A new table: no lock on cotos.
+-- stays as it was (docs/decisions.md, D91). A new table: no lock on cotos.
 CREATE TABLE trashed_cotos (
     id            uuid PRIMARY KEY,
     amishi_id     uuid NOT NULL,

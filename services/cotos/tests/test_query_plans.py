@@ -153,8 +153,7 @@ def searched(db, text: str, params: dict[str, object]) -> tuple[dict[str, Any], 
     in, so planned for them, under its settings), EXPLAINed with what it read."""
     settings, query = search_statement(text, params.get("before"))  # type: ignore[arg-type]
     with db.transaction():
-        if settings is not None:
-            db.execute(settings)
+        db.execute(settings)
         row = psycopg.ClientCursor(db).execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()
     assert row is not None
     plan = row[0][0]["Plan"]
@@ -162,15 +161,16 @@ def searched(db, text: str, params: dict[str, object]) -> tuple[dict[str, Any], 
 
 
 # (text, the most rows a page may read, its authors and cotonomas' names
-# included). A text of three letters or more reads the reader's matches along
-# cotos_search, or, when it is common, a short walk of their timeline; one too
-# short for trigrams walks their timelines (and the cotonomas') until the page
-# is full, or to the end when it is rare, and no further.
+# included). A text of three letters or more reads the reader's own matches
+# along cotos_search, or, when it is common, walks their timeline index to a
+# full page; in their cotonomas it reads the matches there, all of them for a
+# common text (one pass over what they may read, never the whole table). One
+# too short for trigrams walks their timelines (and the cotonomas') until the
+# page is full, or to the end when it is rare, and no further.
 SEARCHES = [
-    ("cot", 1_000),  # in every coto: a walk that stops at once
-    # In one coto of a hundred: their matches (some hundreds), or, as the
-    # planner may judge cheaper, a walk to the page's 51st (about 5,000 rows
-    # a half); never everyone's matches nor the whole of what they may read.
+    ("cot", BUSY_COTOS + 1_000),  # in every coto: the busy cotonoma's matches, all of them
+    # In one coto of a hundred: their matches, or, as the planner may judge
+    # cheaper, a walk to the page's 51st (about 5,000 rows).
     ("コトノマ", 12_000),
     ("zzzz", 300),  # in none
     ("c", 1_000),  # one letter, in every coto

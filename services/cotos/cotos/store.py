@@ -514,10 +514,12 @@ SELECT {_COTO_COLUMNS} FROM (
 """
 
 
-# A text with a trigram: each half reads the reader's matches along
-# cotos_search (trigrams beside author and cotonoma, so never everyone's
-# matches; the cotonomas' all in one scan of the index), or, for a common
-# text, walks an index until the page is full. Which is cheaper depends on
+# A text with a trigram: the own half reads the reader's matches along
+# cotos_search (trigrams beside the author, so never everyone's matches), or,
+# for a common text, walks their timeline index until the page is full; the
+# cotonomas' half reads, in one pass, the text's matches or the cotos posted
+# in them, whichever is fewer (btree_gin does not narrow a scan by an array
+# of keys, and a scan per cotonoma cost 1 ms each). Which is cheaper depends on
 # the text, so these are planned for their values every time
 # (CotoStore.search), never generically.
 _OWN = "SELECT * FROM cotos WHERE amishi_id = %(amishi_id)s {matching} ORDER BY id DESC LIMIT %(limit)s"

@@ -138,6 +138,7 @@ def test_shared_with_me_is_nested_the_same_way(stack, mailbox, page_of, owner): 
     research = owner.create("Research", alpha["key"])
     beta = owner.create("Beta")
     inner = owner.create("Inner", beta["key"])
+    deeper = owner.create("Deeper", research["key"])  # reached through Research, not in the member's list
     for key in (alpha["key"], research["key"], inner["key"]):  # not Beta
         share(owner, key, member_address)
     page = signed_in_page(stack, mailbox, page_of, member_address, **DESKTOP)
@@ -157,6 +158,15 @@ def test_shared_with_me_is_nested_the_same_way(stack, mailbox, page_of, owner): 
     expect(nested.locator(".cotonoma-link-shared")).to_have_count(0)  # marked only on one's own
     expect(page.locator("#my-cotonomas .cotonoma-link")).to_have_count(0)
     expect(page.locator("#my-cotonomas-empty")).to_be_visible()
+
+    # In a cotonoma the list does not hold (reached through a shared one): the way down to its parent opens.
+    toggle(page, alpha["key"]).click()
+    expect(nested).to_be_hidden()
+    page.goto(f"{stack.url}/cotonomas/{deeper['key']}")
+    expect(page.locator("#cotonoma-title")).to_have_text("Deeper")
+    expect(toggle(page, alpha["key"])).to_have_attribute("aria-expanded", "true")
+    expect(nested).to_be_visible()
+    expect(page.locator("#sidebar [aria-current='page']")).to_have_count(0)
 
     # A cotonoma of one's own inside a shared one: in "My cotonomas", saying where it is.
     mine = create_cotonoma_in(page, stack, research["key"], "My corner")

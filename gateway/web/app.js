@@ -13,6 +13,7 @@
 
 import * as composer from './composer.js';
 import * as confirm from './confirm.js';
+import * as cotonomaDelete from './cotonoma-delete.js';
 import * as cotonomaPage from './cotonoma-page.js';
 import * as identity from './identity.js';
 import * as live from './live.js';
@@ -24,9 +25,11 @@ import * as sidebar from './sidebar.js';
 import * as signin from './signin.js';
 import { state } from './state.js';
 import * as timeline from './timeline.js';
+import * as trash from './trash.js';
 
 state.confirmToken = router.tokenInAddress();
-for (const view of [signin, newCotonoma, sidebar, timeline, members, composer, cotonomaPage, search, live, router]) {
+for (const view of [signin, newCotonoma, sidebar, timeline, trash, members, composer, cotonomaPage, cotonomaDelete, search,
+  live, router]) {
   view.start();
 }
 // Who is signed in, and the page, at once: both follow the same cookies.

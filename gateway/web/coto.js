@@ -15,6 +15,7 @@ import { renderMarkdown } from './markdown.js';
 import { previewToggle } from './preview.js';
 import { cotonomaHref } from './router.js';
 import { state } from './state.js';
+import { announceDeleted, mayModerate } from './trash.js';
 
 /**
  * What a coto needs from the timeline holding it.
@@ -22,6 +23,7 @@ import { state } from './state.js';
  * @property {(id: string) => Coto | undefined} current the coto as the timeline has it now
  * @property {(coto: Coto) => void} updated a coto was changed
  * @property {(li: HTMLLIElement, coto: Coto) => void} gone a coto was deleted, or found gone
+ * @property {(coto: Coto) => void} returned a coto came back from the trash: it goes where it was
  */
 
 /** @typedef {'view' | 'confirm-delete' | 'edit'} Mode */
@@ -133,28 +135,35 @@ export function renderCoto(li, coto, mode, host) {
     confirm.addEventListener('click', () => removeCoto(li, coto, host, confirm, cancel));
     cancel.addEventListener('click', () => {
       renderCoto(li, coto, 'view', host);
-      focusIn(li, '.coto-delete');
+      focusIn(li, '.coto-delete, .coto-moderate');
     });
+    const question = isMine(coto) ? 'Delete this coto?' : 'Delete this coto? Its author cannot restore it.';
     const actions = h('div', { className: 'coto-actions coto-confirm', role: 'group', 'aria-label': 'Confirm deletion' },
-      h('span', { className: 'coto-confirm-question', text: 'Delete this coto?' }), confirm, cancel);
+      h('span', { className: 'coto-confirm-question', text: question }), confirm, cancel);
     li.replaceChildren(...parts(actions));
     cancel.focus();
     return;
   }
 
-  // Only the author changes a coto; a cotonoma is renamed on its own page.
-  if (!isMine(coto) || isCotonomaCoto(coto)) {
+  // Only the author changes a coto, and the cotonoma's owner may delete it (shown once the
+  // cotonoma is known: trash.js); a cotonoma is renamed on its own page.
+  if (isCotonomaCoto(coto) || (!isMine(coto) && (!state.amishi || state.place === null))) {
     li.replaceChildren(...parts(null));
+    return;
+  }
+  const del = h('button', {
+    className: isMine(coto) ? 'icon-button coto-delete' : 'icon-button coto-moderate',
+    type: 'button', 'aria-label': 'Delete this coto', title: 'Delete', hidden: !isMine(coto) && !mayModerate(),
+  }, trashIcon(), h('span', { className: 'icon-button-label', text: 'Delete' }));
+  del.addEventListener('click', () => renderCoto(li, coto, 'confirm-delete', host));
+  if (!isMine(coto)) {
+    li.replaceChildren(...parts(h('div', { className: 'coto-actions' }, del)));
     return;
   }
   const edit = h('button', {
     className: 'icon-button coto-edit', type: 'button', 'aria-label': 'Edit this coto', title: 'Edit',
   }, pencilIcon(), h('span', { className: 'icon-button-label', text: 'Edit' }));
-  const del = h('button', {
-    className: 'icon-button coto-delete', type: 'button', 'aria-label': 'Delete this coto', title: 'Delete',
-  }, trashIcon(), h('span', { className: 'icon-button-label', text: 'Delete' }));
   edit.addEventListener('click', () => renderCoto(li, coto, 'edit', host));
-  del.addEventListener('click', () => renderCoto(li, coto, 'confirm-delete', host));
   li.replaceChildren(...parts(h('div', { className: 'coto-actions' }, edit, del)));
 }
 
@@ -241,6 +250,7 @@ async function removeCoto(li, coto, host, ...buttons) {
     await deleteCoto(coto.id);
     clearError();
     host.gone(li, coto);
+    announceDeleted(coto, host.returned, isMine(coto));
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       host.gone(li, coto); // already gone: nothing left to do

@@ -2,9 +2,9 @@
 // The timeline: the cotos of the place on screen, newest first, a page at a
 // time ("Load older"), with the line that says it is loading, empty or failing.
 // Each coto is drawn (and edited) by coto.js. What others post, edit and delete
-// meanwhile comes from live.js and is applied by coto id, so nothing shows twice.
-// A place opened at a coto (a search result) shows it; an older one opens the
-// timeline at it, a window on older cotos (coto-target.js says how).
+// meanwhile comes from live.js and is applied by coto id, so nothing shows twice;
+// a coto restored from the trash goes back to its place. A place opened at a coto
+// (a search result) opens at it (coto-target.js says how).
 
 /** @import { Coto } from './api.js' */
 /** @import { CotoHost } from './coto.js' */
@@ -15,6 +15,7 @@ import { isCotonomaCoto, renderCoto } from './coto.js';
 import { cursorJustNewer, showAnchorBar, showTarget } from './coto-target.js';
 import { byId, h, isAmishi } from './dom.js';
 import { formatWhen } from './format.js';
+import { placeOf } from './trash.js';
 import { leaveCoto } from './router.js';
 import { emit, on, state } from './state.js';
 
@@ -52,6 +53,7 @@ const host = {
   current: (id) => cotos.get(id),
   updated: (coto) => cotos.set(coto.id, coto),
   gone: forget,
+  returned: (coto) => arrive(coto),
 };
 
 function updateStatus() {
@@ -87,9 +89,9 @@ function forget(li, coto) {
 }
 
 /**
- * Puts cotos on the timeline: at the top (just posted) or the bottom (older page).
+ * Puts cotos on the timeline: at the top (just posted), the bottom (older page), or before an item.
  * @param {Coto[]} page
- * @param {'top' | 'bottom'} where
+ * @param {'top' | 'bottom' | Element} where
  */
 function addCotos(page, where) {
   const fragment = document.createDocumentFragment();
@@ -101,7 +103,7 @@ function addCotos(page, where) {
     fragment.append(li);
   }
   if (where === 'top') timeline.prepend(fragment);
-  else timeline.append(fragment);
+  else timeline.insertBefore(fragment, where === 'bottom' ? null : where);
   updateStatus();
 }
 
@@ -248,10 +250,7 @@ function showUnseen() {
   newCotos.replaceChildren(h('span', { className: 'new-cotos-arrow', 'aria-hidden': 'true', text: '↑' }), what);
 }
 
-function clearUnseen() {
-  unseen = 0;
-  showUnseen();
-}
+const clearUnseen = () => { unseen = 0; showUnseen(); };
 
 /** Scrolls up to the newest coto, which takes the focus (the pill that had it is gone). */
 function showNewest() {
@@ -290,6 +289,9 @@ function announce(name) {
 function arrive(coto) {
   if (!loadedOnce || cotos.has(coto.id)) return; // already shown, e.g. from this page's own POST
   if (firstCursor !== null) return; // a window on older cotos: new ones are with the newest
+  const place = placeOf(timeline, coto.id, next !== null); // not 'top': restored from the trash
+  if (place && place !== 'top') addCotos([coto], place); // back in its place (null: not loaded yet)
+  if (place !== 'top') return;
   const anchor = scrolledDown() ? firstVisibleCoto() : null;
   const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
   addCotos([coto], 'top');
@@ -407,9 +409,7 @@ function resetTimeline() {
 }
 
 function refreshTimes() {
-  for (const time of timeline.querySelectorAll('time.coto-time')) {
-    time.textContent = formatWhen(/** @type {HTMLTimeElement} */ (time).dateTime);
-  }
+  for (const time of timeline.querySelectorAll('time.coto-time')) time.textContent = formatWhen(time.getAttribute('datetime') ?? '');
 }
 
 export function start() {

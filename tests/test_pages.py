@@ -174,7 +174,10 @@ def test_a_page_the_gateway_cannot_serve_is_an_html_50x_and_the_api_stays_json(b
 
 def fetch(stack, path: str, encoding: str | None, **headers: str) -> tuple[int, dict[str, str], bytes]:
     """The answer as sent (raw: not decoded by a client), with or without Accept-Encoding."""
-    return stack.raw("GET", path, headers={**({"Accept-Encoding": encoding} if encoding else {}), **headers})
+    status, answered, body = stack.raw(
+        "GET", path, headers={**({"Accept-Encoding": encoding} if encoding else {}), **headers}
+    )
+    return int(status), dict(answered), bytes(body)
 
 
 @pytest.mark.parametrize(

@@ -265,22 +265,21 @@ export function requestSigninLink(email, saveAnonymous) {
  * Whom a sign-in link is for, and how many anonymous cotos signing in would
  * save (0 for none, null when that cannot be told just now), consuming nothing.
  * @param {string} token
- * @returns {Promise<{ email_hint: string, anonymous_cotos: number | null }>}
+ * @returns {Promise<{ email: string, email_hint?: string, anonymous_cotos: number | null }>}
  */
 export function inspectSigninLink(token) {
   return request('POST', '/api/auth/link', { token }, { refresh: false });
 }
 
 /**
- * Signs in with a link's token (consuming it); resolves to the amishi. With
- * saveAnonymous false, the anonymous cotos the link would save are declined.
+ * Signs in with a link's token (consuming it); resolves to the amishi and how many anonymous
+ * cotos it saved (null: later). With saveAnonymous false, those the link would save are declined.
  * @param {string} token
  * @param {boolean} [saveAnonymous]
- * @returns {Promise<Amishi>}
+ * @returns {Promise<{ amishi: Amishi, saved_cotos?: number | null }>}
  */
-export async function signIn(token, saveAnonymous = true) {
-  const body = await request('POST', '/api/auth/session', { token, save_anonymous: saveAnonymous }, { refresh: false });
-  return body.amishi;
+export function signIn(token, saveAnonymous = true) {
+  return request('POST', '/api/auth/session', { token, save_anonymous: saveAnonymous }, { refresh: false });
 }
 
 /** @returns {Promise<null>} */

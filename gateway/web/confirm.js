@@ -1,17 +1,18 @@
 // @ts-check
-// The confirm page of a sign-in link (/signin/TOKEN): whom it signs in, how
-// many anonymous cotos of the browser that asked for it would join the account
+// The confirm page of a sign-in link (/signin/TOKEN): whom it signs in (the
+// whole address: the link came in its mail), how many anonymous cotos of the browser that asked for it would join the account
 // (whoever asked chose that, not necessarily the person here, who may decline
 // them), and buttons that use it up. Mail scanners open links too, so opening
 // the page consumes nothing; a button does, and then the page is the one the
-// link was asked for from.
+// link was asked for from. A used link in a browser signed in already says
+// who is signed in, not that the link is used.
 
 import { ApiError, inspectSigninLink, signIn } from './api.js';
 import { byId, h } from './dom.js';
 import { formatNumber } from './format.js';
 import { describe } from './forms.js';
 import { takeReturnPath } from './router.js';
-import { emit, state } from './state.js';
+import { emit, identityReady, state } from './state.js';
 
 const page = byId('confirm', HTMLElement);
 const checking = byId('confirm-checking', HTMLParagraphElement);
@@ -25,6 +26,8 @@ const errorCard = byId('confirm-error', HTMLDivElement);
 const errorTitle = byId('confirm-error-title', HTMLHeadingElement);
 const errorText = byId('confirm-error-text', HTMLParagraphElement);
 const retryButton = byId('confirm-retry', HTMLButtonElement);
+const alreadyCard = byId('confirm-already', HTMLDivElement);
+const alreadyEmail = byId('confirm-already-email', HTMLSpanElement);
 
 /**
  * What to say about a link that cannot sign anyone in, and what to do next.
@@ -90,6 +93,26 @@ function showAnonymousCotos(count) {
   }
 }
 
+/**
+ * A used link opened in a browser where someone is signed in (the mail opened a second
+ * time, most likely): who that is and the way home, rather than "already used".
+ * @param {unknown} error
+ * @returns {Promise<boolean>} whether it was so
+ */
+async function signedInAlready(error) {
+  if (!(error instanceof ApiError && error.status === 410 && /used/i.test(error.title))) return false;
+  await identityReady;
+  const amishi = state.amishi;
+  if (!amishi) return false;
+  alreadyEmail.textContent = amishi.email || amishi.display_name;
+  checking.hidden = true;
+  signinCard.hidden = true;
+  errorCard.hidden = true;
+  alreadyCard.hidden = false;
+  document.title = 'Signed in — Cotoami';
+  return true;
+}
+
 /** Shows whom the link signs in, consuming nothing. */
 async function checkLink() {
   errorCard.hidden = true;
@@ -101,15 +124,16 @@ async function checkLink() {
     return;
   }
   try {
-    const { email_hint: hint, anonymous_cotos: count } = await inspectSigninLink(token);
-    email.textContent = hint;
+    const link = await inspectSigninLink(token);
+    email.textContent = link.email ?? link.email_hint ?? ''; // email_hint: from an auth of before
+    const count = link.anonymous_cotos;
     showAnonymousCotos(count);
     problem.replaceChildren();
     checking.hidden = true;
     signinCard.hidden = false;
     button.focus();
   } catch (error) {
-    showLinkTrouble(error, checkLink);
+    if (!(await signedInAlready(error))) showLinkTrouble(error, checkLink);
   }
 }
 
@@ -125,12 +149,12 @@ async function confirmSignin(saveAnonymous) {
   (saveAnonymous ? button : declineButton).textContent = 'Signing in…';
   problem.replaceChildren();
   try {
-    const amishi = await signIn(state.confirmToken ?? '', saveAnonymous);
+    const { amishi, saved_cotos: saved = 0 } = await signIn(state.confirmToken ?? '', saveAnonymous);
     history.replaceState(null, '', takeReturnPath());
     document.title = 'Cotoami';
     state.confirmToken = null;
     page.hidden = true;
-    emit('signed-in', { amishi });
+    emit('signed-in', { amishi, saved });
   } catch (error) {
     if (error instanceof ApiError && (error.status === 400 || error.status === 410)) {
       showLinkTrouble(error, checkLink);

@@ -1,34 +1,55 @@
 // @ts-check
 // Who is signed in: the session check, the header (the Sign in button, or the
-// amishi and Sign out), the notices above the composer at home, and what
-// follows when the person changes: "identity" for the views, and the page again.
+// amishi and Sign out), home's heading and the notices above its composer, the
+// one saying how many anonymous cotos a sign-in saved, and what follows when
+// the person changes: "identity" for the views, and the page again.
 
 /** @import { Amishi } from './api.js' */
 
 import { ApiError, currentSession, session, signOut } from './api.js';
 import { showError, showMessage } from './alerts.js';
 import { avatarElement, byId, h } from './dom.js';
+import { formatNumber } from './format.js';
 import { route } from './router.js';
 import { emit, on, resolveIdentity, state } from './state.js';
 
 const signinButton = byId('signin-button', HTMLButtonElement);
+const sessionArea = byId('session', HTMLDivElement);
 const signedIn = byId('session-signed-in', HTMLDivElement);
 const identity = byId('identity', HTMLSpanElement);
 const signoutButton = byId('signout-button', HTMLButtonElement);
 const anonymousNotice = byId('anonymous-notice', HTMLParagraphElement);
 const accountNotice = byId('account-notice', HTMLParagraphElement);
 const accountNoticeName = byId('account-notice-name', HTMLSpanElement);
+const homeTitle = byId('home-title', HTMLHeadingElement);
+const homeNotices = byId('home-notices', HTMLDivElement);
+const savedNotice = byId('saved-notice', HTMLParagraphElement);
 
 /** @param {Amishi | null | undefined} amishi */
 const idOf = (amishi) => amishi?.id ?? null;
 
-/** The notices above the composer belong to home. */
+/** The heading and the notices above the composer belong to home; the saved cotos' notice is said once. */
 function renderNotices() {
   const amishi = state.amishi;
   const known = amishi !== undefined;
   const home = state.place === null;
+  homeTitle.hidden = !home;
+  homeNotices.hidden = !home;
   anonymousNotice.hidden = !known || Boolean(amishi) || !home;
   accountNotice.hidden = !amishi || !home;
+  savedNotice.hidden = true;
+}
+
+/**
+ * How many anonymous cotos signing in saved into the account, until the person goes elsewhere.
+ * @param {number | null} saved null: cotos did not take them yet (auth hands them over later)
+ */
+function showSaved(saved) {
+  if (saved === 0) return;
+  savedNotice.hidden = false;
+  savedNotice.textContent = saved === null
+    ? 'Your anonymous cotos will be saved to your account shortly.'
+    : `${formatNumber(saved)} ${saved === 1 ? 'coto' : 'cotos'} saved to your account.`;
 }
 
 /**
@@ -39,6 +60,7 @@ function renderNotices() {
 function renderIdentity(changed) {
   const amishi = state.amishi;
   const known = amishi !== undefined;
+  sessionArea.classList.toggle('is-pending', !known);
   signinButton.hidden = !known || Boolean(amishi) || state.confirmToken !== null;
   signedIn.hidden = !amishi;
   renderNotices();
@@ -126,7 +148,10 @@ export function start() {
   session.addEventListener('refreshed', (event) =>
     setIdentity(/** @type {CustomEvent<Amishi | null>} */ (event).detail || null));
   on('place', renderNotices);
-  on('signed-in', ({ amishi }) => signedInByLink(amishi));
+  on('signed-in', ({ amishi, saved }) => {
+    signedInByLink(amishi); // goes to the page: "place" clears the notices first
+    showSaved(saved);
+  });
   document.addEventListener('visibilitychange', () => {
     // Another tab may have signed in or out meanwhile: the cookies are shared.
     if (document.visibilityState === 'visible' && state.amishi !== undefined && state.confirmToken === null) {

@@ -48,7 +48,8 @@ export const resolveIdentity = () => identityKnown();
  *   `coto`: the id of a coto to show there (#coto-ID, a search result), else null
  * @property {{ amishi: Amishi | null, changed: boolean }} identity who is signed in is known anew
  *   (identity.js); `changed`: another person (or nobody) than before
- * @property {{ amishi: Amishi }} signed-in a sign-in link was used on this page (confirm.js)
+ * @property {{ amishi: Amishi, saved: number | null }} signed-in a sign-in link was used on this page
+ *   (confirm.js); `saved`: how many anonymous cotos it saved into the account (null: later)
  * @property {{ note: string }} signin-wanted the person should sign in; `note` says why, if anything
  * @property {{ key: string }} cotonoma-entered signed in at a cotonoma's address: it is being opened
  * @property {{ cotonoma: Cotonoma }} cotonoma-shown the cotonoma on screen, just opened

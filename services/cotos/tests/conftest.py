@@ -20,7 +20,7 @@ from falcon import testing
 from cotoami_common.backing import redis_client
 from cotoami_common.config import Env
 from cotoami_common.ratelimit import RateLimiter
-from cotoami_testing.fixtures import INTERNAL_TOKEN, ServiceUnderTest, send_json, serving
+from cotoami_testing.fixtures import INTERNAL_TOKEN, ServiceUnderTest, new_amishi, send_json, serving
 from cotoami_common.tokens import AccessTokenVerifier, Amishi
 from cotos.app import Dependencies, create_app
 from cotos.config import Config
@@ -221,6 +221,16 @@ def client_asking(config, deps):
         return testing.TestClient(create_app(config, dataclasses.replace(deps, cotonomas=access)))
 
     return client
+
+
+@pytest.fixture
+def ann() -> Amishi:
+    return new_amishi("ann@example.com")
+
+
+@pytest.fixture
+def bob() -> Amishi:
+    return new_amishi("bob@example.com")
 
 
 @pytest.fixture

@@ -10,16 +10,6 @@ from cotoami_testing.fixtures import new_amishi
 
 
 @pytest.fixture
-def ann():
-    return new_amishi("ann@example.com")
-
-
-@pytest.fixture
-def bob():
-    return new_amishi("bob@example.com")
-
-
-@pytest.fixture
 def shared(new_cotonoma, ann, bob):
     """Ann's cotonoma "Shared", with Bob as a member."""
     return new_cotonoma("Shared", ann, bob)

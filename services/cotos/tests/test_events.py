@@ -35,11 +35,6 @@ def room(key: str) -> str:
 
 
 @pytest.fixture
-def ann():
-    return new_amishi("ann@example.com")
-
-
-@pytest.fixture
 def ann_browser(sign_in, ann):
     return sign_in(ann)
 

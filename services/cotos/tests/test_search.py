@@ -8,16 +8,6 @@ from cotos.store import contains_pattern
 
 
 @pytest.fixture
-def ann():
-    return new_amishi("ann@example.com")
-
-
-@pytest.fixture
-def bob():
-    return new_amishi("bob@example.com")
-
-
-@pytest.fixture
 def stranger():
     return new_amishi("stranger@example.com")
 

@@ -7,7 +7,7 @@
 /** @import { Cotonoma } from './api.js' */
 
 import { request } from './api.js';
-import { byId, h, trashIcon } from './dom.js';
+import { byId, h } from './dom.js';
 import { closeOnBackdrop, describe, problemLine, refocus, statusOf } from './forms.js';
 import { route } from './router.js';
 import { emit, isOwner, on, state } from './state.js';
@@ -23,8 +23,8 @@ export function deleteCotonoma(key) {
 
 const button = h('button', {
   className: 'button button-secondary button-small', id: 'delete-cotonoma', type: 'button', hidden: true,
-  'aria-haspopup': 'dialog',
-}, trashIcon(), 'Delete');
+  'aria-haspopup': 'dialog', title: 'Delete this cotonoma',
+}, 'Delete');
 const question = h('p', { className: 'dialog-text', id: 'delete-cotonoma-question' });
 const problem = h('div', { className: 'dialog-error', id: 'delete-cotonoma-error', role: 'alert' });
 const cancel = h('button', { className: 'button button-quiet', id: 'delete-cotonoma-cancel', type: 'button' }, 'Cancel');

@@ -13,16 +13,6 @@ CREDENTIAL = {"Authorization": f"Bearer {INTERNAL_TOKEN}"}
 
 
 @pytest.fixture
-def ann():
-    return new_amishi("ann@example.com")
-
-
-@pytest.fixture
-def bob():
-    return new_amishi("bob@example.com")
-
-
-@pytest.fixture
 def room(new_cotonoma, ann, bob):
     """Ann's cotonoma, shared with Bob."""
     return new_cotonoma("Room", ann, bob)

@@ -39,11 +39,15 @@ def violations(page) -> list[str]:
     if not page.evaluate("typeof window.axe === 'object'"):
         page.evaluate(AXE.read_text())
     found: list[str] = page.evaluate(
-        r"""async () => (await Promise.all(document.getAnimations() // a coto fading in, say; never a loop
-               .filter((a) => a.effect?.getTiming().iterations !== Infinity).map((a) => a.finished)),
-             await axe.run(document)).violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n` +
-             v.nodes.slice(0, 5).map((n) => `  ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`)
-               .join('\n'))"""
+        r"""async () => {
+          // What still moves (a coto fading in, say) first comes to rest; never a loop, and a
+          // cancelled one is over too.
+          const finite = document.getAnimations().filter((a) => a.effect?.getTiming().iterations !== Infinity);
+          await Promise.all(finite.map((a) => a.finished.catch(() => null)));
+          return (await axe.run(document)).violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n` +
+            v.nodes.slice(0, 5).map((n) => `  ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`)
+              .join('\n'));
+        }"""
     )
     return found
 

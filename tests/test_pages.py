@@ -75,7 +75,9 @@ def test_the_clients_own_routes_are_its_page(stack, path):
     assert response.headers["Cache-Control"] == "no-cache"
 
 
-@pytest.mark.parametrize("path", ["/api/nowhere", "/api", "/api/cotosx", "/internal", "/internal/x", "/api/?x=1"])
+@pytest.mark.parametrize(
+    "path", ["/api/nowhere", "/api", "/api/cotosx", "/internal", "/internal/x", "/api/?x=1", "/INTERNAL/x", "/Api/x"]
+)
 def test_the_api_keeps_its_json_404_even_for_a_browser(stack, path):
     status, headers, body = stack.raw("GET", path, headers={"Accept": "text/html,*/*;q=0.8"})
     assert status == 404 and headers["Content-Type"].startswith("application/json"), (path, headers)

@@ -28,7 +28,7 @@ const savedNotice = byId('saved-notice', HTMLParagraphElement);
 /** @param {Amishi | null | undefined} amishi */
 const idOf = (amishi) => amishi?.id ?? null;
 
-/** The heading and the notices above the composer belong to home; the saved cotos' notice is said once. */
+/** The heading and the notices above the composer belong to home. */
 function renderNotices() {
   const amishi = state.amishi;
   const known = amishi !== undefined;
@@ -37,11 +37,10 @@ function renderNotices() {
   homeNotices.hidden = !home;
   anonymousNotice.hidden = !known || Boolean(amishi) || !home;
   accountNotice.hidden = !amishi || !home;
-  savedNotice.hidden = true;
 }
 
 /**
- * How many anonymous cotos signing in saved into the account, until the person goes elsewhere.
+ * How many anonymous cotos signing in saved into the account: said once, until the person goes elsewhere.
  * @param {number | null} saved null: cotos did not take them yet (auth hands them over later)
  */
 function showSaved(saved) {
@@ -147,7 +146,10 @@ export function start() {
   session.addEventListener('signedout', sessionEnded);
   session.addEventListener('refreshed', (event) =>
     setIdentity(/** @type {CustomEvent<Amishi | null>} */ (event).detail || null));
-  on('place', renderNotices);
+  on('place', () => {
+    savedNotice.hidden = true;
+    renderNotices();
+  });
   on('signed-in', ({ amishi, saved }) => {
     signedInByLink(amishi); // goes to the page: "place" clears the notices first
     showSaved(saved);

@@ -111,6 +111,21 @@ def test_the_confirm_page_shows_the_whole_address_and_the_saved_cotos_are_told_o
     expect(page.locator("#timeline .coto")).to_have_count(3)
 
 
+def test_cotos_not_saved_yet_are_said_to_come(stack, page_of, stopped):  # noqa: F811
+    """cotos down at the sign-in: auth saves the pad at a later session check, and says so meanwhile."""
+    page = page_of(stack.url + "/")
+    post(page, "kept for later")
+    email = unique_address()
+    ask_for_link(page, email, save_anonymous=True)
+    link = signin_link(stack, email, set())
+    stopped("cotos")
+    page.goto(link)
+    expect(page.locator("#confirm-anonymous")).to_contain_text("Any cotos from the browser that asked will be saved")
+    page.click("#confirm-button")
+    expect(page.locator("#identity .amishi-name")).to_have_text(email.split("@")[0])
+    expect(page.locator("#saved-notice")).to_have_text("Your anonymous cotos will be saved to your account shortly.")
+
+
 def test_signing_in_with_nothing_to_save_says_nothing_of_it(stack, page_of):  # noqa: F811
     page = page_of(stack.url + "/")
     email = unique_address()

@@ -35,6 +35,7 @@ function renderNotices() {
   const home = state.place === null;
   homeTitle.hidden = !home;
   homeNotices.hidden = !home;
+  homeNotices.classList.toggle('is-reserving', !amishi); // unknown yet, or nobody: see components.css
   anonymousNotice.hidden = !known || Boolean(amishi) || !home;
   accountNotice.hidden = !amishi || !home;
 }

@@ -127,7 +127,7 @@ def stranger(stack, mailbox):
 ANOTHERS_THINGS = [
     ("read the cotonoma", "GET", "/api/cotonomas/{key}", None, 404),
     ("rename the cotonoma", "PATCH", "/api/cotonomas/{key}", {"name": "taken over"}, 404),
-    ("delete the cotonoma", "DELETE", "/api/cotonomas/{key}", None, 405),
+    ("delete the cotonoma", "DELETE", "/api/cotonomas/{key}", None, 404),
     ("read its timeline", "GET", "/api/cotos?cotonoma={key}", None, 404),
     ("post into it", "POST", "/api/cotos", {"content": "planted", "cotonoma_key": "{key}"}, 404),
     ("nest a cotonoma in it", "POST", "/api/cotonomas", {"name": "squat", "parent_key": "{key}"}, 404),

@@ -4,6 +4,7 @@ that is down makes a pod unready, never restarted: restarting cannot fix it."""
 
 import atexit
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -82,6 +83,33 @@ class BackgroundWork(Protocol):
     def stop(self) -> None: ...
 
     def check(self) -> None: ...
+
+
+class BackgroundThread:
+    """A daemon thread of the process's own, running `run` until `stop`: the
+    one shape of the outbox relay, cotonomas' reconciler, the mailer's worker
+    and cotos' trash purger. `run` returns soon after `_stopping` is set."""
+
+    def __init__(self, name: str):
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self.run, name=name, daemon=True)
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let the work in hand finish (for at most `timeout` seconds), then return."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def check(self) -> None:
+        """For liveness (/healthz, and /readyz)."""
+        if not self._thread.is_alive():
+            raise RuntimeError(f"the {self._thread.name} thread is not running")
 
 
 def keep_running(name: str, work: BackgroundWork) -> dict[str, Check]:

@@ -16,7 +16,6 @@ append script skips an origin already appended to that stream, remembered for a 
 """
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from psycopg.types.json import Jsonb
 
+from cotoami_common.health import BackgroundThread
 from cotoami_common.metrics import counter
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def read_rows(conn: psycopg.Connection[Any], limit: int = BATCH_SIZE) -> list[Ou
     return [OutboxRow(*row) for row in rows]
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundThread):
     """Relays the outbox of one service's database to Redis, in a daemon thread.
 
     Woken by NOTIFY on a connection of its own, with a poll every
@@ -134,22 +134,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self._append = client.register_script(_APPEND)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self.run, name=f"{origin}-outbox-relay", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Finish the batch in hand, then return."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def check(self) -> None:
-        """For /healthz and /readyz."""
-        if not self._thread.is_alive():
-            raise RuntimeError("the outbox relay thread is not running")
+        super().__init__(f"{origin}-outbox-relay")
 
     def append(self, rows: Sequence[OutboxRow]) -> int:
         """Appends the rows to their streams in order; returns how many entries

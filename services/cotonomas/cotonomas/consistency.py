@@ -17,12 +17,12 @@ neither waits for someone to create again nor slows down whoever does.
 """
 
 import logging
-import threading
 from datetime import timedelta
 
 import psycopg
 import psycopg_pool
 
+from cotoami_common.health import BackgroundThread
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.tokens import Amishi
 from cotonomas.cotos_client import CotosClient
@@ -152,7 +152,7 @@ def settle(deletion: PendingDeletion, held: int) -> None:
         deletion.finish()
 
 
-class Reconciler:
+class Reconciler(BackgroundThread):
     """Runs undo_stuck_creations and settle_stuck_deletions every few seconds in a daemon thread.
 
     Every process runs one; row locks (SKIP LOCKED) keep them from undoing the
@@ -167,21 +167,7 @@ class Reconciler:
         self.writes = writes
         self.every_seconds = every_seconds
         self.stuck_after = stuck_after
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self.run, name="cotonoma-reconciler", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Finish the undo in hand (its calls time out in seconds), then return."""
-        self._stopping.set()
-        self._thread.join(timeout)
-
-    def check(self) -> None:
-        """For /readyz."""
-        if not self._thread.is_alive():
-            raise RuntimeError("the reconciler thread is not running")
+        super().__init__("cotonoma-reconciler")
 
     def run(self) -> None:
         while not self._stopping.wait(self.every_seconds):

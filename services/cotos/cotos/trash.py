@@ -3,11 +3,11 @@ thread in each gunicorn worker (as the outbox relay), so that no request pays
 for it and nothing else has to be deployed to run it."""
 
 import logging
-import threading
 
 import psycopg
 import psycopg_pool
 
+from cotoami_common.health import BackgroundThread
 from cotos.store import CotoStore
 
 log = logging.getLogger(__name__)
@@ -17,28 +17,14 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_SECONDS = 600.0
 
 
-class TrashPurger:
+class TrashPurger(BackgroundThread):
     """Purges the trash every `every_seconds` in a daemon thread, a batch at a
     time until none is left; purges in other processes skip the rows it holds."""
 
     def __init__(self, cotos: CotoStore, every_seconds: float = PURGE_EVERY_SECONDS):
         self.cotos = cotos
         self.every_seconds = every_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self.run, name="trash-purger", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def check(self) -> None:
-        """For liveness."""
-        if not self._thread.is_alive():
-            raise RuntimeError("the trash purger thread is not running")
+        super().__init__("trash-purger")
 
     def purge(self) -> int:
         """Everything due, batch by batch; how many cotos were forgotten."""

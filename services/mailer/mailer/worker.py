@@ -14,7 +14,6 @@ import logging
 import os
 import smtplib
 import socket
-import threading
 import time
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ import psycopg
 import psycopg_pool
 import redis
 
+from cotoami_common.health import BackgroundThread
 from mailer.config import Config
 from mailer.jobs import MailJob, MalformedJob, claimed_labels, parse_job
 from mailer.metrics import MAILS_DEAD, MAILS_FAILED, MAILS_SENT, UNKNOWN_KIND, start_counting
@@ -54,7 +54,7 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class MailWorker:
+class MailWorker(BackgroundThread):
     def __init__(
         self,
         queue: MailQueue,
@@ -74,8 +74,7 @@ class MailWorker:
         self.max_attempts = max_attempts
         self.reclaim_idle_ms = reclaim_idle_ms
         self.backoff = backoff
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self.run, name="mail-worker", daemon=True)
+        super().__init__("mail-worker")
         # Jobs this worker holds and will look at again: entry id -> (monotonic time due, entry).
         self._waiting: dict[str, tuple[float, Entry]] = {}
         self._group_ready = False
@@ -101,9 +100,6 @@ class MailWorker:
             backoff=backoff,
         )
 
-    def start(self) -> None:
-        self._thread.start()
-
     def request_stop(self) -> None:
         """Stop after the job in hand, without waiting for it."""
         self._stopping.set()
@@ -114,11 +110,6 @@ class MailWorker:
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("the mail worker did not stop in time; its job stays pending for another to reclaim")
-
-    def check(self) -> None:
-        """For /readyz."""
-        if not self._thread.is_alive():
-            raise RuntimeError("the mail worker thread is not running")
 
     def run(self) -> None:
         log.info("mail worker started", extra={"fields": {"consumer": self.queue.consumer}})

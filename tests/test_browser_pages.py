@@ -175,6 +175,22 @@ def test_home_does_not_shift_on_an_anonymous_first_visit(stack, page_of):  # noq
     assert shifts_of(page) == [], "the anonymous notice appears in the place kept for it"
 
 
+def test_home_does_not_shift_for_a_browser_that_was_signed_in(stack, mailbox, page_of):  # noqa: F811
+    # A wide screen, where signing in adds the column of cotonomas beside the page.
+    page = signed_in_page(stack, mailbox, page_of, unique_address(), viewport=VIEWPORTS["desktop"])
+    create_cotonoma(page, "A room in the list")
+    page.add_init_script(LAYOUT_SHIFTS)
+    page.goto(stack.url + "/")  # the next visit: drawn signed in before the session check answers
+    expect(page.locator("#sidebar")).to_be_visible()
+    expect(page.locator("#my-cotonomas")).to_contain_text("A room in the list")
+    expect(page.locator("#timeline .coto").first).to_be_visible()
+    # What may move is the list's own second part, as the first fills in (its items come
+    # after the session check); the page, the header and the list's place do not.
+    shifts = shifts_of(page)
+    assert all(shift["moved"] == ["sidebar-section"] for shift in shifts), f"the page moved: {shifts}"
+    assert sum(shift["value"] for shift in shifts) < 0.005, shifts
+
+
 # --- axe-core on every page and dialog
 
 

@@ -164,6 +164,21 @@ function setUpDrawer() {
   });
 }
 
+/**
+ * The signed-in layout (the cotonomas' column), and the mark first-paint.js draws it from
+ * before the session check on this browser's next visit.
+ * @param {boolean} signedIn
+ */
+function rememberLayout(signedIn) {
+  document.documentElement.classList.toggle('has-sidebar', signedIn);
+  try {
+    if (signedIn) localStorage.setItem('cotoami.signed-in', '1');
+    else localStorage.removeItem('cotoami.signed-in');
+  } catch {
+    // Storage refused: the next visit's layout follows its session check.
+  }
+}
+
 export function start() {
   setUpDrawer();
   on('place', () => {
@@ -180,7 +195,7 @@ export function start() {
   on('identity', ({ amishi, changed }) => {
     sidebar.hidden = !amishi;
     drawerToggle.hidden = !amishi;
-    document.body.classList.toggle('has-sidebar', Boolean(amishi));
+    rememberLayout(Boolean(amishi));
     if (!amishi) closeDrawer();
     if (changed) {
       clearCotonomaList();

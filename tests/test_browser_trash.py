@@ -118,3 +118,19 @@ def test_an_empty_cotonoma_is_deleted_and_a_full_one_is_refused_with_the_reason(
     expect(page.locator(f"#sidebar a[href='/cotonomas/{key}']")).to_have_count(0)
     page.goto(f"{stack.url}/cotonomas/{key}")
     expect(page.locator("#cotonoma-not-found")).to_be_visible()
+
+
+def test_a_deleted_sub_cotonoma_leaves_the_parents_page_live(stack, mailbox, page_of):  # noqa: F811
+    owner, member, parent, _, _ = shared_cotonoma(stack, mailbox, page_of, "Parent room")
+    create_cotonoma(owner, "Child room")  # in the parent, whose page the member has open
+    children = member.locator("#sub-cotonoma-list")
+    expect(children).to_contain_text("Child room", timeout=LIVE_MS)
+
+    owner.locator("#sub-cotonoma-list a", has_text="Child room").click()
+    expect(owner.locator("#cotonoma-title")).to_have_text("Child room")
+    owner.get_by_role("button", name="Delete", exact=True).click()
+    owner.get_by_role("dialog", name="Delete cotonoma").get_by_role("button", name="Delete cotonoma").click()
+    expect(owner).to_have_url(f"{stack.url}/cotonomas/{parent}")  # back in the parent
+
+    expect(children).not_to_contain_text("Child room", timeout=5000)
+    expect(member.locator("#cotonoma-title")).to_have_text("Parent room")

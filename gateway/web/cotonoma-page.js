@@ -147,6 +147,26 @@ function renamedElsewhere(cotonoma) {
   if (opened.cotonoma.name !== before) emit('cotonoma-renamed', { key: cotonoma.key, name: opened.cotonoma.name });
 }
 
+/**
+ * The sub-cotonomas as they are now: one deleted goes from the page and from the list of
+ * cotonomas. Its deletion reaches this page only as its coto's (an id alone), so they are read again.
+ * @param {string} key
+ */
+async function rereadChildren(key) {
+  let answer;
+  try {
+    answer = await getCotonoma(key);
+  } catch {
+    return; // the page keeps what it shows; the next visit reads it afresh
+  }
+  if (!opened || opened.cotonoma.key !== key || !Array.isArray(answer?.children)) return;
+  const now = new Set(answer.children.map((c) => c.key));
+  if (now.size === opened.children.length && opened.children.every((c) => now.has(c.key))) return;
+  opened.children = answer.children;
+  renderSubCotonomas(opened.children);
+  emit('cotonomas-changed', null);
+}
+
 /** Taken out of the cotonoma while on its page: the not-found card, saying why, takes the focus. */
 function showRevoked() {
   notFoundTitle.textContent = REVOKED_TITLE;
@@ -359,6 +379,9 @@ export function start() {
     if (!child || child.name === coto.content) return;
     child.name = coto.content;
     renderSubCotonomas(opened.children);
+  });
+  on('live-coto-deleted', () => {
+    if (opened && opened.children.length > 0) rereadChildren(opened.cotonoma.key);
   });
   on('live-revoked', () => {
     if (opened) showRevoked();

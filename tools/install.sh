@@ -6,6 +6,10 @@
 # When something cannot be installed it stops with one line saying how to get it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One install at a time: make targets run it on their own, and several test runs may start together.
+mkdir -p .run
+exec 9>.run/install.lock
+flock 9
 
 need() {  # need COMMAND DEBIAN_PACKAGE
   command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]] && return 0

@@ -31,7 +31,10 @@ class ConfigError(ValueError):
 
 
 class Env:
-    """Typed access to environment variables; every failure names the variable.
+    """Typed access to environment variables; every failure names the variable
+    and what is wrong with it, never its value: any setting may hold a secret
+    (a password in a URL, a keyword DSN, a Secret left base64-encoded), and the
+    message goes to the logs.
 
     Any variable NAME may instead be given as NAME_FILE, the path of a file
     holding the value: how Kubernetes Secrets are mounted."""
@@ -58,7 +61,7 @@ class Env:
     def str(self, name: str, default: str | None = None, pattern: str | None = None) -> str:
         value = self._raw(name, default)
         if pattern and not re.fullmatch(pattern, value):
-            raise ConfigError(f"{name} is malformed: {value!r} does not match {pattern}")
+            raise ConfigError(f"{name} is malformed: it does not match {pattern}")
         return value
 
     def int(self, name: builtins.str, default: int | None = None, minimum: int = 0, maximum: int = 2**31) -> int:
@@ -66,9 +69,9 @@ class Env:
         try:
             value = int(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+            raise ConfigError(f"{name} must be an integer") from None
         if not minimum <= value <= maximum:
-            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+            raise ConfigError(f"{name} must be between {minimum} and {maximum}")
         return value
 
     def bool(self, name: builtins.str, default: bool) -> bool:
@@ -77,7 +80,7 @@ class Env:
             return True
         if raw in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+        raise ConfigError(f"{name} must be true or false")
 
     def url(
         self,
@@ -87,8 +90,10 @@ class Env:
     ) -> builtins.str:
         value = self._raw(name, default)
         parts = urlsplit(value)
-        if parts.scheme not in schemes or not parts.netloc:
-            raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL, got {_redact(value)!r}")
+        if parts.scheme not in schemes:
+            raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL: it does not start with {schemes[0]}://")
+        if not parts.hostname:
+            raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL: it names no host")
         return value
 
     def secret(self, name: builtins.str) -> builtins.str:
@@ -110,25 +115,26 @@ class Env:
 
     def origins(self, name: builtins.str, default: builtins.str) -> tuple[builtins.str, ...]:
         """A comma-separated list of origins such as http://127.0.0.1:8000."""
-        return tuple(_serialized_origin(name, o.strip()) for o in self._raw(name, default).split(",") if o.strip())
+        entries = (o.strip() for o in self._raw(name, default).split(",") if o.strip())
+        return tuple(_serialized_origin(name, number, entry) for number, entry in enumerate(entries, 1))
 
     def networks(self, name: builtins.str, default: builtins.str) -> tuple[Network, ...]:
         """A comma-separated list of addresses and CIDR blocks, IPv4 or IPv6, such as 10.0.0.0/8,::1."""
         networks = []
-        for entry in (e.strip() for e in self._raw(name, default).split(",") if e.strip()):
+        for number, entry in enumerate((e.strip() for e in self._raw(name, default).split(",") if e.strip()), 1):
             try:
                 networks.append(ipaddress.ip_network(entry))
-            except ValueError as error:
+            except ValueError:
                 raise ConfigError(
-                    f"{name} must list addresses or networks like 10.0.0.0/8, got {entry!r}: {error}"
+                    f"{name} must list addresses or networks like 10.0.0.0/8: entry {number} is not one"
                 ) from None
         return tuple(networks)
 
 
-def _serialized_origin(name: str, given: str) -> str:
+def _serialized_origin(name: str, number: int, given: str) -> str:
     """An origin as a browser serializes it in an Origin header (lower case, no
     default port, no path), so that the header can be compared with it exactly."""
-    malformed = ConfigError(f"{name} must list origins like https://example.com, got {given!r}")
+    malformed = ConfigError(f"{name} must list origins like https://example.com: entry {number} is not one")
     parts = urlsplit(given.lower().rstrip("/"))
     default_port = {"http": 80, "https": 443}.get(parts.scheme)
     if default_port is None or not parts.hostname or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
@@ -139,11 +145,6 @@ def _serialized_origin(name: str, given: str) -> str:
         raise malformed from None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"{parts.scheme}://{host}" + ("" if port in (None, default_port) else f":{port}")
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a URL before it reaches an error message."""
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
 def load_config(from_env: Callable[[Env], T], environ: Mapping[str, str]) -> T:

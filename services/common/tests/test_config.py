@@ -1,5 +1,3 @@
-import re
-
 import pytest
 
 from cotoami_common.config import WORKER_BOOT_ERROR, ConfigError, Env, load_config
@@ -37,10 +35,31 @@ def test_malformed_values_are_named(call, message):
         call(env)
 
 
-def test_passwords_never_reach_error_messages():
-    with pytest.raises(ConfigError) as error:
-        Env({"DB": "mysql://user:hunter2@host/db"}).url("DB", schemes=("postgresql",))
-    assert "hunter2" not in str(error.value)
+SECRET_VALUES = [
+    "mysql://bob:hunter2@db/cotos",  # a password in a URL of the wrong scheme
+    "postgresql://bob:hunter2@",  # ... in a URL that names no host
+    "host=db user=bob password=hunter2 dbname=cotos",  # a libpq keyword DSN, which psycopg accepts
+    "cG9zdGdyZXNxbDovL2JvYjpodW50ZXIyQGRiL2NvdG9z",  # a Secret left base64-encoded (podman kube play)
+]
+READERS = [
+    lambda env: env.url("S", schemes=("postgresql", "postgres")),
+    lambda env: env.int("S", 1),
+    lambda env: env.bool("S", False),
+    lambda env: env.str("S", pattern="[a-z]+"),
+    lambda env: env.origins("S", ""),
+    lambda env: env.networks("S", ""),
+]
+
+
+@pytest.mark.parametrize("value", SECRET_VALUES)
+@pytest.mark.parametrize("read", READERS)
+def test_an_error_names_the_setting_never_its_value(read, value, caplog):
+    with pytest.raises(SystemExit):
+        load_config(read, {"S": value})
+    message = caplog.text
+    assert "S " in message
+    for part in ("hunter2", value, value[:12]):
+        assert part not in message
 
 
 def test_origins_are_serialized_as_browsers_send_them():
@@ -74,9 +93,7 @@ def test_trusted_proxies_are_addresses_and_networks():
 
 @pytest.mark.parametrize("entry", ["localhost", "10.0.0.0/33", "10.0.0.1/8", "10.0.0.0/8;", "::1/129", "*"])
 def test_a_bad_trusted_proxy_is_named(entry):
-    with pytest.raises(
-        ConfigError, match=f"T must list addresses or networks like 10.0.0.0/8, got '{re.escape(entry)}'"
-    ):
+    with pytest.raises(ConfigError, match="T must list addresses or networks like 10.0.0.0/8: entry 2 is not one"):
         Env({"T": f"127.0.0.1,{entry}"}).networks("T", "")
 
 

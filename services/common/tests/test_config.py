@@ -93,7 +93,7 @@ def test_trusted_proxies_are_addresses_and_networks():
 
 @pytest.mark.parametrize("entry", ["localhost", "10.0.0.0/33", "10.0.0.1/8", "10.0.0.0/8;", "::1/129", "*"])
 def test_a_bad_trusted_proxy_is_named(entry):
-    with pytest.raises(ConfigError, match="T must list addresses or networks like 10.0.0.0/8: entry 2 is not one"):
+    with pytest.raises(ConfigError, match=r"T must list addresses or networks like 10\.0\.0\.0/8: entry 2 is not one"):
         Env({"T": f"127.0.0.1,{entry}"}).networks("T", "")
 
 

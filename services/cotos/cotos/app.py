@@ -11,6 +11,7 @@ from cotoami_common.cotonoma_access import CotonomaAccess
 from cotoami_common.health import keep_running
 from cotoami_common.outbox import OutboxLagCollector, OutboxRelay
 from cotoami_common.web import service_app
+from cotos.archive import ArchiveCotosResource, ArchiveCotoStore
 from cotos.config import Config
 from cotos.resources import (
     ERROR_ANSWERS,
@@ -69,6 +70,7 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     app.add_route("/internal/anonymous-cotos/claims", AnonymousCotoClaimsResource(cotos, anonymous_cotos))
     app.add_route("/internal/anonymous-pads/{anonymous_id}", AnonymousPadResource(anonymous_cotos))
     app.add_route("/internal/cotonoma-cotos/{key}", CotonomaCotosResource(cotos))
+    app.add_route("/internal/archive/cotos", ArchiveCotosResource(ArchiveCotoStore(deps.pool)))
     return app
 
 

@@ -5,7 +5,7 @@
 # texts of markdown-it and of each package bundled into that file, as each ships it.
 # The gateway image carries gateway/web/ whole; tests/test_repository.py checks that the
 # committed copies are exactly these, so the pin and the served file cannot drift apart.
-#   tools/vendor-web.sh     after changing markdown-it's pin in package.json
+#   tools/vendor-web.sh     after changing markdown-it's or cytoscape's pin in package.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,3 +38,12 @@ cp "$package/dist/browser/markdown-it.umd.min.js" "$vendor/markdown-it.umd.min.j
   done
 } >"$vendor/markdown-it.LICENSE.txt"
 echo "vendor-web: $vendor/markdown-it.umd.min.js and markdown-it.LICENSE.txt from markdown-it $(version_of "$package")"
+
+# Cytoscape.js (the graph view, graph-view.js): its minified ES module, loaded only when the view
+# opens, as .js (served as JavaScript by any server's types), and its licence as it ships it. It
+# bundles no other package (it has no dependencies).
+cytoscape=node_modules/cytoscape
+[[ -f $cytoscape/package.json ]] || { echo "vendor-web: $cytoscape is missing: run tools/install.sh" >&2; exit 1; }
+cp "$cytoscape/dist/cytoscape.esm.min.mjs" "$vendor/cytoscape.esm.min.js"
+cp "$cytoscape/LICENSE" "$vendor/cytoscape.LICENSE.txt"
+echo "vendor-web: $vendor/cytoscape.esm.min.js and cytoscape.LICENSE.txt from cytoscape $(version_of "$cytoscape")"

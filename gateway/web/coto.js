@@ -7,6 +7,7 @@
 
 import { ApiError, deleteCoto, updateCoto } from './api.js';
 import { clearError, showError } from './alerts.js';
+import { withGraph } from './connect.js';
 import { authorElement, cotonomaIcon, h, isAmishi, pencilIcon, trashIcon } from './dom.js';
 import { foldButton } from './fold.js';
 import { formatFull, formatWhen } from './format.js';
@@ -126,7 +127,7 @@ export function renderCoto(li, coto, mode, host) {
     : h('div', { className: 'coto-content markdown' }, renderMarkdown(coto.content));
   const fold = isCotonomaCoto(coto) ? null : foldButton(content, coto.id);
   /** @param {HTMLElement | null} actions */
-  const parts = (actions) => [postedIn, content, fold, h('div', { className: 'coto-footer' }, meta, actions)]
+  const parts = (actions) => [postedIn, content, fold, h('div', { className: 'coto-footer' }, meta, withGraph(actions, coto, mode))]
     .filter((el) => el !== null);
 
   if (mode === 'confirm-delete') {

@@ -59,7 +59,7 @@ const SVG = 'http://www.w3.org/2000/svg';
  * @param {string} [className]
  * @returns {SVGSVGElement}
  */
-function icon(paths, className = '') {
+export function icon(paths, className = '') {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('width', '16');

@@ -16,6 +16,7 @@
 // the stream's start is lost.
 
 /** @import { Amishi, Coto, Cotonoma } from './api.js' */
+/** @import { Connection } from './graph-api.js' */
 
 import { ApiError, refreshSession } from './api.js';
 import { byId, isAmishi } from './dom.js';
@@ -104,6 +105,7 @@ function listen(es) {
       emit('live-cotonoma-updated', { cotonoma: /** @type {Cotonoma} */ (cotonoma) });
     }
   });
+  listenForGraph(es, seen);
   es.addEventListener('presence', (event) => {
     const amishis = dataOf(event)?.amishis;
     if (!Array.isArray(amishis)) return;
@@ -120,6 +122,41 @@ function listen(es) {
   es.addEventListener('reset', (event) => {
     seen(event);
     emit('live-reset', null);
+  });
+}
+
+/**
+ * The graph service's events: connections and pins made, changed or deleted in the place.
+ * @param {EventSource} es
+ * @param {(event: MessageEvent) => void} seen
+ */
+function listenForGraph(es, seen) {
+  /** @param {any} c @returns {c is Connection} */
+  const isConnection = (c) => typeof c?.id === 'string' && typeof c.start === 'string' && typeof c.end === 'string';
+  es.addEventListener('connection', (event) => {
+    seen(event);
+    const connection = dataOf(event);
+    if (isConnection(connection)) emit('live-connection', { connection });
+  });
+  es.addEventListener('connection-updated', (event) => {
+    seen(event);
+    const connection = dataOf(event);
+    if (isConnection(connection)) emit('live-connection-updated', { connection });
+  });
+  es.addEventListener('connection-deleted', (event) => {
+    seen(event);
+    const id = dataOf(event)?.id;
+    if (typeof id === 'string') emit('live-connection-deleted', { id });
+  });
+  es.addEventListener('pin', (event) => {
+    seen(event);
+    const pin = dataOf(event);
+    if (typeof pin?.coto_id === 'string') emit('live-pin', { pin });
+  });
+  es.addEventListener('pin-deleted', (event) => {
+    seen(event);
+    const { coto_id: cotoId, cotonoma_key: key } = dataOf(event) ?? {};
+    if (typeof cotoId === 'string') emit('live-pin-deleted', { coto_id: cotoId, cotonoma_key: typeof key === 'string' ? key : null });
   });
 }
 

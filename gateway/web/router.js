@@ -82,7 +82,7 @@ export function leaveCoto() {
  * Goes to a page of the client without loading the document again.
  * @param {string} path with its #coto-ID, if any
  */
-function navigate(path) {
+export function navigate(path) {
   if (path !== location.pathname + location.hash) history.pushState(null, '', path);
   route(true);
   window.scrollTo(0, 0);

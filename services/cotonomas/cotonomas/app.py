@@ -11,6 +11,7 @@ from cotoami_common.health import keep_running
 from cotoami_common.outbox import OutboxLagCollector, OutboxRelay
 from cotoami_common.tokens import AccessTokenVerifier
 from cotoami_common.web import service_app
+from cotonomas.archive import ArchiveCotonomas, ArchiveCotonomasResource
 from cotonomas.config import Config
 from cotonomas.consistency import CotonomaWrites, Reconciler
 from cotonomas.cotos_client import CotosClient
@@ -64,6 +65,8 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     app.add_route("/api/cotonomas/{key}/members/{email}", members, suffix="item")
     app.add_route("/internal/cotonomas", ReachableResource(store))
     app.add_route("/internal/cotonomas/{key}/access", AccessResource(store))
+    archive = ArchiveCotonomas(deps.pool, store, deps.cotos.cotos)
+    app.add_route("/internal/archive/cotonomas", ArchiveCotonomasResource(archive))
     return app
 
 

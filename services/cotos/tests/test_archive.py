@@ -16,7 +16,7 @@ def v7(ms: int) -> str:
     return str(uuid.UUID(int=ms << 80 | 0x7 << 76 | 0x2 << 62 | uuid.uuid4().int & ((1 << 62) - 1)))
 
 
-def item(coto_id: str, content: str = "hello", **fields) -> dict:
+def item(coto_id: str, content: str = "hello", **fields) -> dict[str, object]:
     return {
         "id": coto_id,
         "content": content,
@@ -31,10 +31,11 @@ def send(client, author, cotos, headers=CREDENTIAL):
     return client.simulate_post(PATH, json={"author": author.public(), "cotos": cotos}, headers=headers)
 
 
-def imported(client, author, cotos) -> list[dict]:
+def imported(client, author, cotos) -> list[dict[str, str]]:
     result = send(client, author, cotos)
     assert result.status_code == 200, result.text
-    return result.json["results"]
+    results: list[dict[str, str]] = result.json["results"]
+    return results
 
 
 def outcomes(results):

@@ -289,3 +289,18 @@ def test_links_are_read_outside_code_blocks_only():
         (1, True),
         (5, True),
     ]
+
+
+def test_the_served_cytoscape_is_the_pinned_one_with_its_licence():
+    """The graph view's Cytoscape.js (its minified ES module, served as .js) and its licence are the
+    pinned package's own bytes (tools/vendor-web.sh copies them); it bundles no other package."""
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["cytoscape"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned), "cytoscape is pinned to one version"
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/cytoscape"]
+    assert locked["version"] == pinned
+    package = NODE_MODULES / "cytoscape"
+    assert package_json(package)["version"] == pinned, REFRESH
+    assert not package_json(package).get("dependencies"), "a dependency would be bundled: its licence is needed too"
+    build = package / "dist" / "cytoscape.esm.min.mjs"
+    assert (VENDOR / "cytoscape.esm.min.js").read_bytes() == build.read_bytes(), REFRESH
+    assert (VENDOR / "cytoscape.LICENSE.txt").read_bytes() == (package / "LICENSE").read_bytes(), REFRESH

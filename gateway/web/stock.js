@@ -10,6 +10,7 @@
 
 /** @import { StockNode } from './graph-api.js' */
 
+import { ApiError } from './api.js';
 import { clearError, showError } from './alerts.js';
 import { byId, chevronIcon, h } from './dom.js';
 import { excerpt, orderConnections, orderPins, stock, unpin } from './graph-api.js';
@@ -129,8 +130,10 @@ async function load() {
     render(nodes);
   } catch (error) {
     if (read !== reading || generation !== state.generation) return;
-    summary.textContent = 'The stock could not be loaded.';
-    showError('The stock could not be loaded.', error);
+    // Said in the stock's own head, not as the page's alert: the timeline works without it.
+    const retry = h('button', { className: 'link-button', type: 'button', id: 'stock-retry' }, 'Try again');
+    retry.addEventListener('click', () => load());
+    summary.replaceChildren(`The stock could not be loaded${error instanceof ApiError ? ` (${error.status || 'offline'})` : ''}. `, retry);
   }
 }
 

@@ -17,6 +17,7 @@ from cotos.resources import (
     ERROR_ANSWERS,
     AnonymousCotoClaimsResource,
     AnonymousPadResource,
+    CotoLookupResource,
     CotonomaCotosResource,
     CotosResource,
     SearchResource,
@@ -70,6 +71,7 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     app.add_route("/internal/anonymous-cotos/claims", AnonymousCotoClaimsResource(cotos, anonymous_cotos))
     app.add_route("/internal/anonymous-pads/{anonymous_id}", AnonymousPadResource(anonymous_cotos))
     app.add_route("/internal/cotonoma-cotos/{key}", CotonomaCotosResource(cotos))
+    app.add_route("/internal/cotos/lookup", CotoLookupResource(cotos))
     app.add_route("/internal/archive/cotos", ArchiveCotosResource(ArchiveCotoStore(deps.pool)))
     return app
 

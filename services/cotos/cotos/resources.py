@@ -474,6 +474,33 @@ def _cotonoma_name(body: Mapping[str, object]) -> str:
     return text_field(body, "name", MAX_COTONOMA_NAME_CHARS, one_line=True)
 
 
+MAX_LOOKUP_IDS = 1000
+
+
+class CotoLookupResource:
+    """POST /internal/cotos/lookup {ids}: the cotos among those ids (at most
+    1000), for a service that shows cotos beside its own data (graph). Only
+    what was asked; who may read each is for the asking service to decide
+    (as GET /api/cotos/{id} does: its author, or who may reach its cotonoma)."""
+
+    def __init__(self, cotos: CotoStore):
+        self.cotos = cotos
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_object(req)
+        reject_unknown_fields(body, ("ids",))
+        ids = body.get("ids")
+        if not isinstance(ids, list) or len(ids) > MAX_LOOKUP_IDS or not all(isinstance(i, str) for i in ids):
+            raise falcon.HTTPBadRequest(
+                title="Invalid ids", description=f"ids must be a list of at most {MAX_LOOKUP_IDS} coto ids."
+            )
+        try:
+            wanted = sorted({str(uuid.UUID(i)) for i in ids})
+        except ValueError:
+            raise falcon.HTTPBadRequest(title="Invalid ids", description="Each of ids must be a coto id.") from None
+        resp.media = {"cotos": self.cotos.lookup(wanted) if wanted else []}
+
+
 class CotonomaCotosResource:
     """/internal/cotonoma-cotos/{key}: cotonomas keeps the coto that stands for
     each cotonoma. Both methods may be repeated safely: cotonomas retries them

@@ -467,6 +467,7 @@ DELETE FROM idempotency_keys WHERE amishi_id = %s AND created_at < now() - inter
 _STANDS_FOR_COTONOMA = "SELECT 1 FROM cotos WHERE id = %s AND amishi_id = %s AND cotonoma_key IS NOT NULL"
 
 _GET = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = %s"
+_LOOKUP = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.id = ANY(%s::uuid[]) ORDER BY c.id"
 
 
 def _timeline_page(column: str, param: str, where: str) -> str:
@@ -832,6 +833,12 @@ class CotoStore:
         with autocommitting(self.pool) as conn:
             row = conn.execute(_GET, (coto_id,)).fetchone()
         return _coto(row) if row else None
+
+    def lookup(self, coto_ids: list[str]) -> list[Coto]:
+        """The cotos among these ids (not those in the trash), by id: for other
+        services, which decide themselves who may read them."""
+        with autocommitting(self.pool) as conn:
+            return [_coto(row) for row in conn.execute(_LOOKUP, (coto_ids,)).fetchall()]
 
     def update(self, amishi: Amishi, coto_id: str, content: str) -> Coto | None:
         """The updated coto, or None unless this amishi wrote it.

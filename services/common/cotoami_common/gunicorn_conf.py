@@ -3,8 +3,11 @@
 Every Dockerfile's CMD and `make up` run `gunicorn -c python:cotoami_common.gunicorn_conf APP`.
 """
 
+import ctypes
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -65,6 +68,30 @@ class Server(Protocol):
 class Worker(Protocol):
     @property
     def pid(self) -> int: ...
+
+    @property
+    def ppid(self) -> int: ...
+
+
+# prctl(2) option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def post_fork(server: Server, worker: Worker) -> None:
+    """A worker dies with its master, as a container's processes die with its
+    PID 1. An orphan would otherwise drain for up to GRACEFUL_TIMEOUT while
+    holding the master's reuse_port socket open without accepting: the kernel
+    still hands that socket new connections, which wait there in vain while
+    the restarted master's socket serves the rest. (A graceful stop of
+    the master is unaffected: it stops its workers itself.)"""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        server.log.info("could not ask to end with the master: errno %s", ctypes.get_errno())
+        return
+    if os.getppid() != worker.ppid:  # the master died before the request took effect
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def on_starting(server: Server) -> None:

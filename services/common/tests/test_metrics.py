@@ -1,17 +1,14 @@
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from falcon import testing
 from prometheus_client.parser import text_string_to_metric_families
+from under_gunicorn import get, worker_pids
 
 from cotoami_common.metrics import REQUESTS, counter, route_label, sample_names
 from cotoami_common.web import new_app
@@ -163,22 +160,6 @@ def test_the_metrics_directory_is_the_test_runs(metrics_dir):
 # --- under gunicorn, with several workers ------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def get(url: str) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"Connection": "close"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def scraped_hello_count(url: str) -> float | None:
     """The count of /hello requests a scrape reports; None when the scrape met a
     connection reset (one queued for a worker just killed)."""
@@ -194,73 +175,6 @@ def hello_count(text: str) -> float:
             if s.name == "cotoami_http_requests_total" and s.labels.get("route") == "/hello/{name}":
                 return s.value
     return 0.0
-
-
-def worker_pids(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [int(pid) for pid in children]
-
-
-@pytest.fixture
-def gunicorn(tmp_path):
-    """Runs tests/metrics_app.py under the shared gunicorn configuration with two workers."""
-    started = []
-
-    def start(**environ: str) -> tuple[subprocess.Popen[str], str]:
-        port = free_port()
-        env = {name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"}
-        env.update(
-            {
-                "BIND_HOST": "127.0.0.1",
-                "PORT": str(port),
-                "WEB_CONCURRENCY": "2",
-                "WEB_THREADS": "1",
-                "GRACEFUL_TIMEOUT": "2",
-                "SERVICE_NAME": "metrics-test",
-                **environ,
-            }
-        )
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:cotoami_common.gunicorn_conf",
-                "--chdir",
-                str(HERE),
-                "metrics_app:get_app()",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if get(f"{url}/healthz")[0] == 200 and len(worker_pids(process.pid)) == 2:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
-        return process, url
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        assert process.stdout is not None  # started with stdout=PIPE
-        process.stdout.close()
 
 
 def stop(process: subprocess.Popen[str]) -> str:

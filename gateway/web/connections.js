@@ -2,7 +2,7 @@
 // A coto's connections, in a dialog opened from its Connections button (connect.js): what it
 // connects to ("Connects to", in their order) and what connects to it ("Connected from"), each
 // with its linking phrase. The person who made a connection may change its phrase (empty clears
-// it) or delete the connection; a link opens the other coto in its place, and "Graph" draws the
+// it) or delete the connection (so may the owner of the cotonoma it was made in); a link opens the other coto in its place, and "Graph" draws the
 // neighbourhood (graph-view.js). Live connection events read it again while it is open.
 
 /** @import { Coto } from './api.js' */
@@ -13,6 +13,7 @@ import { closeOnBackdrop, describe, measure, problemLine, refocus, showCounter, 
 import { MAX_LINKING_PHRASE_CHARS, disconnect, excerpt, neighbourhood, setLinkingPhrase } from './graph-api.js';
 import { cotoHref } from './router.js';
 import { emit, on, state } from './state.js';
+import { mayModerate } from './trash.js';
 
 const title = h('h2', { className: 'dialog-title', id: 'connections-title', text: 'Connections' });
 const closeButton = h('button', { className: 'dialog-close', type: 'button', 'aria-label': 'Close', title: 'Close' }, '×');
@@ -118,12 +119,30 @@ function rowOf({ connection, coto }, way) {
     : h('span', { className: 'connection-phrase is-empty', text: way === 'outgoing' ? '→' : '←' });
   li.append(h('div', { className: 'connection-row' }, phrase,
     h('a', { className: 'connection-link', href: cotoHref(coto.id, coto.posted_in?.key), text: what })));
-  if (state.amishi && connection.created_by === state.amishi.id) {
-    const edit = h('button', { className: 'button button-quiet button-small connection-edit-button', type: 'button', 'aria-label': `Edit the linking phrase to ${what}` }, 'Edit');
-    const del = h('button', { className: 'button button-quiet button-small connection-delete', type: 'button', 'aria-label': `Delete the connection to ${what}` }, 'Delete');
-    edit.addEventListener('click', () => editPhrase(li, connection));
-    del.addEventListener('click', () => remove(del, connection));
-    li.append(h('div', { className: 'connection-actions' }, edit, del));
+  // Its maker changes and deletes it; the owner of the cotonoma it was made in may delete it too.
+  const mine = Boolean(state.amishi) && connection.created_by === state.amishi?.id;
+  if (mine || (mayModerate() && connection.created_in === state.place)) {
+    const edit = mine ? h('button', {
+      className: 'button button-quiet button-small connection-edit-button', type: 'button', 'aria-label': `Edit the linking phrase to ${what}`,
+    }, 'Edit') : null;
+    const del = h('button', {
+      className: 'button button-quiet button-small connection-delete', type: 'button', 'aria-label': `Delete the connection to ${what}`,
+    }, 'Delete');
+    const actions = h('div', { className: 'connection-actions' }, edit, del);
+    edit?.addEventListener('click', () => editPhrase(li, connection));
+    del.addEventListener('click', () => {
+      // Asked first: its linking phrase goes with it.
+      const yes = h('button', { className: 'button button-danger button-small connection-delete-confirm', type: 'button' }, 'Delete');
+      const no = h('button', { className: 'button button-quiet button-small', type: 'button' }, 'Cancel');
+      yes.addEventListener('click', () => remove(yes, connection));
+      no.addEventListener('click', () => {
+        actions.replaceChildren(...[edit, del].filter((b) => b !== null));
+        del.focus();
+      });
+      actions.replaceChildren(h('span', { className: 'connection-question', text: 'Delete this connection?' }), yes, no);
+      no.focus();
+    });
+    li.append(actions);
   }
   return li;
 }

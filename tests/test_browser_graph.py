@@ -1,0 +1,178 @@
+"""Connections and the stock in a real browser (issue 18): a coto is pinned from its Pin button and
+shows in the stock; cotos are selected with Connect and connected to another with a linking phrase,
+which the stock and the coto's connections show and its maker changes; the stock's items move with
+Alt+ArrowUp/Down (said in its status region) and keep their order after a reload; the graph view
+draws the stock (Cytoscape's nodes, edges and labels read from its instance) and a click on a node
+opens that coto in its place; a member sees a pin and a connection made by another arrive live;
+axe finds nothing on the stock, the dialogs and the graph view, on a desktop and on a phone."""
+
+import re
+from typing import Any
+
+import pytest
+from conftest import unique_address
+from playwright.sync_api import expect
+from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, shared)
+from test_browser_cotonomas import signed_in_page
+from test_browser_live import shared_cotonoma
+from test_browser_pages import VIEWPORTS, assert_accessible
+from test_browser_phone import PHONE
+
+LIVE_MS = 3000  # a pin or a connection made by another member shows within this, without a reload
+
+# What Cytoscape drew: every node's label, every edge as (source label, target label, label).
+DRAWN = """() => {
+  const cy = document.getElementById('graph-canvas')._cyreg.cy;
+  const label = (id) => cy.getElementById(id).data('label');
+  return {
+    nodes: cy.nodes().map((n) => n.data('label')).sort(),
+    edges: cy.edges().map((e) => [label(e.data('source')), label(e.data('target')), e.data('label')]).sort(),
+  };
+}"""
+# Where a node is on the page, to click it.
+NODE_AT = """(label) => {
+  const canvas = document.getElementById('graph-canvas');
+  const node = canvas._cyreg.cy.nodes().filter((n) => n.data('label') === label)[0];
+  const at = node.renderedPosition(), box = canvas.getBoundingClientRect();
+  return { x: box.left + at.x, y: box.top + at.y, id: node.id() };
+}"""
+
+
+def coto(page, text: str):
+    return page.locator("#timeline .coto").filter(has=page.locator(".coto-content", has_text=re.compile(f"^{text}$")))
+
+
+def stock_items(page):
+    """The stock's pins, each its own text (not its children's)."""
+    return page.locator("#stock-list > .stock-item > .stock-row .stock-link")
+
+
+def pin(page, text: str) -> None:
+    button = coto(page, text).locator(".coto-pin")
+    button.click()
+    expect(button).to_have_attribute("aria-pressed", "true")
+
+
+def connect(page, targets: list[str], to: str, phrase: str = "") -> None:
+    """Selects the targets with Connect, then 'Connect here' on `to`: from it to them, with the phrase."""
+    for text in targets:
+        coto(page, text).locator(".coto-connect").click()
+        expect(coto(page, text)).to_have_class(re.compile(r"\bis-selected\b"))
+    n = len(targets)
+    expect(page.locator("#selection-bar")).to_contain_text(f"{n} {'coto' if n == 1 else 'cotos'} selected.")
+    coto(page, to).locator(".coto-connect-here").click()
+    expect(page.locator("#connect-dialog")).to_be_visible()
+    page.fill("#connect-phrase", phrase)
+    page.click("#connect-submit")
+    expect(page.locator("#connect-dialog")).to_be_hidden()
+    expect(page.locator("#selection-bar")).to_be_hidden()
+    expect(page.locator("#timeline .coto.is-selected")).to_have_count(0)
+
+
+def test_pin_connect_reorder_and_draw_the_stock(stack, mailbox, page_of):  # noqa: F811
+    page = signed_in_page(stack, mailbox, page_of, unique_address(), viewport=VIEWPORTS["desktop"])
+    for text in ("alpha", "beta", "gamma"):
+        post(page, text)
+    expect(page.locator("#stock-summary")).to_have_text(re.compile("Nothing pinned"))
+
+    pin(page, "alpha")
+    pin(page, "gamma")
+    expect(stock_items(page)).to_have_text(["alpha", "gamma"])
+
+    # alpha -> beta "is an example of"; a phrase over 200 characters cannot be sent.
+    coto(page, "beta").locator(".coto-connect").click()
+    coto(page, "alpha").locator(".coto-connect-here").click()
+    page.fill("#connect-phrase", "x" * 201)
+    expect(page.locator("#connect-submit")).to_be_disabled()
+    expect(page.locator("#connect-phrase-count")).to_have_class(re.compile(r"\bis-over\b"))
+    page.keyboard.press("Escape")
+    coto(page, "beta").locator(".coto-connect").click()  # unselected
+    connect(page, ["beta"], to="alpha", phrase="is an example of")
+    under_alpha = page.locator("#stock-list > .stock-item").first.locator(".stock-children .stock-row")
+    expect(under_alpha).to_have_text(["is an example of beta"])
+
+    # Its connections: the maker changes the phrase.
+    coto(page, "alpha").locator(".coto-connections").click()
+    dialog = page.locator("#connections-dialog")
+    expect(dialog.locator("#connections-outgoing .connection-row")).to_have_text(["is an example ofbeta"])
+    expect(dialog.locator("#connections-incoming .connection")).to_have_count(0)
+    dialog.locator(".connection-edit-button").click()
+    dialog.locator(".connection-phrase-input").fill("leads to")
+    dialog.locator(".connection-save").click()
+    expect(dialog.locator("#connections-outgoing .connection-phrase")).to_have_text(["leads to"])
+    page.keyboard.press("Escape")
+    expect(under_alpha).to_have_text(["leads to beta"])
+
+    # Alt+ArrowDown moves the focused pin, said, and kept.
+    stock_items(page).first.focus()
+    page.keyboard.press("Alt+ArrowDown")
+    expect(stock_items(page)).to_have_text(["gamma", "alpha"])
+    expect(stock_items(page).nth(1)).to_be_focused()
+    expect(page.locator("#stock-announcer")).to_have_text("Moved “alpha” down: 2 of 2.")
+    page.wait_for_timeout(300)  # the PUT is on its way
+    page.reload()
+    expect(stock_items(page)).to_have_text(["gamma", "alpha"])
+
+    # The graph of the stock: home, its two pins, and what alpha connects to.
+    page.click("#stock-graph")
+    expect(page.locator("#graph-canvas")).to_have_attribute("data-nodes", "4")
+    drawn: dict[str, Any] = page.evaluate(DRAWN)
+    assert drawn == {
+        "nodes": ["Home", "alpha", "beta", "gamma"],
+        "edges": [["Home", "alpha", ""], ["Home", "gamma", ""], ["alpha", "beta", "leads to"]],
+    }
+    expect(page.locator("#graph-list .graph-list-link")).to_have_text(["gamma", "alpha", "beta"])
+    node = page.evaluate(NODE_AT, "beta")
+    page.mouse.click(node["x"], node["y"])
+    expect(page.locator("#graph-dialog")).to_be_hidden()
+    expect(page).to_have_url(f"{stack.url}/#coto-{node['id']}")
+    expect(coto(page, "beta")).to_be_focused()
+
+
+def test_a_member_sees_a_pin_and_a_connection_arrive_live(stack, mailbox, page_of):  # noqa: F811
+    owner, member, _key, _, _ = shared_cotonoma(stack, mailbox, page_of, "Concept map")
+    post(owner, "cause")
+    post(owner, "effect")
+    expect(member.locator("#timeline .coto-content")).to_have_text(["effect", "cause"], timeout=LIVE_MS)
+    pin(owner, "cause")
+    expect(stock_items(member)).to_have_text(["cause"], timeout=LIVE_MS)
+    expect(coto(member, "cause").locator(".coto-pin")).to_have_attribute("aria-pressed", "true")
+    connect(owner, ["effect"], to="cause", phrase="causes")
+    expect(member.locator("#stock-list .stock-children .stock-row")).to_have_text(["causes effect"], timeout=LIVE_MS)
+    # The member's own panel of the coto shows it, without Edit (not theirs to change).
+    coto(member, "effect").locator(".coto-connections").click()
+    incoming = member.locator("#connections-incoming .connection")
+    expect(incoming).to_have_count(1)
+    expect(incoming.locator(".connection-phrase")).to_have_text("causes")
+    expect(incoming.locator(".connection-edit-button")).to_have_count(0)
+
+
+@pytest.mark.parametrize("context", [{"viewport": VIEWPORTS["desktop"]}, PHONE], ids=["desktop", "phone"])
+def test_the_stock_its_dialogs_and_the_graph_view_are_accessible(stack, mailbox, page_of, context):  # noqa: F811
+    page = signed_in_page(stack, mailbox, page_of, unique_address(), **context)
+    post(page, "one")
+    post(page, "two")
+    pin(page, "one")
+    connect(page, ["two"], to="one", phrase="is a part of")
+    expect(page.locator("#stock-list .stock-children .stock-row")).to_have_text(["is a part of two"])
+    assert_accessible(page, "home with its stock")
+    toggle = page.locator("#stock-list .stock-toggle")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("#stock-list .stock-children")).to_be_hidden()
+    coto(page, "one").locator(".coto-connect").click()
+    expect(page.locator("#selection-bar")).to_be_visible()
+    assert_accessible(page, "a coto selected to connect")
+    coto(page, "two").locator(".coto-connect-here").click()
+    assert_accessible(page, "the connect dialog")
+    page.keyboard.press("Escape")
+    page.click("#selection-clear")
+    coto(page, "one").locator(".coto-connections").click()
+    expect(page.locator("#connections-outgoing .connection")).to_have_count(1)
+    assert_accessible(page, "a coto's connections")
+    page.click("#connections-graph")
+    expect(page.locator("#graph-canvas")).to_have_attribute("data-nodes", "2")
+    assert_accessible(page, "the graph of a coto's neighbourhood")
+    box = page.locator("#graph-canvas").bounding_box()
+    size = page.viewport_size
+    assert box and size and box["x"] >= 0 and box["x"] + box["width"] <= size["width"], "the graph fits the screen"

@@ -9,7 +9,7 @@ PYTEST := $(PYTHON) -m pytest -p no:cacheprovider --timeout=300
 # `make up REPLICAS=2`: instances of each service (default: as running, else 1).
 REPLICAS ?=
 
-.PHONY: help install up down restart status logs test test-common test-e2e bench lint lint-python lint-web $(addprefix test-,$(SERVICES)) \
+.PHONY: help install up down restart status logs backup restore test test-common test-e2e bench lint lint-python lint-web $(addprefix test-,$(SERVICES)) \
 	$(addprefix rollout-,$(SERVICES))
 
 help: ## list the targets
@@ -35,6 +35,15 @@ status: ## what runs and whether it is ready
 
 logs: ## follow every process's log
 	@$(PYTHON) -m cotoami_stack logs
+
+backup: ## every service's database with pg_dump into backups/<UTC time>/ (a manifest with checksums beside)
+	@$(PYTHON) -m cotoami_stack backup
+
+# `make restore FROM=backups/2026-12-07T212600Z`; without FROM, the newest backup.
+FROM ?=
+
+restore: ## replace every service's database with a backup's (FROM=folder, default the newest); what was there is backed up first
+	@$(PYTHON) -m cotoami_stack restore $(if $(FROM),--from $(FROM))
 
 # mypy runs once per service (their tests/ folders would otherwise clash by module name);
 # app code is checked strictly, tests with untyped test functions allowed.

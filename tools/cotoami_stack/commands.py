@@ -1,4 +1,4 @@
-"""The commands: `python -m cotoami_stack up|down|restart|rollout SVC|status|logs|backing`
+"""The commands: `python -m cotoami_stack up|down|restart|rollout SVC|status|logs|backing|backup|restore`
 (the Makefile's targets of the same names run them).
 
 Replicas: each service runs N instances (supervisord processes SVC-1..SVC-N in
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cotoami_stack import StackError
 from cotoami_stack.backing import ensure_backing_services, start_postgres, stop_postgres, stop_private_backing_services
+from cotoami_stack.backup import BACKUPS, backup, newest_backup, restore
 from cotoami_stack.probes import http_ok, process_alive, wait_ready
 from cotoami_stack.processes import endpoints, render_configs, running_replicas
 from cotoami_stack.profiles import MAX_REPLICAS, PROFILES, ROOT, SERVICES, VENV_BIN, Profile
@@ -132,7 +133,9 @@ def logs(profile: Profile) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m cotoami_stack", description="The local stack.")
-    parser.add_argument("command", choices=("up", "down", "restart", "rollout", "status", "logs", "backing"))
+    parser.add_argument(
+        "command", choices=("up", "down", "restart", "rollout", "status", "logs", "backing", "backup", "restore")
+    )
     parser.add_argument("service", nargs="?", choices=SERVICES, help="rollout: the service to roll out")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
     parser.add_argument("--fresh", action="store_true", help="not dev: empty databases before starting")
@@ -141,6 +144,8 @@ def main() -> int:
         type=int,
         help="up: instances of each service (default: as running, else the profile's: dev 1, e2e 2)",
     )
+    parser.add_argument("--into", type=Path, default=BACKUPS, help="backup, restore: the folder backups go in")
+    parser.add_argument("--from", dest="source", type=Path, help="restore: the backup folder (default: the newest)")
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     if (args.command == "rollout") != (args.service is not None):
@@ -158,6 +163,12 @@ def main() -> int:
             return status(profile)
         elif args.command == "backing":
             ensure_backing_services()
+        elif args.command == "backup":
+            print(f"backed up every service's database into {backup(profile, args.into)}")
+        elif args.command == "restore":
+            source = args.source or newest_backup(args.into)
+            kept = restore(profile, source, args.into)
+            print(f"restored every service's database from {source} (what was there is kept in {kept})")
         else:
             logs(profile)
     except StackError as error:

@@ -98,11 +98,17 @@ def migrate(profile: Profile, services: tuple[str, ...] = DATABASE_SERVICES) -> 
 
 def reset(profile: Profile) -> None:
     """Drop the profile's databases and its Redis data (tests start clean)."""
+    databases = reset_databases(profile)
+    shutil.rmtree(own_redis_dir(profile), ignore_errors=True)
+    print(f"reset {', '.join(databases)} and the stack's Redis")
+
+
+def reset_databases(profile: Profile) -> list[str]:
+    """Drop the profile's databases, even while its services hold connections; returns their names."""
     if profile.name == "dev":
         raise StackError("refusing to reset the dev stack: it holds what you wrote")
     databases = [f'"{profile.database_prefix}{service}"' for service in DATABASE_SERVICES]
     psql = ["psql", "-q", "-h", "127.0.0.1", "-p", str(profile.postgres_port), "-U", "postgres", "-d", "postgres"]
     for database in databases:
         subprocess.run([*psql, "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=True)
-    shutil.rmtree(own_redis_dir(profile), ignore_errors=True)
-    print(f"reset {', '.join(databases)} and the stack's Redis")
+    return databases

@@ -1,0 +1,1 @@
+"""The graph service: connections between cotos, and pins."""

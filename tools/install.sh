@@ -3,6 +3,7 @@
 #   tools/install.sh          the stack: venv and Python packages, nginx, maildev
 #   tools/install.sh --tests  also Chromium for the browser tests
 #   tools/install.sh --bench  also wrk and bench/requirements.txt for `make bench`
+#   tools/install.sh --images also podman, runc and debootstrap for `make images` and `make up IMAGES=1`
 # When something cannot be installed it stops with one line saying how to get it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,23 @@ if [[ ${1:-} == --tests ]]; then
     rm -f .venv-tools/.installed-* && touch "$tools_stamp"
   fi
   command -v kubectl >/dev/null || { echo "install: kubectl is missing (for kubectl kustomize): install kubectl from your distribution or the Kubernetes release page" >&2; exit 1; }
+fi
+
+if [[ ${1:-} == --images ]]; then
+  need podman podman
+  need runc runc
+  need debootstrap debootstrap
+  # crun (podman's default) refuses this kind of machine's hybrid cgroups, and a container may not
+  # raise its limits above ours (no CAP_SYS_RESOURCE): runc, cgroupfs and limits within reach.
+  conf=/etc/containers/containers.conf
+  wanted=$'# Written by cotoami\'s tools/install.sh --images.\n[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+  if [[ ! -f $conf ]]; then
+    [[ $(id -u) -eq 0 ]] || { echo "install: $conf is missing: write it as root (see tools/install.sh --images)" >&2; exit 1; }
+    mkdir -p /etc/containers && printf '%s' "$wanted" > "$conf"
+  elif ! grep -q '^runtime = "runc"' "$conf"; then
+    echo "install: $conf exists but does not choose runc: set runtime = \"runc\", cgroup_manager = \"cgroupfs\" and default_ulimits as tools/install.sh --images writes them" >&2
+    exit 1
+  fi
 fi
 
 if [[ ${1:-} == --bench ]]; then

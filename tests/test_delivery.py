@@ -988,6 +988,7 @@ def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
         COTOS_UPSTREAM="127.0.0.1:8002",
         COTONOMAS_UPSTREAM="127.0.0.1:8003",
         LIVE_UPSTREAM="127.0.0.1:8005",
+        GRAPH_UPSTREAM="127.0.0.1:8006",
         **{name: value for name, value in _image_environment().items() if name.startswith("CLIENT_")},
     )
     (tmp_path / "cotoami.conf").write_text(rendered)

@@ -17,7 +17,13 @@ from cotoami_stack import StackError
 from cotoami_stack.profiles import ROOT, SURGE, Profile
 from cotoami_stack.supervisor import supervisorctl
 
-ROUTED = ("auth", "cotos", "cotonomas", "live")  # the services the gateway routes to (the mailer has no public API)
+ROUTED = (
+    "auth",
+    "cotos",
+    "cotonomas",
+    "live",
+    "graph",
+)  # the services the gateway routes to (the mailer has no public API)
 TEMPLATE = ROOT / "gateway" / "nginx" / "cotoami.conf.template"
 UPSTREAMS_BEGIN = "# --- upstreams"
 UPSTREAMS_END = "# --- end of upstreams"

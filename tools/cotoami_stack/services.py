@@ -58,6 +58,7 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
             "MAIL_RECLAIM_IDLE_MS": str(profile.mail_reclaim_idle_ms),
         },
         "live": {"COTONOMAS_INTERNAL_URL": cotonomas_url},
+        "graph": {"COTOS_INTERNAL_URL": cotos_url, "COTONOMAS_INTERNAL_URL": cotonomas_url},
     }
     return environment | own[service]
 

@@ -5,3 +5,4 @@ CREATE DATABASE cotoami_auth;
 CREATE DATABASE cotoami_cotos;
 CREATE DATABASE cotoami_cotonomas;
 CREATE DATABASE cotoami_mailer;
+CREATE DATABASE cotoami_graph;

@@ -29,9 +29,22 @@ from live.metrics import OPEN_STREAMS, STREAMS_ENDED
 
 log = logging.getLogger(__name__)
 
-# What the browsers see; member events are the hub's own (they carry an
-# address): they, and a cotonoma's deletion, make it decide its listeners' access afresh.
-FORWARDED = frozenset({"coto", "coto-updated", "coto-deleted", "cotonoma-updated"})
+# What the browsers see (graph's connection and pin events among them); member
+# events are the hub's own (they carry an address): they, and a cotonoma's
+# deletion, make it decide its listeners' access afresh.
+FORWARDED = frozenset(
+    {
+        "coto",
+        "coto-updated",
+        "coto-deleted",
+        "cotonoma-updated",
+        "connection",
+        "connection-updated",
+        "connection-deleted",
+        "pin",
+        "pin-deleted",
+    }
+)
 ACCESS_EVENTS = frozenset({"member-added", "member-removed", "cotonoma-deleted"})
 ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 REPLAY_PAGE = 500

@@ -83,6 +83,24 @@ def test_a_cotonomas_events_reach_its_readers(live, person, streams, redis, coto
     assert events[1].json == renamed
 
 
+def test_graphs_connection_and_pin_events_reach_a_cotonomas_readers(live, person, streams, redis, cotonomas):
+    ann = person("ann@example.com")
+    cotonomas.members.add((KEY, ann.amishi.id))
+    stream = streams(live.get(ROOM, ann.token))
+    sent = [
+        ("connection", {"id": "c1", "start": "a", "end": "b"}),
+        ("connection-updated", {"id": "c1", "linking_phrase": "so"}),
+        ("connection-deleted", {"id": "c1"}),
+        ("pin", {"coto_id": "a", "cotonoma_key": KEY}),
+        ("pin-deleted", {"coto_id": "a", "cotonoma_key": KEY}),
+    ]
+    ids = [append(redis, ROOM_STREAM, name, data) for name, data in sent]
+    events = stream.events(len(sent))
+    assert [(e.event, e.id, e.json) for e in events] == [
+        (name, entry_id, data) for (name, data), entry_id in zip(sent, ids, strict=True)
+    ]
+
+
 @pytest.mark.parametrize("event", ["member-added", "member-removed", "cotonoma-deleted", "something-new"])
 def test_member_events_and_unknown_ones_are_never_sent_to_browsers(live, person, streams, redis, cotonomas, event):
     ann = person("ann@example.com")

@@ -39,7 +39,8 @@ NODE_AT = """(label) => {
 
 
 def coto(page, text: str):
-    return page.locator("#timeline .coto").filter(has=page.locator(".coto-content", has_text=re.compile(f"^{text}$")))
+    content = page.locator(".coto-content", has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+    return page.locator("#timeline .coto").filter(has=content)
 
 
 def stock_items(page):

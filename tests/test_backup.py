@@ -3,8 +3,10 @@
 changes nothing."""
 
 import json
+import subprocess
 
-from conftest import PROFILE, Person
+import yaml
+from conftest import PROFILE, ROOT, Person
 
 from cotoami_stack.profiles import DATABASE_SERVICES
 from cotoami_stack.services import migrate, reset_databases
@@ -75,3 +77,37 @@ def test_restore_without_a_backup_says_so(stack, tmp_path):
     refused = stack.stack_command("restore", "--into", str(tmp_path))
     assert refused.returncode != 0
     assert "no backup in" in refused.stderr
+
+
+def production_backup_script() -> str:
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(ROOT / "k8s" / "overlays" / "production")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (cronjob,) = (doc for doc in yaml.safe_load_all(rendered) if doc and doc["kind"] == "CronJob")
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    script: str = container["args"][0]
+    return script
+
+
+def test_the_production_cronjobs_backups_are_what_make_restore_reads(stack, owner, tmp_path):
+    """The CronJob's own script, run here with its mounts as folders, writes a backup that
+    `make restore` checks and restores; it keeps the newest BACKUPS_KEPT."""
+    coto = owner.post("backed up by the CronJob")
+    backups, secrets = tmp_path / "backups", tmp_path / "databases"
+    backups.mkdir()
+    (backups / "2020-01-01T000000Z").mkdir()  # an old one, pruned
+    for service in DATABASE_SERVICES:
+        (secrets / service).mkdir(parents=True)
+        (secrets / service / "url").write_text(PROFILE.database_url(service))
+    script = production_backup_script().replace("/etc/cotoami/databases", str(secrets))
+    script = script.replace("/backups", str(backups))
+    ran = subprocess.run(["sh", "-c", script], env={"PATH": "/usr/bin:/bin", "BACKUPS_KEPT": "1"}, text=True)
+    assert ran.returncode == 0
+    (folder,) = backups.iterdir()
+    owner.call("DELETE", f"/api/cotos/{coto['id']}")
+    restored = stack.stack_command("restore", "--from", str(folder), "--into", str(tmp_path / "kept"))
+    assert restored.returncode == 0, restored.stderr
+    stack.wait_until(lambda: owner.call("GET", f"/api/cotos/{coto['id']}").ok, 10, "the coto back")

@@ -20,6 +20,8 @@ from pathlib import Path
 from cotoami_stack import StackError
 from cotoami_stack.backing import ensure_backing_services, start_postgres, stop_postgres, stop_private_backing_services
 from cotoami_stack.backup import BACKUPS, backup, newest_backup, restore
+from cotoami_stack.containers import build_images, check_images, images_mode, remove_containers, set_images_mode
+from cotoami_stack.gateway import start_gateway_reload
 from cotoami_stack.probes import http_ok, process_alive, wait_ready
 from cotoami_stack.processes import endpoints, render_configs, running_replicas
 from cotoami_stack.profiles import MAX_REPLICAS, PROFILES, ROOT, SERVICES, VENV_BIN, Profile
@@ -46,8 +48,10 @@ def check_prerequisites() -> None:
         raise StackError(f"{what} is missing: {how}")
 
 
-def up(profile: Profile, fresh: bool, replicas: int | None) -> None:
+def up(profile: Profile, fresh: bool, replicas: int | None, images: bool = False) -> None:
     check_prerequisites()
+    if images:
+        check_images((*SERVICES, "gateway"))
     ensure_backing_services()
     if fresh:
         down(profile)
@@ -61,6 +65,7 @@ def up(profile: Profile, fresh: bool, replicas: int | None) -> None:
         raise StackError(f"REPLICAS must be 1 to {MAX_REPLICAS}")
     migrate(profile)
     ensure_secrets(profile)
+    set_images_mode(profile, images)
     render_configs(profile, replicas)
     if supervisord_pid(profile) is None:
         start_supervisord(profile)
@@ -71,7 +76,11 @@ def up(profile: Profile, fresh: bool, replicas: int | None) -> None:
         supervisorctl(profile, "start", "all", check=False)
         supervisorctl(profile, "signal", "HUP", "gateway", check=False)
     wait_ready(endpoints(profile, replicas), profile.logs_dir)
-    print(f"Cotoami is up ({profile.name}, {replicas} instance(s) of each service):")
+    if images:
+        # The gateway's container renders its configuration at start: a running one renders it again.
+        start_gateway_reload(profile)()
+    where = "from images, with podman" if images else "from the venv"
+    print(f"Cotoami is up ({profile.name}, {replicas} instance(s) of each service, {where}):")
     print(f"  web          {profile.public_url}")
     print(f"  mail inbox   http://127.0.0.1:{profile.inbox_port}  (SMTP on 127.0.0.1:{profile.smtp_port})")
     for service in SERVICES:
@@ -92,6 +101,7 @@ def down(profile: Profile) -> None:
                 break
             time.sleep(0.2)
         print(f"Cotoami is down ({profile.name}).")
+    remove_containers(profile)
     if profile.own_postgres_port:
         stop_postgres(profile.run_dir / "postgres")
     if profile.name == "dev":
@@ -104,6 +114,8 @@ def restart(profile: Profile) -> None:
     replicas = running_replicas(profile)
     if replicas is None:
         raise StackError("the stack is not running: run 'make up'")
+    if images_mode(profile):
+        build_images(SERVICES)
     migrate(profile)
     supervisorctl(profile, "restart", *(f"{service}:*" for service in SERVICES))
     wait_ready(endpoints(profile, replicas), profile.logs_dir)
@@ -144,6 +156,9 @@ def main() -> int:
         type=int,
         help="up: instances of each service (default: as running, else the profile's: dev 1, e2e 2)",
     )
+    parser.add_argument(
+        "--images", action="store_true", help="up: each service and the gateway from its image, with podman"
+    )
     parser.add_argument("--into", type=Path, default=BACKUPS, help="backup, restore: the folder backups go in")
     parser.add_argument("--from", dest="source", type=Path, help="restore: the backup folder (default: the newest)")
     args = parser.parse_args()
@@ -152,7 +167,7 @@ def main() -> int:
         parser.error("rollout takes a service, and only rollout does")
     try:
         if args.command == "up":
-            up(profile, args.fresh, args.replicas)
+            up(profile, args.fresh, args.replicas, args.images)
         elif args.command == "down":
             down(profile)
         elif args.command == "restart":

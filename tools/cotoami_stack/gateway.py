@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable
 
 from cotoami_stack import StackError
+from cotoami_stack.containers import GATEWAY_WEB_ROOT, gateway_master, gateway_test_command, images_mode
 from cotoami_stack.profiles import ROOT, SURGE, Profile
 from cotoami_stack.supervisor import supervisorctl
 
@@ -23,6 +24,7 @@ ROUTED = (
     "cotonomas",
     "live",
     "graph",
+    "archive",
 )  # the services the gateway routes to (the mailer has no public API)
 TEMPLATE = ROOT / "gateway" / "nginx" / "cotoami.conf.template"
 UPSTREAMS_BEGIN = "# --- upstreams"
@@ -134,7 +136,7 @@ def render_gateway(profile: Profile, replicas: int, standing_in: dict[str, int] 
     placeholder = "@@COTOAMI_UPSTREAMS@@"
     gateway = string.Template(before + placeholder + after).safe_substitute(
         LISTEN_PORT=f"127.0.0.1:{profile.gateway_port}",
-        WEB_ROOT=str(ROOT / "gateway" / "web"),
+        WEB_ROOT=GATEWAY_WEB_ROOT if images_mode(profile) else str(ROOT / "gateway" / "web"),
         UPSTREAM_TIMEOUT=profile.upstream_timeout,
         AVATAR_ORIGIN=origin_of(profile.avatar_url),
         CLIENT_CONNECTIONS=str(profile.gateway_connections_per_client),
@@ -176,11 +178,15 @@ def reload_gateway(profile: Profile) -> None:
 def start_gateway_reload(profile: Profile) -> Callable[[], None]:
     """reload_gateway in two steps: the reload begins now; the function returned
     waits until no old worker is left (at most old_workers_grace seconds)."""
-    command = nginx_command(profile)
-    tested = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
+    # From images: the container renders the new configuration and tests it; its nginx is the master.
+    images = images_mode(profile)
+    test = gateway_test_command(profile) if images else [*nginx_command(profile), "-t", "-q"]
+    tested = subprocess.run(test, capture_output=True, text=True)
     if tested.returncode != 0:
         raise StackError(f"the gateway's new configuration is invalid:\n{tested.stderr}")
-    answer = supervisorctl(profile, "pid", "gateway", check=False).stdout.strip()
+    answer = (
+        str(gateway_master(profile)) if images else supervisorctl(profile, "pid", "gateway", check=False).stdout.strip()
+    )
     if not answer.isdigit() or answer == "0":  # never signal pid 0: that is our own process group
         raise StackError(f"the gateway is not running ({answer}): run 'make up'")
     master = int(answer)

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from cotoami_stack.backing import maildev_command, own_redis_command, own_redis_dir
+from cotoami_stack.containers import images_mode, in_container
 from cotoami_stack.gateway import nginx_command, render_gateway
 from cotoami_stack.profiles import ROOT, SERVICES, SURGE, Profile, instance_name
 from cotoami_stack.services import image_command, service_environment
@@ -29,7 +30,7 @@ def service_program(profile: Profile, service: str, replicas: int) -> Program:
     environment["GUNICORN_CMD_ARGS"] = (
         f"--bind 127.0.0.1:{profile.service_port(service)} --bind 127.0.0.1:{own_port(profile, service)}"
     )
-    return Program(
+    program = Program(
         name=service,
         command=image_command(service),
         directory=ROOT / "services" / service,
@@ -39,6 +40,7 @@ def service_program(profile: Profile, service: str, replicas: int) -> Program:
         process_name=INSTANCE_NAME,
         stopwaitsecs=GRACEFUL_STOP_SECONDS,
     )
+    return in_container(profile, program, service) if images_mode(profile) else program
 
 
 def surge_program(profile: Profile, service: str) -> Program:
@@ -61,7 +63,8 @@ def render_supervisor(profile: Profile, replicas: int, surge: str | None = None)
         own_redis_dir(profile).mkdir(parents=True, exist_ok=True)
         programs.append(Program("redis", own_redis_command(profile, profile.own_redis_port), stopwaitsecs=10))
     programs.append(Program("maildev", maildev_command(profile), stopwaitsecs=5))
-    programs.append(Program("gateway", nginx_command(profile), stopwaitsecs=10))
+    gateway = Program("gateway", nginx_command(profile), stopwaitsecs=10)
+    programs.append(in_container(profile, gateway, "gateway") if images_mode(profile) else gateway)
     return write_config(profile, programs)
 
 

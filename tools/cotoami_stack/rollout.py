@@ -4,6 +4,7 @@ while the gateway keeps serving, as `make deploy-SVC` does in Kubernetes."""
 import time
 
 from cotoami_stack import StackError
+from cotoami_stack.containers import build_images, images_mode
 from cotoami_stack.gateway import ROUTED, reload_gateway, render_gateway, start_gateway_reload
 from cotoami_stack.probes import wait_ready
 from cotoami_stack.processes import instance_ready_url, render_supervisor, running_replicas
@@ -49,6 +50,8 @@ def rollout(profile: Profile, service: str) -> None:
     if replicas is None:
         raise StackError("the stack is not running: run 'make up'")
     started = time.monotonic()
+    if images_mode(profile):  # the new code in a new image, which the new processes run
+        build_images((service,))
     migrate(profile, (service,))
     surge = instance_name(service, SURGE)
 

@@ -177,3 +177,43 @@ def test_the_stock_its_dialogs_and_the_graph_view_are_accessible(stack, mailbox,
     box = page.locator("#graph-canvas").bounding_box()
     size = page.viewport_size
     assert box and size and box["x"] >= 0 and box["x"] + box["width"] <= size["width"], "the graph fits the screen"
+
+
+def test_drag_a_connected_coto_then_delete_its_connection_and_unpin(stack, mailbox, page_of):  # noqa: F811
+    page = signed_in_page(stack, mailbox, page_of, unique_address(), viewport=VIEWPORTS["desktop"])
+    for text in ("root", "first", "second"):
+        post(page, text)
+    pin(page, "root")
+    connect(page, ["first", "second"], to="root")
+    children = page.locator("#stock-list .stock-children .stock-link")
+    expect(children).to_have_text(["first", "second"])  # in the order they were selected
+
+    # Dragged among its siblings: kept after a reload.
+    page.locator("#stock-list .stock-children > .stock-item").nth(1).drag_to(children.first)
+    expect(children).to_have_text(["second", "first"])
+    expect(page.locator("#stock-announcer")).to_have_text("Moved “second”: 1 of 2.")
+    page.wait_for_timeout(300)  # the PUT is on its way
+    page.reload()
+    expect(children).to_have_text(["second", "first"])
+
+    # A connection is deleted once asked; the stock follows.
+    coto(page, "root").locator(".coto-connections").click()
+    row = page.locator("#connections-outgoing .connection").filter(has_text="first")
+    row.locator(".connection-delete").click()
+    expect(row).to_contain_text("Delete this connection?")
+    row.locator(".connection-delete-confirm").click()
+    expect(page.locator("#connections-outgoing .connection-link")).to_have_text(["second"])
+    page.keyboard.press("Escape")
+    expect(children).to_have_text(["second"])
+
+    # Unpinned from the stock: gone from it, and the coto's Pin says so.
+    page.get_by_role("button", name="Unpin root").click()
+    expect(stock_items(page)).to_have_count(0)
+    expect(coto(page, "root").locator(".coto-pin")).to_have_attribute("aria-pressed", "false")
+
+
+def test_an_anonymous_pad_has_no_stock_and_no_graph_buttons(stack, page_of):  # noqa: F811
+    page = page_of(stack.url + "/")
+    post(page, "an anonymous note")
+    expect(page.locator("#stock")).to_be_hidden()
+    expect(page.locator("#timeline .coto-pin, #timeline .coto-connect, #timeline .coto-connections")).to_have_count(0)

@@ -101,15 +101,17 @@ async function togglePin(coto, button) {
 // ----------------------------------------------------------- a coto's buttons
 
 /**
- * A coto's actions with the graph's buttons before them: in the view mode, for a signed-in
- * person, on an amishi's coto (an anonymous pad's cotos are kept in the browser's session only).
+ * A coto's actions with the graph's buttons before them: in the view mode, on an amishi's coto
+ * (an anonymous pad's cotos have none: they are kept in Redis, beyond the graph's reach).
  * @param {HTMLElement | null} actions the coto's own actions (edit, delete), if any
  * @param {Coto} coto
  * @param {string} mode
  * @returns {HTMLElement | null}
  */
 export function withGraph(actions, coto, mode) {
-  if (mode !== 'view' || !state.amishi || !isAmishi(coto.amishi)) return actions;
+  // Home may load before the session check answers (identity.js): a coto of an amishi there is
+  // the person's own, so the buttons are drawn unless nobody is known to be signed in.
+  if (mode !== 'view' || state.amishi === null || !isAmishi(coto.amishi)) return actions;
   const pinned = isPinned(coto.id);
   const pinButton = h('button', {
     className: 'icon-button coto-pin', type: 'button', 'aria-pressed': String(pinned),

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".venv-tools" / "bin"
 # The services with a database and a migration Job.
-SERVICES = ("auth", "cotos", "cotonomas", "mailer", "archive")
+SERVICES = ("auth", "cotos", "cotonomas", "mailer")
 # ...and live, which has neither: it reads Redis and asks cotonomas.
 PYTHON_SERVICES = (*SERVICES, "live")
 DOCKERFILES = [ROOT / "services" / s / "Dockerfile" for s in PYTHON_SERVICES] + [ROOT / "gateway" / "Dockerfile"]
@@ -255,7 +255,6 @@ PRODUCTION_SECRETS = {
     "cotos-database": ("url",),
     "cotonomas-database": ("url",),
     "mailer-database": ("url",),
-    "archive-database": ("url",),
     "cotoami-redis": ("url",),
     "cotoami-smtp": ("url",),
     "cotoami-keys": ("jwks.json", "internal-token"),
@@ -990,7 +989,6 @@ def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
         COTONOMAS_UPSTREAM="127.0.0.1:8003",
         LIVE_UPSTREAM="127.0.0.1:8005",
         GRAPH_UPSTREAM="127.0.0.1:8006",
-        ARCHIVE_UPSTREAM="127.0.0.1:8007",
         **{name: value for name, value in _image_environment().items() if name.startswith("CLIENT_")},
     )
     (tmp_path / "cotoami.conf").write_text(rendered)

@@ -25,7 +25,7 @@ import psycopg_pool
 from cotoami_common.health import BackgroundThread
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.tokens import Amishi
-from cotonomas.cotos_client import CotosClient
+from cotonomas.cotos_client import CannotBecomeCotonoma, CotosClient
 from cotonomas.store import Cotonoma, CotonomaNotEmpty, CotonomaStore, PendingCreation, PendingDeletion
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,35 @@ class CotonomaWrites:
                 error = failure
         raise error
 
+    def cotonomatize(self, owner: Amishi, coto_id: str, name: str, parent_key: str | None) -> Cotonoma:
+        """The cotonoma made from the owner's coto (posted in parent_key, its
+        content the name), made as create() makes one: committed 'creating',
+        then cotos makes the coto stand for it, then 'ready'; undone (the coto
+        given back as a plain coto) if cotos refuses or cannot be reached.
+        MadeAlready if it was made from this coto before; CannotBecomeCotonoma
+        if cotos refuses."""
+        key = self.store.begin_creation(owner, name, parent_key, from_coto=coto_id)
+        refusal: Exception | None = None
+        with self.store.finishing_creation(key) as creation:
+            if creation is None:
+                raise ServiceUnavailable("cotos", "took so long that the creation was undone", maybe_done=False)
+            try:
+                self.cotos.put_cotonoma_coto(key, name, parent_key, owner.public(), coto_id=coto_id)
+                return creation.ready()
+            except CannotBecomeCotonoma as refused:
+                creation.discard()  # cotos changed nothing
+                refusal = refused
+            except ServiceUnavailable as failure:
+                log.warning("cotonomatizing a coto failed: %s", failure, extra={"fields": {"cotonoma": key}})
+                self._undo(creation, failure.maybe_done)
+                refusal = failure
+        assert refusal is not None, "the creation finished or was refused"
+        raise refusal
+
     def _undo(self, creation: PendingCreation, coto_maybe_made: bool) -> None:
         if coto_maybe_made:
-            self.cotos.delete_cotonoma_coto(creation.key)
+            # A coto made a cotonoma's is given back, never deleted: it is someone's writing.
+            self.cotos.delete_cotonoma_coto(creation.key, keep_coto=creation.from_coto is not None)
         creation.discard()
 
     def rename(self, owner: Amishi, key: str, name: str) -> Cotonoma:

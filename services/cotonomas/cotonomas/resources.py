@@ -15,6 +15,8 @@ import redis
 from cotoami_common.addresses import MAX_ADDRESS_CHARS, is_mail_address
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.mail import enqueue_mail
+from cotoami_common.text import is_clean_text
+from cotoami_common.tokens import Amishi
 from cotoami_common.web import (
     ErrorAnswers,
     json_object,
@@ -24,12 +26,14 @@ from cotoami_common.web import (
     text_field,
 )
 from cotonomas.consistency import CotonomaWrites
+from cotonomas.cotos_client import CannotBecomeCotonoma
 from cotonomas.invitations import InvitationBudget, TooManyInvitations
 from cotonomas.metrics import COTONOMAS_CREATED
 from cotonomas.store import (
     AlreadyMember,
     CotonomaNotEmpty,
     CotonomaStore,
+    MadeAlready,
     NameTaken,
     NoSuchCotonoma,
     Place,
@@ -161,6 +165,10 @@ class CotonomasResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         amishi = require_amishi(req)
         body = json_object(req)
+        if "coto_id" in body:
+            reject_unknown_fields(body, ("coto_id",))
+            self._cotonomatize(amishi, body["coto_id"], resp)
+            return
         reject_unknown_fields(body, ("name", "parent_key"))
         name, parent_key = cotonoma_name(body), parent_key_field(body)
         cotonoma = self.writes.create(amishi, name, parent_key)
@@ -168,6 +176,61 @@ class CotonomasResource:
         resp.status = falcon.HTTP_201
         resp.location = f"/api/cotonomas/{cotonoma['key']}"
         resp.media = {"cotonoma": cotonoma}
+
+    def _cotonomatize(self, amishi: Amishi, raw_id: object, resp: falcon.Response) -> None:
+        """POST /api/cotonomas {coto_id}: one's own coto made a cotonoma where it
+        was posted, keeping its id. Exactly once: asked again (a retry, or two
+        at once), it answers the cotonoma made the first time."""
+        try:
+            coto_id = str(uuid.UUID(raw_id)) if isinstance(raw_id, str) else None
+        except ValueError:
+            coto_id = None
+        if coto_id is None:
+            raise falcon.HTTPBadRequest(title="Invalid coto_id", description="coto_id must be a coto id.")
+        made = self.store.made_from(coto_id)
+        if made is None:
+            coto = self.writes.cotos.coto(coto_id)
+            if coto is None or not isinstance(coto.get("amishi"), dict) or coto["amishi"].get("id") != amishi.id:
+                raise falcon.HTTPNotFound(title="No such coto", description="There is no coto of yours with this id.")
+            if coto.get("as_cotonoma"):
+                raise falcon.HTTPConflict(title="A cotonoma already", description="This coto stands for a cotonoma.")
+            name = cotonomatized_name(coto.get("content"))
+            posted_in = coto.get("posted_in")
+            parent_key = posted_in.get("key") if isinstance(posted_in, dict) else None
+            try:
+                cotonoma = self.writes.cotonomatize(amishi, coto_id, name, parent_key)
+            except MadeAlready as already:
+                made = (already.key, already.ready)
+            except CannotBecomeCotonoma:
+                raise falcon.HTTPConflict(
+                    title="Cannot become a cotonoma",
+                    description="The coto changed or moved meanwhile; try again.",
+                ) from None
+            else:
+                COTONOMAS_CREATED.labels("top" if parent_key is None else "nested").inc()
+        if made is not None:
+            key, ready = made
+            if not ready:
+                raise falcon.HTTPConflict(
+                    title="Being made", description="This coto is being made a cotonoma just now; try again shortly."
+                )
+            cotonoma = self.store.one(key)
+            if cotonoma["owner"]["id"] != amishi.id:
+                raise falcon.HTTPNotFound(title="No such coto", description="There is no coto of yours with this id.")
+        resp.status = falcon.HTTP_201
+        resp.location = f"/api/cotonomas/{cotonoma['key']}"
+        resp.media = {"cotonoma": cotonoma}
+
+
+def cotonomatized_name(content: object) -> str:
+    """A coto's content as a cotonoma's name: 1 to 50 characters of one line once trimmed, else 422."""
+    text = content.strip() if isinstance(content, str) else ""
+    if not 1 <= len(text) <= MAX_NAME_CHARS or not is_clean_text(text, one_line=True):
+        raise falcon.HTTPUnprocessableEntity(
+            title="Not a cotonoma name",
+            description=f"A cotonoma's name is one line of 1 to {MAX_NAME_CHARS} characters; this coto is not one.",
+        )
+    return text
 
 
 def reachable(store: CotonomaStore, viewer: Viewer, key: str) -> Place:

@@ -70,6 +70,15 @@ class NoSuchCotonoma(Exception):
     """Not a cotonoma this amishi may reach (whether or not it exists)."""
 
 
+class MadeAlready(Exception):
+    """The coto was made a cotonoma already (`key`), or is being made one now (not `ready`)."""
+
+    def __init__(self, key: str, ready: bool):
+        super().__init__(key)
+        self.key = key
+        self.ready = ready
+
+
 class NameTaken(Exception):
     """The owner already has a cotonoma of this name in this parent.
 
@@ -324,9 +333,11 @@ def _name_taken(conn: psycopg.Connection, owner_id: str, parent_key: str | None,
 class PendingCreation:
     """A cotonoma row in 'creating', locked in an open transaction: finish it or discard it."""
 
-    def __init__(self, conn: psycopg.Connection, key: str):
+    def __init__(self, conn: psycopg.Connection, key: str, from_coto: str | None = None):
         self.conn = conn
         self.key = key
+        # The coto it is made from (cotonomatize), which an undo gives back rather than deletes.
+        self.from_coto = from_coto
 
     def ready(self) -> Cotonoma:
         """Make it visible; the cotonoma as everyone will see it once committed."""
@@ -419,8 +430,9 @@ class CotonomaStore:
             rows = cur.execute(_PAGE, params).fetchall()
         return [_cotonoma(row) for row in rows[:limit]], (_cursor(rows[limit - 1]) if len(rows) > limit else None)
 
-    def begin_creation(self, owner: Amishi, name: str, parent_key: str | None) -> str:
-        """Commit a new cotonoma in 'creating' and return its key."""
+    def begin_creation(self, owner: Amishi, name: str, parent_key: str | None, from_coto: str | None = None) -> str:
+        """Commit a new cotonoma in 'creating' and return its key; from_coto: the
+        coto it is made from (MadeAlready if a cotonoma was, or is being, made from it)."""
         key = new_key()
         with self._writing(owner) as conn:
             if parent_key is not None and self._reach(conn, parent_key, Viewer.of(owner)) is None:
@@ -433,13 +445,28 @@ class CotonomaStore:
             try:
                 with conn.transaction():
                     conn.execute(
-                        "INSERT INTO cotonomas (key, name, owner_id, parent_key, state)"
-                        " VALUES (%s, %s, %s, %s, 'creating')",
-                        (key, name, owner.id, parent_key),
+                        "INSERT INTO cotonomas (key, name, owner_id, parent_key, state, from_coto)"
+                        " VALUES (%s, %s, %s, %s, 'creating', %s)",
+                        (key, name, owner.id, parent_key, from_coto),
                     )
-            except psycopg.errors.UniqueViolation:
+            except psycopg.errors.UniqueViolation as error:
+                if error.diag.constraint_name == "cotonomas_from_coto":
+                    made = self.made_from(from_coto or "")
+                    if made is not None:
+                        raise MadeAlready(*made) from None
                 raise _name_taken(conn, owner.id, parent_key, name) from None
         return key
+
+    def made_from(self, coto_id: str) -> tuple[str, bool] | None:
+        """The key of the cotonoma made from this coto, and whether it is ready; None if none is."""
+        with autocommitting(self.pool) as conn:
+            row = conn.execute("SELECT key, state = 'ready' FROM cotonomas WHERE from_coto = %s", (coto_id,)).fetchone()
+        return (row[0], bool(row[1])) if row else None
+
+    def one(self, key: str) -> Cotonoma:
+        """A cotonoma as the contract shows it, whatever its state (the caller knows it exists)."""
+        with autocommitting(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
+            return _cotonoma(_returned(cur.execute(_ONE, {"key": key}).fetchone()))
 
     @contextmanager
     def finishing_creation(self, key: str) -> Iterator[PendingCreation | None]:
@@ -447,9 +474,9 @@ class CotonomaStore:
         the reconciler has undone it already."""
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
-                "SELECT key FROM cotonomas WHERE key = %s AND state = 'creating' FOR UPDATE", (key,)
+                "SELECT key, from_coto::text FROM cotonomas WHERE key = %s AND state = 'creating' FOR UPDATE", (key,)
             ).fetchone()
-            yield PendingCreation(conn, key) if row else None
+            yield PendingCreation(conn, key, row[1]) if row else None
 
     @contextmanager
     def oldest_stuck_creation(self, older_than: timedelta) -> Iterator[PendingCreation | None]:
@@ -457,11 +484,11 @@ class CotonomaStore:
         one that another process holds (finishing or undoing it) is skipped."""
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
-                "SELECT key FROM cotonomas WHERE state = 'creating' AND created_at < now() - %s"
+                "SELECT key, from_coto::text FROM cotonomas WHERE state = 'creating' AND created_at < now() - %s"
                 " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
                 (older_than,),
             ).fetchone()
-            yield PendingCreation(conn, row[0]) if row else None
+            yield PendingCreation(conn, row[0], row[1]) if row else None
 
     def begin_deletion(self, key: str, owner: Amishi) -> None:
         """Commit the owner's cotonoma as 'deleting' (gone for everyone), unless

@@ -54,6 +54,7 @@ class Call:
     key: str
     body: dict[str, object] | None
     authorization: str | None
+    query: str = ""
 
 
 class CotosDouble:
@@ -128,10 +129,11 @@ class _CotosHandler(BaseHTTPRequestHandler):
         double = self.server.double
         length = int(self.headers.get("Content-Length") or 0)
         body: dict[str, object] | None = json.loads(self.rfile.read(length)) if length else None
-        match = re.fullmatch(r"/internal/cotonoma-cotos/([A-Za-z0-9_-]+)", self.path)
+        path, _, query = self.path.partition("?")
+        match = re.fullmatch(r"/internal/cotonoma-cotos/([A-Za-z0-9_-]+)", path)
         key = match[1] if match else ""
         authorization = self.headers.get("Authorization")
-        double.calls.append(Call(self.command, key, body, authorization))
+        double.calls.append(Call(self.command, key, body, authorization, query))
         if authorization != f"Bearer {INTERNAL_TOKEN}" or not match:
             return self._send(401 if match else 404, {"title": "Refused"})
         answer = double.next_answer()

@@ -10,6 +10,7 @@ from conftest import Call
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_testing.fixtures import INTERNAL_TOKEN
 from cotonomas.consistency import Reconciler
+from cotonomas.store import MadeAlready
 
 
 def methods(cotos_double) -> list[str]:
@@ -174,3 +175,33 @@ def test_a_rename_whose_answer_is_lost_is_rolled_back_on_both_sides(ann, cotos_d
     assert rows() == [("Ideas", "ready")]
     assert [(c.method, c.body["name"]) for c in cotos_double.calls[1:]] == [("PUT", "Renamed"), ("PUT", "Ideas")]
     assert cotos_double.cotos[cotonoma["key"]]["name"] == "Ideas"
+
+
+def test_a_cotonomatize_cut_short_gives_the_coto_back_never_deletes_it(ann, cotos_double, rows, writes):
+    coto_id = "0193a3c4-0000-7000-8000-000000000001"
+    # cotos marks the coto but its answer never comes back: undone at once, the coto kept.
+    cotos_double.answers = ["slow"]
+    with pytest.raises(ServiceUnavailable):
+        writes.cotonomatize(ann.amishi, coto_id, "Ideas", None)
+    assert rows() == []
+    put, undo = cotos_double.calls
+    assert put.method == "PUT" and put.body is not None and put.body["coto_id"] == coto_id
+    assert (undo.method, undo.key, undo.query) == ("DELETE", put.key, "keep=coto")
+    # Then one that could not be undone at once: the reconciler gives it back too.
+    cotos_double.calls.clear()
+    cotos_double.answers = ["slow", "fail"]
+    with pytest.raises(ServiceUnavailable):
+        writes.cotonomatize(ann.amishi, coto_id, "Ideas", None)
+    assert rows() == [("Ideas", "creating")]
+    assert writes.undo_stuck_creations(timedelta(0)) == 1
+    assert rows() == []
+    assert (cotos_double.calls[-1].method, cotos_double.calls[-1].query) == ("DELETE", "keep=coto")
+
+
+def test_a_coto_is_made_a_cotonoma_once(ann, cotos_double, store, writes):
+    coto_id = "0193a3c4-0000-7000-8000-000000000002"
+    cotonoma = writes.cotonomatize(ann.amishi, coto_id, "Once", None)
+    assert store.made_from(coto_id) == (cotonoma["key"], True)
+    with pytest.raises(MadeAlready) as made:
+        writes.cotonomatize(ann.amishi, coto_id, "Once again", None)
+    assert (made.value.key, made.value.ready) == (cotonoma["key"], True)

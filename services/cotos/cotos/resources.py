@@ -30,6 +30,7 @@ from cotos.store import (
     AnonymousCoto,
     AnonymousCotoStore,
     Author,
+    CannotStandFor,
     Coto,
     CotonomaNotEmpty,
     CotoStore,
@@ -505,7 +506,12 @@ class CotonomaCotosResource:
     """/internal/cotonoma-cotos/{key}: cotonomas keeps the coto that stands for
     each cotonoma. Both methods may be repeated safely: cotonomas retries them
     to keep exactly one coto per cotonoma. A PUT under a parent whose coto is
-    gone is 404; a DELETE of a cotonoma that holds cotos is 409."""
+    gone is 404; a DELETE of a cotonoma that holds cotos is 409.
+
+    Cotonomatize: a PUT with `coto_id` makes that coto of the owner's (posted
+    in parent_key) stand for the cotonoma rather than creating one, 409 if it
+    cannot; a DELETE with ?keep=coto makes it a plain coto again rather than
+    deleting it (a cotonomatize undone: what was written is never lost)."""
 
     def __init__(self, cotos: CotoStore):
         self.cotos = cotos
@@ -514,7 +520,7 @@ class CotonomaCotosResource:
         """Creates the coto if absent, else renames it to the name given."""
         _cotonoma_key(key, "The key")
         body = json_object(req)
-        reject_unknown_fields(body, ("name", "parent_key", "owner"))
+        reject_unknown_fields(body, ("name", "parent_key", "owner", "coto_id"))
         name = _cotonoma_name(body)
         if "parent_key" not in body:
             raise falcon.HTTPBadRequest(title="Invalid body", description="parent_key is required (null at home).")
@@ -522,13 +528,32 @@ class CotonomaCotosResource:
         if parent_key == key:
             raise falcon.HTTPBadRequest(title="Invalid body", description="A cotonoma cannot be its own parent.")
         owner = _author(body, "owner")
+        if body.get("coto_id") is not None:
+            try:
+                coto_id = str(uuid.UUID(str(body["coto_id"])))
+            except ValueError:
+                raise falcon.HTTPBadRequest(title="Invalid body", description="coto_id must be a coto id.") from None
+            try:
+                resp.media = {"coto": self.cotos.mark_cotonoma_coto(key, coto_id, name, parent_key, owner)}
+            except CannotStandFor:
+                raise falcon.HTTPConflict(
+                    title="Cannot stand for the cotonoma",
+                    description="That coto is not the owner's as it was (gone, moved or another cotonoma's).",
+                ) from None
+            return
         resp.media = {"coto": self.cotos.put_cotonoma_coto(key, name, parent_key, owner)}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
         """Deletes the coto (and the trash of the cotonoma) unless cotos are
         posted in it: then 409 saying how many, and nothing is deleted."""
+        keep = req.get_param("keep")
+        if keep not in (None, "coto"):
+            raise falcon.HTTPBadRequest(title="Invalid keep", description="keep may only be coto.")
         try:
-            self.cotos.delete_cotonoma_coto(_cotonoma_key(key, "The key"))
+            if keep == "coto":
+                self.cotos.unmark_cotonoma_coto(_cotonoma_key(key, "The key"))
+            else:
+                self.cotos.delete_cotonoma_coto(_cotonoma_key(key, "The key"))
         except CotonomaNotEmpty as error:
             resp.status = falcon.HTTP_409
             resp.media = {

@@ -602,6 +602,24 @@ RETURNING xmax = 0 AS inserted
 
 _GET_COTONOMA_COTO = f"SELECT {_COTO_COLUMNS} FROM cotos c {_JOINS} WHERE c.cotonoma_key = %s"
 
+# Cotonomatize: the owner's coto, where it was posted, comes to stand for the
+# cotonoma (its id kept, so what refers to it stays); its content becomes the
+# name (the same, trimmed). Again for the same cotonoma, it is renamed at most.
+_MARK_COTONOMA_COTO = r"""
+UPDATE cotos SET cotonoma_key = %(cotonoma_key)s, content = %(name)s, updated_at = now()
+ WHERE id = %(coto_id)s AND amishi_id = %(owner_id)s AND posted_in_key IS NOT DISTINCT FROM %(parent_key)s
+   AND (cotonoma_key IS NULL OR cotonoma_key = %(cotonoma_key)s)
+   AND (cotonoma_key IS NULL OR content IS DISTINCT FROM %(name)s)
+   -- Not one edited since its content was read as the name.
+   AND (cotonoma_key IS NOT NULL OR regexp_replace(content, '^\s+|\s+$', '', 'g') = %(name)s)
+RETURNING id
+"""
+_MARKED = "SELECT 1 FROM cotos WHERE id = %(coto_id)s AND cotonoma_key = %(cotonoma_key)s"
+# A cotonomatize undone: the coto is a plain coto again, unless cotos are posted in its cotonoma.
+_UNMARK_COTONOMA_COTO = """
+UPDATE cotos SET cotonoma_key = NULL, updated_at = now() WHERE cotonoma_key = %s RETURNING id
+"""
+
 # Ids are kept, so a retried save finds the cotos it already inserted and skips them.
 _SAVE_ANONYMOUS = """
 INSERT INTO cotos (id, amishi_id, content, created_at, updated_at)
@@ -706,6 +724,11 @@ def _tell_deleted(conn: psycopg.Connection, deleted: tuple[uuid.UUID, uuid.UUID,
 
 class StandsForCotonoma(Exception):
     """The coto stands for a cotonoma: it changes only through the cotonomas service."""
+
+
+class CannotStandFor(Exception):
+    """The coto cannot stand for the cotonoma: it is gone, someone else's,
+    posted elsewhere, or stands for another cotonoma."""
 
 
 class NoSuchCotonoma(Exception):
@@ -923,6 +946,53 @@ class CotoStore:
                 (inserted,) = written
                 _tell(conn, "coto" if inserted else "coto-updated", coto)
             return coto
+
+    def mark_cotonoma_coto(
+        self, cotonoma_key: str, coto_id: str, name: str, parent_key: str | None, owner: Author
+    ) -> Coto:
+        """The owner's coto `coto_id`, posted in `parent_key` (None: at home),
+        made to stand for the cotonoma (or already standing for it): safe to
+        repeat. CannotStandFor if it is not there so (gone, someone else's,
+        moved, or standing for another cotonoma)."""
+        params = {
+            "cotonoma_key": cotonoma_key,
+            "coto_id": coto_id,
+            "name": name,
+            "parent_key": parent_key,
+            "owner_id": owner["id"],
+        }
+        with self.pool.connection() as conn:
+            conn.execute(_RECORD_AUTHOR, owner)
+            try:
+                with conn.transaction():
+                    marked = conn.execute(_MARK_COTONOMA_COTO, params).fetchone()
+            except psycopg.errors.UniqueViolation:
+                raise CannotStandFor(coto_id) from None  # another coto stands for this cotonoma
+            if marked is None and not conn.execute(_MARKED, params).fetchone():
+                raise CannotStandFor(coto_id)
+            row = conn.execute(_GET_COTONOMA_COTO, (cotonoma_key,)).fetchone()
+            assert row is not None, "the coto stands for the cotonoma"
+            coto = _coto(row)
+            if marked is not None:
+                _tell(conn, "coto-updated", coto)
+            return coto
+
+    def unmark_cotonoma_coto(self, cotonoma_key: str) -> None:
+        """The coto standing for a cotonoma, if any, made a plain coto again
+        (a cotonomatize undone), unless cotos are posted in it: CotonomaNotEmpty."""
+        with self.pool.connection() as conn:
+            held = _posted_in(conn, cotonoma_key)
+            if held:
+                raise CotonomaNotEmpty(held)
+            try:
+                with conn.transaction():
+                    row = conn.execute(_UNMARK_COTONOMA_COTO, (cotonoma_key,)).fetchone()
+            except psycopg.errors.ForeignKeyViolation:
+                raise CotonomaNotEmpty(max(_posted_in(conn, cotonoma_key), 1)) from None
+            if row is not None:
+                back = conn.execute(_GET, (row[0],)).fetchone()
+                if back is not None:
+                    _tell(conn, "coto-updated", _coto(back))
 
     def delete_cotonoma_coto(self, cotonoma_key: str) -> None:
         """Removes the coto standing for a cotonoma, if there is one, with what

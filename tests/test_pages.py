@@ -121,6 +121,7 @@ def broken_gateway(tmp_path):
         COTONOMAS_UPSTREAM=f"127.0.0.1:{closed}",
         LIVE_UPSTREAM=f"127.0.0.1:{closed}",
         GRAPH_UPSTREAM=f"127.0.0.1:{closed}",
+        ARCHIVE_UPSTREAM=f"127.0.0.1:{closed}",
         CLIENT_CONNECTIONS="32",
         CLIENT_REQUEST_RATE="50",
         CLIENT_REQUEST_BURST="200",

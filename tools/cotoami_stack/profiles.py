@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
-SERVICES = ("auth", "cotos", "cotonomas", "mailer", "live", "graph")
+SERVICES = ("auth", "cotos", "cotonomas", "mailer", "live", "graph", "archive")
 # live keeps nothing of its own (it reads Redis streams): no database to make, empty or migrate.
 DATABASE_SERVICES = tuple(service for service in SERVICES if service != "live")
 POSTGRES_PORT = 5432
@@ -63,7 +63,7 @@ class Profile:
 
     def instance_port(self, service: str, instance: int) -> int:
         """One instance's own port (instance SURGE: a rollout's extra process): what the gateway balances over.
-        dev: auth 8101.., cotos 8111.., cotonomas 8121.., mailer 8131.., live 8141.., graph 8151..;
+        dev: auth 8101.., cotos 8111.., cotonomas 8121.., mailer 8131.., live 8141.., graph 8151.., archive 8161..;
         e2e the same from 18100."""
         return self.gateway_port + 100 + 10 * SERVICES.index(service) + instance
 

@@ -27,6 +27,7 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
     secrets_dir = profile.secrets_dir
     cotos_url = f"http://127.0.0.1:{profile.service_port('cotos')}"
     cotonomas_url = f"http://127.0.0.1:{profile.service_port('cotonomas')}"
+    graph_url = f"http://127.0.0.1:{profile.service_port('graph')}"
     environment = {
         "SERVICE_NAME": service,
         "PORT": str(profile.service_port(service)),
@@ -59,6 +60,11 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
         },
         "live": {"COTONOMAS_INTERNAL_URL": cotonomas_url},
         "graph": {"COTOS_INTERNAL_URL": cotos_url, "COTONOMAS_INTERNAL_URL": cotonomas_url},
+        "archive": {
+            "COTOS_INTERNAL_URL": cotos_url,
+            "COTONOMAS_INTERNAL_URL": cotonomas_url,
+            "GRAPH_INTERNAL_URL": graph_url,
+        },
     }
     return environment | own[service]
 

@@ -6,3 +6,4 @@ CREATE DATABASE cotoami_cotos;
 CREATE DATABASE cotoami_cotonomas;
 CREATE DATABASE cotoami_mailer;
 CREATE DATABASE cotoami_graph;
+CREATE DATABASE cotoami_archive;

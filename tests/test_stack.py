@@ -3,6 +3,7 @@
 import os
 import signal
 import socket
+from pathlib import Path
 
 import requests
 from conftest import PROFILE
@@ -33,6 +34,28 @@ def test_a_killed_service_master_is_replaced_and_serves_within_10_seconds(stack,
     assert took < 10
     listed = browser.get(stack.url + "/api/cotos", timeout=5).json()["cotos"]
     assert coto in listed, "what was written before the crash is still there"
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (dead, waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_masters_workers_die_with_it_and_no_call_waits_on_its_socket(stack, owner):
+    """cotos-1's master SIGKILLed: its workers go at once (D111), so nothing is left holding
+    the service port's reuse_port socket; cotonomas' calls to cotos find a live one."""
+    master = stack.pid("cotos-1")
+    workers = [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    assert workers
+    os.kill(master, signal.SIGKILL)
+    stack.wait_until(lambda: not any(running(pid) for pid in workers), 1, "the orphans gone")
+    for n in range(10):
+        created = owner.call("POST", "/api/cotonomas", json={"name": f"Right after a crash {n}"})
+        assert created.status_code == 201, created.text
+        assert created.elapsed.total_seconds() < 1.5, "a call waited on a dead socket"
 
 
 def test_up_again_is_harmless(stack):

@@ -8,3 +8,5 @@ COTOS_FORGOTTEN = counter(
     "cotoami_graph_deleted_cotos_total",
     "coto-deleted events read from the event streams, whose connections and pins were removed.",
 )
+
+METRICS = (CONNECTIONS_MADE, PINS_MADE, COTOS_FORGOTTEN)

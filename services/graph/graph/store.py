@@ -51,7 +51,7 @@ class NotTheSameIds(Exception):
 
 
 def _iso_utc(column: str) -> str:
-    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
 
 
 _CONNECTION_COLUMNS = f"""c.id::text, c.start_id::text, c.end_id::text, c.linking_phrase, c.created_by::text,

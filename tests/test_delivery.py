@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".venv-tools" / "bin"
 # The services with a database and a migration Job.
-SERVICES = ("auth", "cotos", "cotonomas", "mailer")
+SERVICES = ("auth", "cotos", "cotonomas", "mailer", "graph", "archive")
 # ...and live, which has neither: it reads Redis and asks cotonomas.
 PYTHON_SERVICES = (*SERVICES, "live")
 DOCKERFILES = [ROOT / "services" / s / "Dockerfile" for s in PYTHON_SERVICES] + [ROOT / "gateway" / "Dockerfile"]
@@ -265,6 +265,8 @@ PRODUCTION_SECRETS = {
     "cotos-database": ("url",),
     "cotonomas-database": ("url",),
     "mailer-database": ("url",),
+    "archive-database": ("url",),
+    "graph-database": ("url",),
     "cotoami-redis": ("url",),
     "cotoami-smtp": ("url",),
     "cotoami-keys": ("jwks.json", "internal-token"),
@@ -888,10 +890,10 @@ EXPORTED = """
 import json
 from cotoami_common.metrics import REQUESTS, REQUEST_DURATION, sample_names
 from cotoami_common.outbox import EVENTS_RELAYED, OutboxLagCollector
-import auth.metrics, cotos.metrics, cotonomas.metrics, mailer.metrics, live.metrics
+import auth.metrics, cotos.metrics, cotonomas.metrics, mailer.metrics, live.metrics, graph.metrics
 collectors = [REQUESTS, REQUEST_DURATION, mailer.metrics.MailQueueCollector(None, "mail")]
 collectors += [EVENTS_RELAYED, OutboxLagCollector(None)]
-for service in (auth, cotos, cotonomas, mailer):
+for service in (auth, cotos, cotonomas, mailer, graph):
     collectors += service.metrics.METRICS
 collectors += [live.metrics.OPEN_STREAMS, live.metrics.EVENTS_SENT, live.metrics.STREAMS_ENDED, live.metrics.FANOUT_LAG]
 print(json.dumps(sorted(sample_names(collectors))))
@@ -999,6 +1001,7 @@ def test_the_gateway_images_configuration_is_valid_nginx(tmp_path):
         COTONOMAS_UPSTREAM="127.0.0.1:8003",
         LIVE_UPSTREAM="127.0.0.1:8005",
         GRAPH_UPSTREAM="127.0.0.1:8006",
+        ARCHIVE_UPSTREAM="127.0.0.1:8007",
         **{name: value for name, value in _image_environment().items() if name.startswith("CLIENT_")},
     )
     (tmp_path / "cotoami.conf").write_text(rendered)

@@ -3,7 +3,8 @@
 #   tools/install.sh          the stack: venv and Python packages, nginx, maildev
 #   tools/install.sh --tests  also Chromium for the browser tests
 #   tools/install.sh --bench  also wrk and bench/requirements.txt for `make bench`
-#   tools/install.sh --images also podman, runc and debootstrap for `make images` and `make up IMAGES=1`
+#   tools/install.sh --images also podman, runc, catatonit and debootstrap for `make images`, `make up IMAGES=1`
+#                             and podman kube play
 # When something cannot be installed it stops with one line saying how to get it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +79,8 @@ if [[ ${1:-} == --images ]]; then
   need podman podman
   need runc runc
   need debootstrap debootstrap
+  # The pause process of a pod's infra container (`podman kube play`).
+  need catatonit catatonit
   # crun (podman's default) refuses this kind of machine's hybrid cgroups, and a container may not
   # raise its limits above ours (no CAP_SYS_RESOURCE): runc, cgroupfs and limits within reach.
   conf=/etc/containers/containers.conf

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import graph  # bench/graph.py, beside this script
 import live  # bench/live.py, beside this script
 import psycopg
 import requests
@@ -256,6 +257,7 @@ def seed_stack(scale: seed.Scale) -> Seeded:
     seed.seed_auth(urls["auth"], scale)
     seed.seed_cotos(urls["cotos"], scale, PROFILE.avatar_url)
     seed.seed_cotonomas(urls["cotonomas"], scale, PROFILE.avatar_url)
+    graph.seed(urls["graph"], urls["cotos"], seed.amishi_id(seed.HEAVY))
     for n, expected in ((seed.HEAVY, scale.heavy_cotos), (seed.LIGHT, scale.light_cotos)):
         found = seed.coto_count(urls["cotos"], n)
         if found != expected:
@@ -414,6 +416,7 @@ def cases(seeded: Seeded, scale: seed.Scale, hello: Hello) -> list[Case]:
             search_for(SEARCH_ABSENT),
             cookies=heavy,
         ),
+        *(Case(name, what, "graph", url, cookies=heavy) for name, what, url in graph.cases(PROFILE.public_url)),
         Case(
             "anonymous-post",
             "POST /api/cotos, anonymous",
@@ -1022,6 +1025,9 @@ def targets(
     rows.append(
         ("< 100 MB resident per worker", f"largest: {largest} {workers[largest]:.0f} MB", workers[largest] < 100)
     )
+    for name in graph.TARGETS:
+        p50 = results[name].p50_ms
+        rows.append((f"`{name}` p50 < {graph.P50_TARGET_MS} ms", f"{p50:.1f} ms", p50 < graph.P50_TARGET_MS))
     errors = sum(result.error_count for result in results.values())
     rows.append(("no failed request", f"{errors} errors", errors == 0))
     rows += live_targets(live_run)

@@ -64,6 +64,8 @@ def service_environment(profile: Profile, service: str) -> dict[str, str]:
             "COTOS_INTERNAL_URL": cotos_url,
             "COTONOMAS_INTERNAL_URL": cotonomas_url,
             "GRAPH_INTERNAL_URL": graph_url,
+            # As for the mailer: how long a job whose process died waits before another takes it up.
+            "IMPORT_LEASE_SECONDS": str(max(5, profile.mail_reclaim_idle_ms // 1000)),
         },
     }
     return environment | own[service]

@@ -256,12 +256,13 @@ def plan_import(data: object) -> Plan:
     for raw in raw_cotos:
         try:
             coto = _read_coto(raw)
-            if coto.id in seen:
+            # Twice as given (whatever their times), or twice once made time-ordered.
+            if coto.original_id in seen or coto.id in seen:
                 raise _Reject("the id appears twice in the file")
         except _Reject as reason:
             plan.coto_rejections.append(Rejection(echo(raw), str(reason)))
             continue
-        seen.add(coto.id)
+        seen.update((coto.original_id, coto.id))
         cotos.append(coto)
     id_map = {coto.original_id: coto.id for coto in cotos}
     keys, cotonoma_cotos = _cotonomas(plan, cotos)

@@ -127,7 +127,7 @@ def test_items_of_the_wrong_shape_are_rejected_one_by_one(ann, owners):
             coto(str(uuid.uuid4()), "", 1),
             coto(str(uuid.uuid4()), "x" * 10_001, 1),
             coto(str(uuid.uuid4()), "bell\x07", 1),
-            coto(HELLO, "the same id", 1537943597410),
+            coto(HELLO, "the same id at another time", 1537943597999),
             coto(str(uuid.uuid4()), "x", 1, as_cotonoma="yes"),
             coto(str(uuid.uuid4()), "x", 1, as_cotonoma=True, cotonoma={"key": "no"}),
             coto(str(uuid.uuid4()), "x", 1, posted_in_id=COTONOMA_ID),

@@ -217,3 +217,22 @@ def test_an_anonymous_pad_has_no_stock_and_no_graph_buttons(stack, page_of):  # 
     post(page, "an anonymous note")
     expect(page.locator("#stock")).to_be_hidden()
     expect(page.locator("#timeline .coto-pin, #timeline .coto-connect, #timeline .coto-connections")).to_have_count(0)
+
+
+def test_a_cycle_is_drawn_once_and_a_phrase_stays_text(stack, mailbox, page_of):  # noqa: F811
+    page = signed_in_page(stack, mailbox, page_of, unique_address(), viewport=VIEWPORTS["desktop"])
+    post(page, "hen")
+    post(page, "egg")
+    pin(page, "hen")
+    phrase = '<img src=x onerror="window.pwned=1">'
+    connect(page, ["egg"], to="hen", phrase=phrase)
+    connect(page, ["hen"], to="egg", phrase="hatches into")
+    # hen > egg > hen, the second hen without what it leads to (the service walks the cycle once).
+    rows = page.locator("#stock-list .stock-body")
+    expect(rows).to_have_text(["hen", f"{phrase} egg", "hatches into hen"])
+    expect(page.locator("#stock-list img")).to_have_count(0)
+    page.click("#stock-graph")
+    expect(page.locator("#graph-canvas")).to_have_attribute("data-nodes", "3")
+    drawn: dict[str, Any] = page.evaluate(DRAWN)
+    assert drawn["edges"] == [["Home", "hen", ""], ["egg", "hen", "hatches into"], ["hen", "egg", phrase]]
+    assert page.evaluate("window.pwned") is None

@@ -254,7 +254,7 @@ export function start() {
     if (changed) clearSelection();
   });
   document.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && selected.size > 0 && !document.querySelector('dialog[open]') &&
+    if (event.key === 'Escape' && !event.defaultPrevented && selected.size > 0 && !document.querySelector('dialog[open]') &&
         document.activeElement?.closest('#selection-bar, li.coto')) clearSelection();
   });
 }

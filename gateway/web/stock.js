@@ -109,7 +109,7 @@ function render(nodes) {
   shown = new Set();
   list.replaceChildren(...nodes.map((node) => itemOf(node, '', true)));
   summary.textContent = nodes.length === 0
-    ? 'Nothing pinned here yet: a coto’s Pin button keeps it here.'
+    ? 'Nothing pinned yet.'
     : `${nodes.length} pinned`;
   graphButton.disabled = nodes.length === 0;
   if (focusedPath) {

@@ -12,6 +12,7 @@
 // addresses. The views start in this order, which is also the order in which
 // they hear each event.
 
+import * as archive from './archive.js';
 import * as composer from './composer.js';
 import * as confirm from './confirm.js';
 import * as connect from './connect.js';
@@ -34,7 +35,7 @@ import * as trash from './trash.js';
 
 state.confirmToken = router.tokenInAddress();
 for (const view of [signin, newCotonoma, sidebar, timeline, trash, members, composer, cotonomaPage, cotonomaDelete, search,
-  stock, connect, connections, graphView, live, router]) {
+  stock, connect, connections, graphView, archive, live, router]) {
   view.start();
 }
 // Who is signed in, and the page, at once: both follow the same cookies.

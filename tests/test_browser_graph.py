@@ -16,7 +16,7 @@ from test_browser import chromium, page_of, post  # noqa: F401  (fixtures, share
 from test_browser_cotonomas import signed_in_page
 from test_browser_live import shared_cotonoma
 from test_browser_pages import VIEWPORTS, assert_accessible
-from test_browser_phone import PHONE
+from test_browser_phone import PHONE, at_least_a_fingertip
 
 LIVE_MS = 3000  # a pin or a connection made by another member shows within this, without a reload
 
@@ -89,7 +89,7 @@ def test_pin_connect_reorder_and_draw_the_stock(stack, mailbox, page_of):  # noq
     page.keyboard.press("Escape")
     coto(page, "beta").locator(".coto-connect").click()  # unselected
     connect(page, ["beta"], to="alpha", phrase="is an example of")
-    under_alpha = page.locator("#stock-list > .stock-item").first.locator(".stock-children .stock-row")
+    under_alpha = page.locator("#stock-list > .stock-item").first.locator(".stock-children .stock-body")
     expect(under_alpha).to_have_text(["is an example of beta"])
 
     # Its connections: the maker changes the phrase.
@@ -139,7 +139,7 @@ def test_a_member_sees_a_pin_and_a_connection_arrive_live(stack, mailbox, page_o
     expect(stock_items(member)).to_have_text(["cause"], timeout=LIVE_MS)
     expect(coto(member, "cause").locator(".coto-pin")).to_have_attribute("aria-pressed", "true")
     connect(owner, ["effect"], to="cause", phrase="causes")
-    expect(member.locator("#stock-list .stock-children .stock-row")).to_have_text(["causes effect"], timeout=LIVE_MS)
+    expect(member.locator("#stock-list .stock-children .stock-body")).to_have_text(["causes effect"], timeout=LIVE_MS)
     # The member's own panel of the coto shows it, without Edit (not theirs to change).
     coto(member, "effect").locator(".coto-connections").click()
     incoming = member.locator("#connections-incoming .connection")
@@ -155,8 +155,23 @@ def test_the_stock_its_dialogs_and_the_graph_view_are_accessible(stack, mailbox,
     post(page, "two")
     pin(page, "one")
     connect(page, ["two"], to="one", phrase="is a part of")
-    expect(page.locator("#stock-list .stock-children .stock-row")).to_have_text(["is a part of two"])
+    expect(page.locator("#stock-list .stock-children .stock-body")).to_have_text(["is a part of two"])
     assert_accessible(page, "home with its stock")
+
+    # Reordering without dragging: a tap on Move up (big enough for a finger on a phone).
+    pin(page, "two")
+    expect(stock_items(page)).to_have_text(["one", "two"])
+    page.click("#stock-reorder")
+    expect(page.locator("#stock-reorder")).to_have_attribute("aria-pressed", "true")
+    if context is PHONE:
+        at_least_a_fingertip(page.locator("#stock-list .stock-move"))
+    assert_accessible(page, "the stock, reordering")
+    page.locator("#stock-list > .stock-item").nth(1).get_by_role("button", name="Move two up").first.click()
+    expect(stock_items(page)).to_have_text(["two", "one"])
+    expect(page.locator("#stock-announcer")).to_have_text("Moved “two” up: 1 of 2.")
+    page.click("#stock-reorder")
+    expect(page.locator("#stock-list .stock-move").first).to_be_hidden()
+
     toggle = page.locator("#stock-list .stock-toggle")
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "false")

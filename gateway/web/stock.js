@@ -2,8 +2,9 @@
 // The stock: the cotos pinned to the place on screen (home, or the cotonoma), in their order,
 // as an outline with the cotos each connects to nested under it (to STOCK_DEPTH), each level
 // shown or hidden with its disclosure button. Pins and the cotos under a coto are put in
-// another order by dragging them among their siblings, or from the keyboard: Alt+ArrowUp or
-// Alt+ArrowDown moves the focused item, said in a status region. The order is kept by the
+// another order by dragging them among their siblings, from the keyboard (Alt+ArrowUp or
+// Alt+ArrowDown moves the focused item), or with a tap on their Move up and Move down buttons
+// (shown in the reorder mode, for touch screens), each move said in a status region. The order is kept by the
 // graph service (PUT .../pins/order, PUT .../cotos/ID/order). What changes elsewhere (a pin or
 // a connection made by another member, live.js; one made on this page, connect.js) reads the
 // stock again, keeping what is open and where the focus was.
@@ -21,6 +22,7 @@ const section = byId('stock', HTMLElement);
 const list = byId('stock-list', HTMLUListElement);
 const summary = byId('stock-summary', HTMLSpanElement);
 const graphButton = byId('stock-graph', HTMLButtonElement);
+const reorderButton = byId('stock-reorder', HTMLButtonElement);
 const announcer = byId('stock-announcer', HTMLParagraphElement);
 
 const RELOAD_MS = 120; // changes that come together read the stock once
@@ -82,6 +84,10 @@ function itemOf(node, parentPath, top) {
     'aria-keyshortcuts': 'Alt+ArrowUp Alt+ArrowDown', text: what,
   }));
   row.append(body);
+  // Moving without dragging (a single tap each, for touch screens): shown in the reorder mode.
+  row.append(
+    h('button', { className: 'icon-button stock-move stock-move-up', type: 'button', 'aria-label': `Move ${what} up`, title: 'Move up' }, '↑'),
+    h('button', { className: 'icon-button stock-move stock-move-down', type: 'button', 'aria-label': `Move ${what} down`, title: 'Move down' }, '↓'));
   if (top) {
     row.append(h('button', {
       className: 'icon-button stock-unpin', type: 'button', 'aria-label': `Unpin ${what}`, title: 'Unpin',
@@ -104,7 +110,7 @@ function render(nodes) {
   const active = document.activeElement;
   const focusedItem = active instanceof HTMLElement && list.contains(active) ? active.closest('li.stock-item') : null;
   const focusedPath = focusedItem instanceof HTMLElement ? focusedItem.dataset.path : undefined;
-  const focusedClass = active instanceof HTMLElement ? [...active.classList].find((c) => c.startsWith('stock-')) : undefined;
+  const focusedClass = active instanceof HTMLElement ? [...active.classList].findLast((c) => c.startsWith('stock-')) : undefined;
   pinned = new Set(nodes.map((node) => node.coto.id));
   shown = new Set();
   list.replaceChildren(...nodes.map((node) => itemOf(node, '', true)));
@@ -112,6 +118,7 @@ function render(nodes) {
     ? 'Nothing pinned yet.'
     : `${nodes.length} pinned`;
   graphButton.disabled = nodes.length === 0;
+  reorderButton.disabled = nodes.length === 0;
   if (focusedPath) {
     const item = [...list.querySelectorAll('li.stock-item')].find((li) => /** @type {HTMLElement} */ (li).dataset.path === focusedPath);
     const again = item?.querySelector(`:scope > .stock-row .${focusedClass ?? 'stock-link'}`);
@@ -292,8 +299,12 @@ async function unpinFrom(button) {
 export function start() {
   list.addEventListener('click', (event) => {
     const button = event.target instanceof Element ? event.target.closest('button') : null;
+    const li = button?.closest('li.stock-item');
     if (button?.classList.contains('stock-toggle')) toggle(button);
     else if (button?.classList.contains('stock-unpin')) unpinFrom(button);
+    else if (button?.classList.contains('stock-move') && li instanceof HTMLLIElement) {
+      move(li, button.classList.contains('stock-move-up') ? -1 : 1);
+    }
   });
   list.addEventListener('keydown', (event) => {
     if (!event.altKey || (event.key !== 'ArrowUp' && event.key !== 'ArrowDown')) return;
@@ -304,6 +315,11 @@ export function start() {
   });
   listenForDrags();
   graphButton.addEventListener('click', () => emit('graph-wanted', { cotoId: null, opener: graphButton }));
+  reorderButton.addEventListener('click', () => {
+    const reordering = reorderButton.getAttribute('aria-pressed') !== 'true';
+    reorderButton.setAttribute('aria-pressed', String(reordering));
+    section.classList.toggle('is-reordering', reordering);
+  });
   on('place', ({ key }) => {
     showFor(undefined);
     if (key !== null) return; // a cotonoma's stock once it has opened (cotonoma-shown)

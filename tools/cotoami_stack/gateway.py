@@ -31,6 +31,7 @@ UPSTREAMS_BEGIN = "# --- upstreams"
 UPSTREAMS_END = "# --- end of upstreams"
 BODY_DEADLINE = 10  # seconds a request body may take (the Lua in cotoami.conf.template's /api/)
 NOFILE_WANTED = 8192
+IMAGE_OLD_WORKERS_GRACE = 42  # the image's worker_shutdown_timeout (gateway/nginx/nginx.conf)
 # Debian's lua-nginx-module (libnginx-mod-http-lua, with its NDK), for the body deadline
 # (cotoami.conf.template); tools/install.sh installs it.
 LUA_MODULES = "".join(
@@ -196,7 +197,7 @@ def start_gateway_reload(profile: Profile) -> Callable[[], None]:
 
     old = workers()
     os.kill(master, signal.SIGHUP)
-    timeout = old_workers_grace(profile) + 5
+    timeout = (IMAGE_OLD_WORKERS_GRACE if images else old_workers_grace(profile)) + 5
 
     def old_workers_gone() -> None:
         deadline = time.monotonic() + timeout

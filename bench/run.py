@@ -42,6 +42,7 @@ import psycopg
 import requests
 import seed  # bench/seed.py, beside this script
 
+import archive  # bench/archive.py, beside this script
 from cotoami_common.backing import redis_client
 from cotoami_common.tokens import AccessTokenSigner, Amishi
 from cotoami_stack.gateway import nginx_binary, render_gateway
@@ -1076,7 +1077,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="less data, shorter runs; not written to BENCHMARKS.md")
     parser.add_argument(
-        "--only", help="comma-separated case names (and signin, startup, memory, live): only these, printed"
+        "--only", help="comma-separated case names (and signin, startup, memory, live, archive): only these, printed"
     )
     parser.add_argument("--profile", metavar="CASE", help="sample that case's service with py-spy while measured")
     args = parser.parse_args()
@@ -1113,6 +1114,11 @@ def main() -> int:
         if not only or "live" in only:
             live_run = live_fanout(mode.live_posts)
             print(live_summary(live_run), flush=True)
+        archive_run = None
+        if not only or "archive" in only:  # 100,000 cotos (10,000 quick) imported, exported, imported again
+            archive_pids = lambda: master_and_workers(service_master("archive")).values()  # noqa: E731
+            archive_run = archive.measure(PROFILE.public_url, PROFILE.secrets_dir, archive_pids, mode.scale.cotos // 10)
+            print(archive.summary(archive_run), flush=True)
         if not only or "signin" in only:
             signin = signin_round_trips(mode.signin_rounds)
             print(
@@ -1132,6 +1138,7 @@ def main() -> int:
         return 0
     # Without --only, every measurement ran.
     assert signin is not None and starts is not None and memory is not None and live_run is not None
+    assert archive_run is not None
     text = report(
         mode,
         argv,
@@ -1146,6 +1153,7 @@ def main() -> int:
         began,
         datetime.now(UTC),
     )
+    text = text.replace(RESULTS_END, archive.markdown(archive_run) + "\n" + RESULTS_END)
     write_report(mode.output, text)
     print(f"bench: wrote {mode.output.relative_to(ROOT)}")
     for name, measured, ok in targets(results, signin, starts, memory, live_run):

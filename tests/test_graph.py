@@ -21,7 +21,7 @@ def share(owner: Person, key: str, *people: Person) -> None:
         assert added.status_code == 201, added.text
 
 
-def tree(nodes: list[Json]) -> list:
+def tree(nodes: list[Json]) -> list[tuple[str, object]]:
     return [(n["coto"]["content"], tree(n["children"])) for n in nodes]
 
 

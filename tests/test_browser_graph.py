@@ -138,7 +138,13 @@ def test_a_member_sees_a_pin_and_a_connection_arrive_live(stack, mailbox, page_o
     pin(owner, "cause")
     expect(stock_items(member)).to_have_text(["cause"], timeout=LIVE_MS)
     expect(coto(member, "cause").locator(".coto-pin")).to_have_attribute("aria-pressed", "true")
+    # The member's graph of the stock, open meanwhile, is drawn again with the new connection.
+    member.click("#stock-graph")
+    expect(member.locator("#graph-canvas")).to_have_attribute("data-nodes", "2")
     connect(owner, ["effect"], to="cause", phrase="causes")
+    expect(member.locator("#graph-canvas")).to_have_attribute("data-nodes", "3", timeout=LIVE_MS)
+    assert ["cause", "effect", "causes"] in member.evaluate(DRAWN)["edges"]
+    member.keyboard.press("Escape")
     expect(member.locator("#stock-list .stock-children .stock-body")).to_have_text(["causes effect"], timeout=LIVE_MS)
     # The member's own panel of the coto shows it, without Edit (not theirs to change).
     coto(member, "effect").locator(".coto-connections").click()
@@ -251,3 +257,21 @@ def test_a_cycle_is_drawn_once_and_a_phrase_stays_text(stack, mailbox, page_of):
     drawn: dict[str, Any] = page.evaluate(DRAWN)
     assert drawn["edges"] == [["Home", "hen", ""], ["egg", "hen", "hatches into"], ["hen", "egg", phrase]]
     assert page.evaluate("window.pwned") is None
+
+
+def test_the_timeline_works_while_the_graph_service_is_down(stack, mailbox, page_of, stopped):  # noqa: F811
+    page = signed_in_page(stack, mailbox, page_of, unique_address(), viewport=VIEWPORTS["desktop"])
+    stopped("graph")
+    page.reload()
+    expect(page.locator("#stock-summary")).to_contain_text("The stock could not be loaded", timeout=10000)
+    post(page, "written while graph is down")  # the page works without it
+    coto(page, "written while graph is down").locator(".coto-pin").click()
+    expect(page.locator("#error-area")).to_contain_text("The coto was not pinned.")
+    expect(coto(page, "written while graph is down").locator(".coto-pin")).to_have_attribute("aria-pressed", "false")
+
+    stack.supervisorctl("start", "graph:*")
+    stack.wait_until(lambda: stack.ready("graph"), 30, "graph ready again")
+    page.click("#stock-retry")
+    expect(page.locator("#stock-summary")).to_have_text("Nothing pinned yet.")
+    pin(page, "written while graph is down")
+    expect(stock_items(page)).to_have_text(["written while graph is down"])

@@ -159,6 +159,9 @@ async function draw({ elements, cotos }, root) {
   }));
 }
 
+/** @type {string | null} the coto whose neighbourhood is drawn, null for the stock */
+let drawn = null;
+
 /**
  * Opens the view of the stock on screen (cotoId null) or of one coto's neighbourhood.
  * @param {string | null} cotoId
@@ -167,6 +170,7 @@ async function draw({ elements, cotos }, root) {
 async function open(cotoId, from) {
   const attempt = ++opening;
   opener = from;
+  drawn = cotoId;
   title.textContent = cotoId ? 'Graph of a coto’s connections' : `Graph of the stock: ${placeName}`;
   problem.replaceChildren();
   list.replaceChildren();
@@ -188,6 +192,19 @@ async function open(cotoId, from) {
   }
 }
 
+/** Draws the open view again from what the service answers now, the focus left where it is. */
+async function redrawIfOpen() {
+  if (!dialog.open) return;
+  const attempt = ++opening;
+  const cotoId = drawn;
+  try {
+    const graph = cotoId ? neighbourhoodElements(await neighbourhood(cotoId)) : stockElements(await stock(state.place));
+    if (attempt === opening && dialog.open) await draw(graph, cotoId ?? ROOT);
+  } catch {
+    // The drawing on screen stays; the next change or opening tries again.
+  }
+}
+
 export function start() {
   document.body.append(dialog);
   closeOnBackdrop(dialog);
@@ -202,6 +219,15 @@ export function start() {
     if (event.target instanceof Element && event.target.closest('a[href]')) dialog.close();
   });
   on('graph-wanted', ({ cotoId, opener: from }) => open(cotoId, from));
+  // What other members connect or pin meanwhile is drawn too: read again, once for a burst.
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let redrawTimer;
+  const redraw = () => {
+    clearTimeout(redrawTimer);
+    redrawTimer = setTimeout(() => redrawIfOpen(), 150);
+  };
+  for (const type of /** @type {const} */ (['live-connection', 'live-connection-updated', 'live-connection-deleted',
+    'live-pin', 'live-pin-deleted'])) on(type, redraw);
   on('place', ({ key }) => {
     if (key === null) placeName = 'Home';
     if (dialog.open) dialog.close();

@@ -258,11 +258,11 @@ def seed_stack(scale: seed.Scale) -> Seeded:
     seed.seed_auth(urls["auth"], scale)
     seed.seed_cotos(urls["cotos"], scale, PROFILE.avatar_url)
     seed.seed_cotonomas(urls["cotonomas"], scale, PROFILE.avatar_url)
-    graph.seed(urls["graph"], urls["cotos"], seed.amishi_id(seed.HEAVY))
     for n, expected in ((seed.HEAVY, scale.heavy_cotos), (seed.LIGHT, scale.light_cotos)):
         found = seed.coto_count(urls["cotos"], n)
         if found != expected:
             raise BenchError(f"amishi {n} has {found} cotos, not {expected}")
+    graph.seed(urls["graph"], urls["cotos"], seed.amishi_id(seed.HEAVY))  # after the count: its cotos are amishi 1's
     # Through the gateway, as a browser posts: the first post issues the pad's cookie.
     with requests.Session() as browser:
         browser.headers.update({"Origin": PROFILE.public_url})

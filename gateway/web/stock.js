@@ -39,6 +39,8 @@ let reading = 0; // bumped by every read: an older answer is dropped
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let reloadTimer;
 let lists = 0; // ids for the nested lists
+let saving = 0; // orders on their way: the stock read meanwhile would undo the moves made since
+let moved = 0; // moves made on this page, counted
 
 /**
  * Whether a coto is pinned to the stock on screen.
@@ -131,9 +133,14 @@ async function load() {
   const generation = state.generation;
   const key = state.place;
   const read = ++reading;
+  const movedBefore = moved;
   try {
     const nodes = await stock(key);
     if (read !== reading || generation !== state.generation) return;
+    if (moved !== movedBefore) {
+      reloadSoon(); // an item moved while this was read: what it says is older than the page
+      return;
+    }
     render(nodes);
   } catch (error) {
     if (read !== reading || generation !== state.generation) return;
@@ -144,11 +151,11 @@ async function load() {
   }
 }
 
-/** Reads the stock again soon, once for changes that come together. */
+/** Reads the stock again soon, once for changes that come together, and never while an order is being saved. */
 function reloadSoon() {
   if (place === undefined) return;
   clearTimeout(reloadTimer);
-  reloadTimer = setTimeout(load, RELOAD_MS);
+  reloadTimer = setTimeout(() => (saving > 0 ? reloadSoon() : load()), RELOAD_MS);
 }
 
 /**
@@ -176,6 +183,8 @@ function showFor(key) {
  */
 async function saveOrder(ul) {
   const items = [...ul.children].filter((li) => li instanceof HTMLLIElement);
+  saving += 1;
+  moved += 1;
   try {
     if (ul === list) {
       await orderPins(items.map((li) => li.dataset.id ?? ''), place ?? null);
@@ -186,8 +195,10 @@ async function saveOrder(ul) {
     clearError();
   } catch (error) {
     showError('The new order was not saved.', error);
-    reloadSoon();
+  } finally {
+    saving -= 1;
   }
+  reloadSoon();
 }
 
 /**

@@ -1,6 +1,7 @@
 """Running an import job: the file's cotonomas (parents first), then its cotos
 in batches, then its connections and pins in batches, each sent to the
-service that owns it, with the job's checkpoint written after each step.
+service that owns it, with the job's checkpoint (and what its step rejected)
+written after each step.
 
 A job taken up again (its process died, or a service did not answer) goes on
 from its checkpoint; a step that was sent but not recorded is sent again,
@@ -14,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from archive.fileformat import CotoItem, GraphItem, Plan, Rejection, plan_import
+from archive.fileformat import CotoItem, GraphItem, Plan, plan_import
 from archive.owners import Owners
-from archive.store import Claimed, JobStore, Progress
+from archive.store import Claimed, JobStore, Progress, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +28,6 @@ MAX_BATCH_BYTES = 192 * 1024
 
 class LeaseLost(Exception):
     """Another worker took the job up (this one was too slow to say it was alive)."""
-
-
-def new_result(plan: Plan) -> dict[str, Any]:
-    return {
-        "cotos": {
-            "inserts": 0,
-            "updates": 0,
-            "cotonomas": 0,
-            "rejected": [_rejected(r) for r in plan.coto_rejections],
-        },
-        "connections": {"ok": 0, "rejected": [_rejected(r) for r in plan.graph_rejections]},
-    }
-
-
-def _rejected(rejection: Rejection) -> dict[str, object]:
-    return {"json": rejection.json, "reason": rejection.reason}
 
 
 def _coto_body(coto: CotoItem) -> dict[str, object]:
@@ -66,22 +51,30 @@ class Importer:
         is recorded. ServiceUnavailable and database errors rise (the job is
         then taken up again); LeaseLost when another worker has it."""
         plan = plan_import(orjson.loads(job.file))
-        state = _State(job.checkpoint, plan)
+        state = _State(job.checkpoint)
+        if not job.checkpoint:
+            # What the file itself gets wrong, recorded with the first checkpoint.
+            state.pending += [Rejected("cotos", r.json, r.reason) for r in plan.coto_rejections]
+            state.pending += [Rejected("connections", r.json, r.reason) for r in plan.graph_rejections]
+        else:
+            state.rejected_ids, state.rejected_keys = self.jobs.rejected_so_far(job.id)
         if state.stage == "cotonomas":
             self._cotonomas(job, plan, state)
         if state.stage == "cotos":
             self._cotos(job, plan, state)
         if state.stage == "connections":
             self._graph(job, plan, state)
-        self.jobs.finish(job.id, state.result, state.progress(plan, "done"))
-        return state.result
+        self._save(job, plan, state)
+        return self.jobs.finish(job.id, state.counts, state.progress(plan, "done"))
 
     def _save(self, job: Claimed, plan: Plan, state: "_State") -> None:
-        if not self.jobs.checkpoint(job.id, state.checkpoint(), state.progress(plan, state.stage), self.lease_seconds):
+        progress = state.progress(plan, state.stage)
+        if not self.jobs.checkpoint(job.id, state.checkpoint(), progress, self.lease_seconds, state.pending):
             raise LeaseLost(job.id)
+        state.pending = []
 
     def _cotonomas(self, job: Claimed, plan: Plan, state: "_State") -> None:
-        counts = state.result["cotos"]
+        counts = state.counts["cotos"]
         while state.position < len(plan.cotonomas):
             item = plan.cotonomas[state.position]
             body: dict[str, object] = {
@@ -101,9 +94,7 @@ class Importer:
                 counts["updates"] += 1
                 counts["cotonomas"] += 1
             elif outcome == "rejected":
-                counts["rejected"].append({"json": item.json, "reason": reason or "rejected"})
-                state.rejected_ids.add(item.coto_id)
-                state.rejected_keys.add(item.key)
+                state.reject(Rejected("cotos", item.json, reason or "rejected", item.coto_id, item.key))
             state.position += 1
             state.done += 1
             self._save(job, plan, state)
@@ -111,7 +102,7 @@ class Importer:
         self._save(job, plan, state)
 
     def _cotos(self, job: Claimed, plan: Plan, state: "_State") -> None:
-        counts = state.result["cotos"]
+        counts = state.counts["cotos"]
         reachable = self.owners.reachable(job.amishi)
         sizes = [len(coto.content.encode()) + 200 for coto in plan.cotos]
         while state.position < len(plan.cotos):
@@ -121,8 +112,7 @@ class Importer:
             for coto in plan.cotos[begin:end]:
                 key = coto.posted_in_key
                 if key is not None and (key in state.rejected_keys or key not in reachable):
-                    counts["rejected"].append({"json": coto.json, "reason": f"cotonoma not found: {key}"})
-                    state.rejected_ids.add(coto.id)
+                    state.reject(Rejected("cotos", coto.json, f"cotonoma not found: {key}", coto.id))
                 else:
                     sent.append(coto)
             if sent:
@@ -133,8 +123,7 @@ class Importer:
                     elif outcome == "updated":
                         counts["updates"] += 1
                     elif outcome == "rejected":
-                        counts["rejected"].append({"json": coto.json, "reason": reason or "rejected"})
-                        state.rejected_ids.add(coto.id)
+                        state.reject(Rejected("cotos", coto.json, reason or "rejected", coto.id))
             state.position = end
             state.done += end - begin
             self._save(job, plan, state)
@@ -142,7 +131,7 @@ class Importer:
         self._save(job, plan, state)
 
     def _graph(self, job: Claimed, plan: Plan, state: "_State") -> None:
-        counts = state.result["connections"]
+        counts = state.counts["connections"]
         while state.position < len(plan.graph):
             end = min(state.position + MAX_BATCH, len(plan.graph))
             connections: list[GraphItem] = []
@@ -150,7 +139,7 @@ class Importer:
             for item in plan.graph[state.position : end]:
                 missing = next((coto for coto in item.cotos if coto in state.rejected_ids), None)
                 if missing is not None:
-                    counts["rejected"].append({"json": item.json, "reason": f"its coto was not imported: {missing}"})
+                    state.reject(Rejected("connections", item.json, f"its coto was not imported: {missing}"))
                 else:
                     (pins if item.kind == "pin" else connections).append(item)
             if connections or pins:
@@ -161,7 +150,7 @@ class Importer:
                     counts["ok"] += len(items) - len(outcome.rejected)
                     for index, reason in sorted(outcome.rejected.items()):
                         if 0 <= index < len(items):
-                            counts["rejected"].append({"json": items[index].json, "reason": reason})
+                            state.reject(Rejected("connections", items[index].json, reason))
             state.done += end - state.position
             state.position = end
             self._save(job, plan, state)
@@ -178,29 +167,34 @@ def _cut(sizes: list[int], begin: int, end: int) -> int:
 
 
 class _State:
-    """Where a job is: its stage, its place in it, the result so far, and the
-    cotos and cotonomas rejected (what depends on them is rejected too)."""
+    """Where a job is: its stage, its place in it, the counts so far, what its steps
+    rejected since the last checkpoint, and the cotos and cotonomas rejected
+    (what depends on them is rejected too)."""
 
-    def __init__(self, checkpoint: dict[str, Any], plan: Plan):
+    def __init__(self, checkpoint: dict[str, Any]):
         self.stage: str = checkpoint.get("stage", "cotonomas")
         self.position: int = checkpoint.get("position", 0)
         self.done: int = checkpoint.get("done", 0)
-        self.result: dict[str, Any] = checkpoint.get("result") or new_result(plan)
-        self.rejected_ids: set[str] = set(checkpoint.get("rejected_ids", []))
-        self.rejected_keys: set[str] = set(checkpoint.get("rejected_keys", []))
+        self.counts: dict[str, Any] = checkpoint.get("counts") or {
+            "cotos": {"inserts": 0, "updates": 0, "cotonomas": 0},
+            "connections": {"ok": 0},
+        }
+        self.pending: list[Rejected] = []
+        self.rejected_ids: set[str] = set()
+        self.rejected_keys: set[str] = set()
+
+    def reject(self, rejected: Rejected) -> None:
+        self.pending.append(rejected)
+        if rejected.coto_id:
+            self.rejected_ids.add(rejected.coto_id)
+        if rejected.cotonoma_key:
+            self.rejected_keys.add(rejected.cotonoma_key)
 
     def next_stage(self, stage: str) -> None:
         self.stage, self.position = stage, 0
 
     def checkpoint(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "position": self.position,
-            "done": self.done,
-            "result": self.result,
-            "rejected_ids": sorted(self.rejected_ids),
-            "rejected_keys": sorted(self.rejected_keys),
-        }
+        return {"stage": self.stage, "position": self.position, "done": self.done, "counts": self.counts}
 
     def progress(self, plan: Plan, stage: str) -> Progress:
         return Progress(stage=stage, done=self.done, total=plan.total)

@@ -16,6 +16,8 @@ from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.web import ErrorAnswers, require_amishi
 
 POLL_SECONDS = 0.1
+# A file of 50 MiB holds some 150,000 cotos (three objects each at most); this is far more.
+MAX_CONTAINERS = 2_000_000
 JOB_PATH = "/api/import/jobs/{}"
 
 
@@ -77,6 +79,13 @@ class ImportResource:
         file = req.bounded_stream.read(self.max_bytes + 1)
         if len(file) > self.max_bytes:
             raise falcon.HTTPContentTooLarge(description=f"The file is larger than {self.max_bytes} bytes.")
+        # Every object and list costs memory once parsed, however little the file spends on it
+        # ("{}," is 3 bytes): a file of millions of them is refused before it is parsed.
+        if file.count(b"{") + file.count(b"[") > MAX_CONTAINERS:
+            raise falcon.HTTPBadRequest(
+                title="Too many items",
+                description=f"The file holds more than {MAX_CONTAINERS:,} objects and lists.",
+            )
         try:
             data = orjson.loads(file)
         except orjson.JSONDecodeError as error:

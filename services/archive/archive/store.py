@@ -1,6 +1,7 @@
 """Import jobs in the archive's own database. No Falcon here."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -35,6 +36,18 @@ class JobView(TypedDict):
     error: str | None
     created_at: str
     finished_at: str | None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An item a job rejected: which part of the result, the item as the file had it, why,
+    and the coto or cotonoma that was not imported with it (what depends on them follows)."""
+
+    part: str  # "cotos" or "connections"
+    json: object
+    reason: str
+    coto_id: str | None = None
+    cotonoma_key: str | None = None
 
 
 @dataclass
@@ -123,10 +136,18 @@ class JobStore:
             attempts=row[4],
         )
 
-    def checkpoint(self, job_id: str, checkpoint: dict[str, Any], progress: Progress, lease_seconds: int) -> bool:
-        """Records how far the job got and renews its lease; False if the job is
-        no longer this worker's to go on with (its lease ran out and another took it)."""
-        with self.pool.connection() as conn:
+    def checkpoint(
+        self,
+        job_id: str,
+        checkpoint: dict[str, Any],
+        progress: Progress,
+        lease_seconds: int,
+        rejections: Sequence[Rejected] = (),
+    ) -> bool:
+        """Records how far the job got, with what its steps since the last
+        checkpoint rejected, and renews its lease; False if the job is no
+        longer this worker's to go on with (its lease ran out and another took it)."""
+        with self.pool.connection() as conn, conn.transaction():
             written = conn.execute(
                 "UPDATE import_jobs SET checkpoint = %s, stage = %s, done = %s, total = %s, updated_at = now(),"
                 " lease_until = now() + make_interval(secs => %s)"
@@ -140,27 +161,46 @@ class JobStore:
                     job_id,
                 ),
             ).rowcount
+            if written and rejections:
+                _record(conn, job_id, rejections)
         return bool(written)
 
-    def finish(self, job_id: str, result: dict[str, Any], progress: Progress) -> None:
-        """Done: the result is kept, the file is let go."""
+    def rejected_so_far(self, job_id: str) -> tuple[set[str], set[str]]:
+        """The coto ids and cotonoma keys the job has rejected so far."""
         with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT coto_id::text, cotonoma_key FROM import_rejections"
+                " WHERE job_id = %s AND (coto_id IS NOT NULL OR cotonoma_key IS NOT NULL)",
+                (job_id,),
+            ).fetchall()
+        return {row[0] for row in rows if row[0]}, {row[1] for row in rows if row[1]}
+
+    def finish(self, job_id: str, counts: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Done: the result (the counts with every rejection, in the order met) is kept,
+        the file and the rejections' rows are let go."""
+        with self.pool.connection() as conn, conn.transaction():
+            result = _result(conn, job_id, counts)
             conn.execute(
                 "UPDATE import_jobs SET state = 'done', result = %s, stage = 'done', done = %s, total = %s,"
                 " file = NULL, checkpoint = '{}', lease_until = NULL, updated_at = now(), finished_at = now()"
                 " WHERE id = %s AND state = 'running'",
                 (Jsonb(result, dumps=_dumps), progress["done"], progress["total"], job_id),
             )
+            conn.execute("DELETE FROM import_rejections WHERE job_id = %s", (job_id,))
+        return result
 
     def fail(self, job_id: str, error: str) -> None:
         """Given up on: what it did stays done; the result so far and why are kept."""
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT checkpoint -> 'counts' FROM import_jobs WHERE id = %s", (job_id,)).fetchone()
+            counts = row[0] if row and row[0] else _no_counts()
             conn.execute(
-                "UPDATE import_jobs SET state = 'failed', error = %s, result = checkpoint -> 'result',"
+                "UPDATE import_jobs SET state = 'failed', error = %s, result = %s,"
                 " stage = 'failed', file = NULL, lease_until = NULL, updated_at = now(), finished_at = now()"
                 " WHERE id = %s AND state = 'running'",
-                (error, job_id),
+                (error, Jsonb(_result(conn, job_id, counts), dumps=_dumps), job_id),
             )
+            conn.execute("DELETE FROM import_rejections WHERE job_id = %s", (job_id,))
 
     def release(self, job_id: str, delay_seconds: float) -> None:
         """Let another worker (or this one) take the job up again after `delay_seconds`."""
@@ -182,3 +222,31 @@ class JobStore:
 
 def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
+
+
+def _no_counts() -> dict[str, Any]:
+    return {"cotos": {"inserts": 0, "updates": 0, "cotonomas": 0}, "connections": {"ok": 0}}
+
+
+def _record(conn: psycopg.Connection, job_id: str, rejections: Sequence[Rejected]) -> None:
+    (base,) = conn.execute(
+        "SELECT coalesce(max(seq) + 1, 0) FROM import_rejections WHERE job_id = %s", (job_id,)
+    ).fetchone() or (0,)
+    columns = "job_id, seq, part, item, coto_id, cotonoma_key"
+    with conn.cursor() as cur, cur.copy(f"COPY import_rejections ({columns}) FROM STDIN") as copy:
+        for offset, rejected in enumerate(rejections):
+            item = _dumps({"json": rejected.json, "reason": rejected.reason})
+            copy.write_row((job_id, base + offset, rejected.part, item, rejected.coto_id, rejected.cotonoma_key))
+
+
+def _result(conn: psycopg.Connection, job_id: str, counts: dict[str, Any]) -> dict[str, Any]:
+    """The original's result shape: the counts, and every rejection in the order met."""
+    rejected: dict[str, list[object]] = {"cotos": [], "connections": []}
+    with conn.cursor() as cur:
+        cur.execute("SELECT part, item FROM import_rejections WHERE job_id = %s ORDER BY seq", (job_id,))
+        for part, item in cur:
+            rejected[part].append(item)
+    return {
+        "cotos": {**counts["cotos"], "rejected": rejected["cotos"]},
+        "connections": {**counts["connections"], "rejected": rejected["connections"]},
+    }

@@ -105,6 +105,11 @@ def test_another_account_gets_every_foreign_id_rejected(ann, bob, owners):
         (b'{"cotos": [], "connections": []}', 400, "Invalid data structure"),
         (b'{"cotos": [], "connections": [], "amishi": {"id": 5}}', 400, "Invalid data structure"),
         (b"\xff\xfe", 400, "Invalid JSON"),
+        (
+            b'{"cotos": [' + b"{}," * 2_000_001 + b'{}], "connections": [], "amishi": {"id": "x"}}',
+            400,
+            "Too many items",
+        ),
     ],
 )
 def test_a_file_that_is_not_an_export_is_a_400_and_nothing_is_done(ann, owners, body, status, title, db):

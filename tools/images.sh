@@ -30,12 +30,15 @@ qualified() {
   else echo "$name"; fi
 }
 
+for image in "$@"; do
+  [[ -f $(dockerfile_of "$image") ]] || { echo "images: $(dockerfile_of "$image") is missing (is '$image' a service?)" >&2; exit 1; }
+done
+
 # The bases the Dockerfiles start from (FROM lines naming an image, not an earlier stage).
 bases() {
   local file
   for image in "$@"; do
     file=$(dockerfile_of "$image")
-    [[ -f $file ]] || { echo "images: $file is missing (is '$image' a service?)" >&2; exit 1; }
     awk 'toupper($1) == "FROM" { name = $2; for (i = 3; i <= NF; i++) if (toupper($i) == "AS") stages[$(i + 1)] = 1;
          if (!(name in stages)) print name }' "$file"
   done | sort -u

@@ -257,6 +257,9 @@ def test_a_cycle_is_drawn_once_and_a_phrase_stays_text(stack, mailbox, page_of):
     rows = page.locator("#stock-list .stock-body")
     expect(rows).to_have_text(["hen", f"{phrase} egg", "hatches into hen"])
     expect(page.locator("#stock-list img")).to_have_count(0)
+    connect(page, ["egg"], to="hen", phrase="again")  # connected already (409): done, nothing doubled
+    expect(page.locator("#error-area")).to_be_empty()
+    expect(rows).to_have_text(["hen", f"{phrase} egg", "hatches into hen"])
     page.click("#stock-graph")
     expect(page.locator("#graph-canvas")).to_have_attribute("data-nodes", "3")
     drawn: dict[str, Any] = page.evaluate(DRAWN)

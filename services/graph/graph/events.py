@@ -13,7 +13,12 @@ claimed by another after CLAIM_IDLE_MS.
 The group is made by the request that first watches a stream, starting at the
 Redis time taken before it looked the cotos up: a deletion after that look-up
 is read, and none from before it (a coto deleted, restored and then connected
-keeps its connection)."""
+keeps its connection).
+
+A request that looked a coto up just before its deletion may commit its
+connection just after the first removal: each deleted coto is forgotten a
+second time SECOND_PASS_SECONDS later, unless it was restored meanwhile (a
+`coto` event with its id on the same stream)."""
 
 import json
 import logging
@@ -42,6 +47,10 @@ REFRESH_SECONDS = 1.0
 # An entry read but not acknowledged for this long is taken over (its reader died).
 CLAIM_IDLE_MS = 30_000
 CLAIM_EVERY_SECONDS = 15.0
+# A deleted coto is forgotten again this long after: a connection or pin whose
+# request looked the coto up just before its deletion, and committed just after
+# the first pass, goes then (a request's look-ups time out in about 2 s).
+SECOND_PASS_SECONDS = 5.0
 
 
 class DeletionFeed:
@@ -84,6 +93,8 @@ class DeletionReader(BackgroundThread):
         self._streams: list[str] = []
         self._refreshed = 0.0
         self._claimed = 0.0
+        # Deleted cotos to forget again, and when (monotonic); in this process only.
+        self._second_pass: dict[str, float] = {}
 
     def run(self) -> None:
         while not self._stopping.is_set():
@@ -106,6 +117,7 @@ class DeletionReader(BackgroundThread):
         if now - self._claimed >= CLAIM_EVERY_SECONDS:
             handled += self._claim()
             self._claimed = now
+        self._forget_again(now)
         if not self._streams:
             self._stopping.wait(block_ms / 1000)
             return handled
@@ -156,12 +168,24 @@ class DeletionReader(BackgroundThread):
                 handled += self._handle(stream, entries)
         return handled
 
+    def _forget_again(self, now: float) -> None:
+        for coto_id, due in list(self._second_pass.items()):
+            if due <= now:
+                self.store.forget_coto(coto_id)
+                del self._second_pass[coto_id]
+
     def _handle(self, stream: str, entries: list[Any]) -> int:
         handled = 0
         for entry_id, fields in entries:
-            if fields and fields.get("event") == "coto-deleted":
+            event = fields.get("event") if fields else None
+            if event == "coto":  # posted, or restored from the trash: no second pass for it
+                restored = _coto_id(fields.get("data"))
+                if restored is not None:
+                    self._second_pass.pop(restored, None)
+            if event == "coto-deleted":
                 coto_id = _coto_id(fields.get("data"))
                 if coto_id is not None:
+                    self._second_pass[coto_id] = time.monotonic() + SECOND_PASS_SECONDS
                     forgotten = self.store.forget_coto(coto_id)
                     COTOS_FORGOTTEN.inc()
                     log.info(

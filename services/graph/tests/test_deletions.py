@@ -4,6 +4,7 @@ restart of the reader, and a deletion from before the connection is not
 taken for one after it."""
 
 import json
+import time
 
 from graph.events import GROUP, DeletionReader
 from graph.store import GraphStore
@@ -83,3 +84,41 @@ def test_the_reader_thread_runs_until_stopped(pool, redis):
         deletions.check()
     finally:
         deletions.stop()
+
+
+def tell_posted(redis, author_id: str, coto_id: str) -> None:
+    redis.xadd(f"events:amishi:{author_id}", {"event": "coto", "data": json.dumps({"id": coto_id}), "origin": "t"})
+
+
+def test_a_connection_committed_just_after_the_deletion_goes_at_the_second_pass(
+    sign_in, doubles, ann, pool, redis, monkeypatch
+):
+    a, b, c = doubles.coto(ann, "a"), doubles.coto(ann, "b"), doubles.coto(ann, "c")
+    sign_in(ann).connected(a["id"], c["id"])  # the stream is watched already
+    deletions = reader(pool, redis)
+    monkeypatch.setattr("graph.events.SECOND_PASS_SECONDS", 0.2)
+    tell_deleted(redis, ann.id, b["id"])
+    deletions.step(block_ms=100)  # the first pass: nothing of b's yet
+    # A request that looked b up before its deletion commits now.
+    late = sign_in(ann).connected(a["id"], b["id"])
+    assert late["end"] == b["id"]
+    time.sleep(0.25)
+    deletions.step(block_ms=10)
+    outgoing = sign_in(ann).request("GET", f"/api/graph/cotos/{a['id']}").json["outgoing"]
+    assert [n["coto"]["id"] for n in outgoing] == [c["id"]]
+
+
+def test_a_coto_restored_meanwhile_keeps_what_is_connected_to_it_again(sign_in, doubles, ann, pool, redis, monkeypatch):
+    a, b = doubles.coto(ann, "a"), doubles.coto(ann, "b")
+    sign_in(ann).connected(a["id"], b["id"])
+    deletions = reader(pool, redis)
+    monkeypatch.setattr("graph.events.SECOND_PASS_SECONDS", 0.2)
+    tell_deleted(redis, ann.id, b["id"])
+    deletions.step(block_ms=100)
+    tell_posted(redis, ann.id, b["id"])  # undone: restored from the trash
+    deletions.step(block_ms=100)
+    again = sign_in(ann).connected(a["id"], b["id"])
+    time.sleep(0.25)
+    deletions.step(block_ms=10)
+    outgoing = sign_in(ann).request("GET", f"/api/graph/cotos/{a['id']}").json["outgoing"]
+    assert [n["connection"]["id"] for n in outgoing] == [again["id"]]

@@ -449,11 +449,12 @@ class CotonomaStore:
                         " VALUES (%s, %s, %s, %s, 'creating', %s)",
                         (key, name, owner.id, parent_key, from_coto),
                     )
-            except psycopg.errors.UniqueViolation as error:
-                if error.diag.constraint_name == "cotonomas_from_coto":
-                    made = self.made_from(from_coto or "")
-                    if made is not None:
-                        raise MadeAlready(*made) from None
+            except psycopg.errors.UniqueViolation:
+                # Either index may refuse a second cotonomatize of the same coto first (the
+                # name is the same too): the coto's own cotonoma is what it asked for.
+                made = self.made_from(from_coto) if from_coto is not None else None
+                if made is not None:
+                    raise MadeAlready(*made) from None
                 raise _name_taken(conn, owner.id, parent_key, name) from None
         return key
 

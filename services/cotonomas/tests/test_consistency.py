@@ -205,3 +205,11 @@ def test_a_coto_is_made_a_cotonoma_once(ann, cotos_double, store, writes):
     with pytest.raises(MadeAlready) as made:
         writes.cotonomatize(ann.amishi, coto_id, "Once again", None)
     assert (made.value.key, made.value.ready) == (cotonoma["key"], True)
+
+
+def test_a_second_cotonomatize_of_a_coto_under_way_is_made_already_not_a_name_taken(ann, store):
+    coto_id = "0193a3c4-0000-7000-8000-000000000003"
+    key = store.begin_creation(ann.amishi, "Same name", None, from_coto=coto_id)
+    with pytest.raises(MadeAlready) as made:
+        store.begin_creation(ann.amishi, "Same name", None, from_coto=coto_id)
+    assert (made.value.key, made.value.ready) == (key, False)

@@ -246,6 +246,13 @@ def _toplevel(data: object) -> tuple[list[object], list[object], str]:
     return cotos, connections, amishi["id"]
 
 
+def check_file(data: object) -> int:
+    """InvalidFile unless `data` has an export's shape; else about how many items it holds
+    (the job's plan counts them exactly). Cheap: the POST checks only this."""
+    cotos, connections, _ = _toplevel(data)
+    return len(cotos) + len(connections)
+
+
 def plan_import(data: object) -> Plan:
     """What importing `data` (the file, parsed) does, in order; InvalidFile when
     it is not an export at all."""

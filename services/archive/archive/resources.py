@@ -8,7 +8,7 @@ import falcon
 import orjson
 
 from archive.export import Export
-from archive.fileformat import InvalidFile, plan_import
+from archive.fileformat import InvalidFile, check_file
 from archive.owners import Owners
 from archive.store import AlreadyImporting, JobStore, JobView
 from archive.worker import ImportWorker
@@ -94,7 +94,7 @@ class ImportResource:
                 description=f"The file is not JSON, or is nested more than 1,024 deep ({error.msg}).",
             ) from None
         try:
-            total = plan_import(data).total
+            total = check_file(data)
         except InvalidFile as error:
             raise falcon.HTTPBadRequest(title="Invalid data structure", description=str(error)) from None
         del data

@@ -181,3 +181,16 @@ def test_bad_input_is_a_clear_4xx(owner, member, case):
     assert response.json()["title"]
     # Nothing was made.
     assert owner.call("GET", f"/api/graph/cotos/{mine['id']}").json()["outgoing"] == []
+
+
+def test_graphs_internal_routes_are_never_reached_through_the_gateway(stack, owner):
+    for method, path in (
+        ("GET", f"/internal/graph/connections?created_by={owner.amishi['id']}"),
+        ("GET", f"/internal/graph/pins?created_by={owner.amishi['id']}"),
+        ("POST", "/internal/graph/import"),
+        ("GET", "/api/graph"),
+        ("GET", "/api/graph/nothing-here"),
+    ):
+        response = owner.call(method, path, json={} if method == "POST" else None)
+        assert response.status_code == 404, (path, response.status_code)
+        assert response.headers["Content-Type"].startswith("application/json")

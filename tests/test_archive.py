@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
+import requests
 from conftest import PROFILE, ROOT, Json, Person
 
 from cotoami_stack.services import migrate, reset_databases
@@ -301,3 +302,38 @@ def test_an_import_killed_halfway_ends_as_one_clean_run(stack, owner):
     again = imported(owner, data)
     assert again["cotos"] == {"inserts": 0, "updates": 0, "cotonomas": 0, "rejected": []}
     assert again["connections"] == {"ok": 3, "rejected": []}
+
+
+def test_who_may_export_import_and_follow_a_job(stack, owner, stranger):
+    anonymous = requests.Session()
+    for method, path in [("GET", "/api/export"), ("POST", "/api/import"), ("GET", f"/api/import/jobs/{uuid.uuid4()}")]:
+        response = anonymous.request(method, stack.url + path, json={}, headers={"Origin": stack.url}, timeout=10)
+        assert response.status_code == 401, (path, response.text)
+        assert response.json()["title"]
+    data = {"amishi": {"id": owner.amishi["id"]}, "cotos": [], "connections": []}
+    started = owner.call(
+        "POST",
+        "/api/import",
+        data=json.dumps(data).encode(),
+        headers={"Content-Type": "application/json", "Prefer": "respond-async"},
+    )
+    assert started.status_code == 202, started.text
+    job = started.headers["Location"]
+    assert owner.call("GET", job).status_code == 200
+    theirs = stranger.call("GET", job)
+    assert theirs.status_code == 404 and theirs.json()["title"] == "No such job"
+    # Another site's page may not import into one's account (the session's cookies ride along).
+    forged = owner.session.post(
+        stack.url + "/api/import",
+        data=json.dumps(data).encode(),
+        headers={"Content-Type": "application/json", "Origin": "https://evil.example"},
+        timeout=10,
+    )
+    assert forged.status_code == 403
+    # The owners' archive paths are internal: never routed, whoever asks.
+    for path in ("/internal/archive/cotos", "/api/import/../../internal/archive/cotos", "/api/exportx"):
+        status, headers, _ = stack.raw("GET", path)
+        assert status in (400, 404) and headers["Content-Type"].startswith("application/json"), path
+    # The 50 MiB cap is this route's alone: another route keeps 1 MiB.
+    big = owner.call("POST", "/api/cotos", data=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"})
+    assert big.status_code == 413 and big.json()["description"] == "The request body is larger than 1 MiB."

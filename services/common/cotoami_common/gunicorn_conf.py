@@ -7,6 +7,7 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -92,6 +93,36 @@ def post_fork(server: Server, worker: Worker) -> None:
         return
     if os.getppid() != worker.ppid:  # the master died before the request took effect
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ThreadWorker(Worker, Protocol):
+    alive: bool
+    sockets: list[socket.socket]
+
+    def set_accept_enabled(self, enabled: bool) -> None: ...
+
+
+def post_worker_init(worker: ThreadWorker) -> None:
+    """A stopping worker lets go of the listening socket at once. gunicorn's
+    gthread worker stops accepting, drains its connections (up to
+    GRACEFUL_TIMEOUT) and only then closes its copy of the socket; meanwhile the
+    kernel still hands that socket its share of the port's new connections
+    (reuse_port), which then wait unanswered while other instances serve: an
+    internal call to a service mid-rollout timed out that way. Closed when the
+    worker stops accepting for good, the socket leaves the port's group once
+    its master's and its siblings' copies are closed too; a worker replaced on
+    a reload leaves it to the master and the new workers."""
+    if not hasattr(worker, "set_accept_enabled"):
+        return  # not gthread: live's uvicorn worker closes its listeners first as it stops
+    stop_accepting = worker.set_accept_enabled
+
+    def set_accept_enabled(enabled: bool) -> None:
+        stop_accepting(enabled)
+        if not enabled and not worker.alive:
+            for listener in worker.sockets:
+                listener.close()
+
+    worker.set_accept_enabled = set_accept_enabled  # type: ignore[method-assign]
 
 
 def on_starting(server: Server) -> None:

@@ -48,3 +48,30 @@ def test_a_graceful_stop_still_ends_the_workers_cleanly(gunicorn):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
     assert not any(alive(pid) for pid in workers)
+
+
+def test_a_stopping_instance_leaves_the_shared_port_to_the_others_at_once(gunicorn):
+    """Two instances on one port (reuse_port), as a service's instances are: while one
+    drains after SIGTERM, every new connection is answered by the other, none left
+    waiting in the stopping one's socket."""
+    # Threads enough that the held connections leave each worker some free.
+    stopping, url = gunicorn(GRACEFUL_TIMEOUT="30", WEB_THREADS="8")
+    port = int(url.rsplit(":", 1)[1])
+    staying, _ = gunicorn(PORT=str(port), WEB_THREADS="8")
+    # Kept-alive connections to both: the stopping one drains its own for 2 s (STOP_KEEPALIVE_LINGER).
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+    for connection in held:
+        connection.sendall(b"GET /hello/held HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b" 200 " in connection.recv(4096)
+    stopping.send_signal(signal.SIGTERM)
+    time.sleep(1.2)  # its workers have seen the signal (their loop wakes every second)
+    started = time.monotonic()
+    while time.monotonic() - started < 2:  # the stopping one's drain
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"GET /hello/new HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert b" 200 " in connection.recv(4096), "a new connection waited in a stopping instance's socket"
+        time.sleep(0.05)  # a few dozen: the fixture's log pipe is read only at the end
+    for connection in held:
+        connection.close()
+    assert stopping.wait(timeout=15) == 0
+    assert staying.poll() is None

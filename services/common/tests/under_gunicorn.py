@@ -42,7 +42,7 @@ def run_gunicorn() -> Iterator[Start]:
     started = []
 
     def start(**environ: str) -> tuple[subprocess.Popen[str], str]:
-        port = free_port()
+        port = int(environ.get("PORT") or free_port())  # PORT given: beside another on that port
         env = {name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"}
         env.update(
             {

@@ -135,7 +135,16 @@ def test_a_connection_made_in_a_cotonoma_reaches_its_members_live(owner, member)
     try:
         events.wait_for_event("presence", 5)
         made = connect(owner, a, b, cotonoma_key=cotonoma["key"], linking_phrase="then")
-        assert events.wait_for_event("connection", 5).json() == made
+        assert events.wait_for_event("connection", 5).json() == {"id": made["id"]}
+        # Made here, to a coto of the owner's own home the member may not read: the event
+        # names it and no more, and the API does not show it to them.
+        private = owner.post("owner's own thought")
+        hidden = connect(owner, a, private, cotonoma_key=cotonoma["key"], linking_phrase="secret reason")
+        told = events.wait_for_event("connection", 5)
+        assert told.json() == {"id": hidden["id"]}
+        assert "secret reason" not in told.data and private["id"] not in told.data
+        outgoing = member.call("GET", f"/api/graph/cotos/{a['id']}").json()["outgoing"]
+        assert [entry["connection"]["id"] for entry in outgoing] == [made["id"]]
     finally:
         events.close()
 

@@ -16,7 +16,6 @@
 // the stream's start is lost.
 
 /** @import { Amishi, Coto, Cotonoma } from './api.js' */
-/** @import { Connection } from './graph-api.js' */
 
 import { ApiError, refreshSession } from './api.js';
 import { byId, isAmishi } from './dom.js';
@@ -131,33 +130,22 @@ function listen(es) {
  * @param {(event: MessageEvent) => void} seen
  */
 function listenForGraph(es, seen) {
-  /** @param {any} c @returns {c is Connection} */
-  const isConnection = (c) => typeof c?.id === 'string' && typeof c.start === 'string' && typeof c.end === 'string';
-  es.addEventListener('connection', (event) => {
-    seen(event);
-    const connection = dataOf(event);
-    if (isConnection(connection)) emit('live-connection', { connection });
-  });
-  es.addEventListener('connection-updated', (event) => {
-    seen(event);
-    const connection = dataOf(event);
-    if (isConnection(connection)) emit('live-connection-updated', { connection });
-  });
-  es.addEventListener('connection-deleted', (event) => {
-    seen(event);
-    const id = dataOf(event)?.id;
-    if (typeof id === 'string') emit('live-connection-deleted', { id });
-  });
-  es.addEventListener('pin', (event) => {
-    seen(event);
-    const pin = dataOf(event);
-    if (typeof pin?.coto_id === 'string') emit('live-pin', { pin });
-  });
-  es.addEventListener('pin-deleted', (event) => {
-    seen(event);
-    const { coto_id: cotoId, cotonoma_key: key } = dataOf(event) ?? {};
-    if (typeof cotoId === 'string') emit('live-pin-deleted', { coto_id: cotoId, cotonoma_key: typeof key === 'string' ? key : null });
-  });
+  // Graph's events name what changed, never its content: the stock and the dialogs read it
+  // again through the API, which decides what this person may see.
+  for (const name of /** @type {const} */ (['connection', 'connection-updated', 'connection-deleted'])) {
+    es.addEventListener(name, (event) => {
+      seen(event);
+      const id = dataOf(event)?.id;
+      if (typeof id === 'string') emit(`live-${name}`, { id });
+    });
+  }
+  for (const name of /** @type {const} */ (['pin', 'pin-deleted'])) {
+    es.addEventListener(name, (event) => {
+      seen(event);
+      const { coto_id: cotoId, cotonoma_key: key } = dataOf(event) ?? {};
+      if (typeof cotoId === 'string') emit(`live-${name}`, { coto_id: cotoId, cotonoma_key: typeof key === 'string' ? key : null });
+    });
+  }
 }
 
 function open() {

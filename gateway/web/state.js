@@ -4,7 +4,6 @@
 // (or wants) here, and whichever views care listen.
 
 /** @import { Amishi, Coto, Cotonoma } from './api.js' */
-/** @import { Connection, Pin } from './graph-api.js' */
 
 /**
  * Each field has one writer, named here; everyone else only reads it.
@@ -69,10 +68,10 @@ export const resolveIdentity = () => identityKnown();
  * @property {null} live-revoked the person may no longer see the open cotonoma; its stream has ended
  * @property {null} live-reset events were missed: what is on screen should be loaded again
  * @property {null} live-resync a stream started at "now": the newest cotos should be merged again
- * @property {{ connection: Connection }} live-connection someone connected two cotos here (live.js, as all live-...)
- * @property {{ connection: Connection }} live-connection-updated a connection's linking phrase was changed
+ * @property {{ id: string }} live-connection someone connected two cotos here (live.js, as all live-...)
+ * @property {{ id: string }} live-connection-updated a connection's linking phrase or order was changed
  * @property {{ id: string }} live-connection-deleted a connection was deleted
- * @property {{ pin: Pin }} live-pin a coto was pinned to this place's stock
+ * @property {{ coto_id: string, cotonoma_key: string | null }} live-pin a coto was pinned to this place's stock
  * @property {{ coto_id: string, cotonoma_key: string | null }} live-pin-deleted a coto was unpinned
  * @property {null} graph-changed this page made, changed or deleted a pin or a connection (connect.js, ...)
  * @property {null} stock-changed the stock on screen was read again: which cotos are pinned may differ (stock.js)

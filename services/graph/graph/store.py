@@ -99,6 +99,18 @@ def pin_stream(pin: Pin) -> str:
 
 Event = tuple[str, str, object]  # (stream, event name, data)
 
+
+def connection_event(name: str, connection: Connection) -> Event:
+    """A connection's event names it only: a member of the cotonoma it was made
+    in may be unable to read one of its cotos, and so its linking phrase. A
+    client that wants it asks GET, which decides who sees what."""
+    return (connection_stream(connection), name, {"id": connection["id"]})
+
+
+def pin_event(pin: Pin) -> Event:
+    """A pin's event names the coto and the place only, as its deletion's does."""
+    return (pin_stream(pin), "pin", {"coto_id": pin["coto_id"], "cotonoma_key": pin["cotonoma_key"]})
+
 _TELL = f"""
 WITH event AS (
     SELECT ARRAY[s] AS streams, e AS event, d AS data
@@ -235,7 +247,7 @@ class GraphStore:
                 raise ConnectionExists(start, end)
             connection = _connection(row)
             conn.execute(_WATCH, (sorted(set(watch)),))
-            tell(conn, [(connection_stream(connection), "connection", connection)])
+            tell(conn, [connection_event("connection", connection)])
         return connection
 
     def connection(self, connection_id: str) -> Connection | None:
@@ -249,7 +261,7 @@ class GraphStore:
             if row is None:
                 return None
             connection = _connection(row)
-            tell(conn, [(connection_stream(connection), "connection-updated", connection)])
+            tell(conn, [connection_event("connection-updated", connection)])
         return connection
 
     def disconnect(self, connection_id: str) -> bool:
@@ -289,11 +301,7 @@ class GraphStore:
                     ([i for i, _ in changed], [p for _, p in changed]),
                 )
             result = [{**by_id[i], "order": place} for i, place in moved]
-            events: list[Event] = [
-                (connection_stream(by_id[i]), "connection-updated", {**by_id[i], "order": place})
-                for i, place in changed
-            ]
-            tell(conn, events)
+            tell(conn, [connection_event("connection-updated", by_id[i]) for i, _ in changed])
         return [Connection(**c) for c in result]  # type: ignore[typeddict-item]
 
     def traverse(self, roots: Sequence[str], depth: int, asker: str, keys: Sequence[str]) -> list[Connection]:
@@ -323,7 +331,7 @@ class GraphStore:
                 raise PinExists(coto_id)
             pin = _pin(row)
             conn.execute(_WATCH, (sorted(set(watch)),))
-            tell(conn, [(pin_stream(pin), "pin", pin)])
+            tell(conn, [pin_event(pin)])
         return pin
 
     def pins(self, place: str) -> list[Pin]:
@@ -354,7 +362,7 @@ class GraphStore:
                     " AS t(coto_id, place_order) WHERE p.place = %s AND p.coto_id = t.coto_id",
                     ([p["coto_id"] for p in changed], [p["order"] for p in changed], place),
                 )
-            tell(conn, [(pin_stream(p), "pin", p) for p in changed])
+            tell(conn, [pin_event(p) for p in changed])
         return result
 
     # Consistency with cotos
@@ -506,7 +514,7 @@ class GraphImports:
                 "at": item.created_at,
             }
             made = _connection(conn.execute(_IMPORT_CONNECTION, params).fetchone() or ())
-            events.append((connection_stream(made), "connection", made))
+            events.append(connection_event("connection", made))
             return INSERTED
         existing = _connection(row)
         if existing["created_by"] != asker:
@@ -516,7 +524,7 @@ class GraphImports:
             return UNCHANGED
         updated_row = conn.execute(_UPDATE_IMPORTED_CONNECTION, (item.linking_phrase, order, existing["id"])).fetchone()
         updated = _connection(updated_row or ())
-        events.append((connection_stream(updated), "connection-updated", updated))
+        events.append(connection_event("connection-updated", updated))
         return UPDATED
 
     def _pin(self, conn: psycopg.Connection[Any], asker: str, item: ImportedPin, events: list[Event]) -> str:
@@ -533,11 +541,11 @@ class GraphImports:
                 "at": item.created_at,
             }
             made = _pin(conn.execute(_IMPORT_PIN, params).fetchone() or ())
-            events.append((pin_stream(made), "pin", made))
+            events.append(pin_event(made))
             return INSERTED
         existing = _pin(row)
         if item.order is None or existing["order"] == item.order:
             return UNCHANGED
         updated = _pin(conn.execute(_UPDATE_IMPORTED_PIN, (item.order, place, item.coto_id)).fetchone() or ())
-        events.append((pin_stream(updated), "pin", updated))
+        events.append(pin_event(updated))
         return UPDATED

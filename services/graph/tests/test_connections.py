@@ -18,7 +18,8 @@ def test_connect_with_and_without_a_phrase(sign_in, doubles, ann, events):
     assert (first["order"], second["order"]) == (0, 1)
     assert first["created_at"].endswith("Z")
     home = events(f"events:amishi:{ann.id}")
-    assert home == [("connection", first), ("connection", second)]
+    # Named only: who may read the connection is GET's to decide.
+    assert home == [("connection", {"id": first["id"]}), ("connection", {"id": second["id"]})]
 
 
 def test_the_same_connection_twice_is_409_and_the_other_way_is_another(sign_in, doubles, ann):

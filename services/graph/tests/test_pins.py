@@ -25,8 +25,8 @@ def test_pin_at_home_and_in_a_cotonoma(sign_in, doubles, ann, bob, events):
     assert ids_of(sign_in(ann).stock().json["pins"]) == [("mine", [])]
     assert ids_of(sign_in(bob).stock(cotonoma=key).json["pins"]) == [("there", [])]
     assert sign_in(bob).stock().json["pins"] == []  # ann's home is ann's
-    assert events(f"events:amishi:{ann.id}") == [("pin", pin)]
-    assert events(f"events:cotonoma:{key}") == [("pin", in_cotonoma.json["pin"])]
+    assert events(f"events:amishi:{ann.id}") == [("pin", {"coto_id": mine["id"], "cotonoma_key": None})]
+    assert events(f"events:cotonoma:{key}") == [("pin", {"coto_id": there["id"], "cotonoma_key": key})]
 
 
 def test_unpin(sign_in, doubles, ann, bob, eve, events):

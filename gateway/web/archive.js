@@ -7,7 +7,7 @@
 
 import { request } from './api.js';
 import { showError } from './alerts.js';
-import { byId, h } from './dom.js';
+import { byId, h, icon } from './dom.js';
 import { formatNumber } from './format.js';
 import { closeOnBackdrop, describe, problemLine, refocus } from './forms.js';
 import { route } from './router.js';
@@ -27,10 +27,13 @@ const POLL_MS = 500;
 
 // ------------------------------------------------------------------ the menu
 
+/** A box with a lid: what one keeps and takes away. */
+const archiveIcon = () => icon(['M4 5h16v4H4z', 'M5 9v10h14V9', 'M10 13h4']);
+
 const menuButton = h('button', {
   className: 'button button-quiet button-small archive-menu-button', id: 'archive-menu-button', type: 'button',
   'aria-expanded': 'false', 'aria-controls': 'archive-menu',
-}, 'Your data');
+}, archiveIcon(), h('span', { className: 'archive-menu-label' }, 'Your data'));
 const exportButton = h('button', { className: 'archive-menu-item', id: 'export-button', type: 'button' },
   'Export my data');
 const importButton = h('button', { className: 'archive-menu-item', id: 'import-button', type: 'button',

@@ -111,6 +111,7 @@ def pin_event(pin: Pin) -> Event:
     """A pin's event names the coto and the place only, as its deletion's does."""
     return (pin_stream(pin), "pin", {"coto_id": pin["coto_id"], "cotonoma_key": pin["cotonoma_key"]})
 
+
 _TELL = f"""
 WITH event AS (
     SELECT ARRAY[s] AS streams, e AS event, d AS data

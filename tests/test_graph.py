@@ -139,8 +139,9 @@ def test_a_connection_made_in_a_cotonoma_reaches_its_members_live(owner, member)
         # Made here, to a coto of the owner's own home the member may not read: the event
         # names it and no more, and the API does not show it to them.
         private = owner.post("owner's own thought")
+        seen = len(events.events)
         hidden = connect(owner, a, private, cotonoma_key=cotonoma["key"], linking_phrase="secret reason")
-        told = events.wait_for_event("connection", 5)
+        told = events.wait_for_event("connection", 5, after=seen)
         assert told.json() == {"id": hidden["id"]}
         assert "secret reason" not in told.data and private["id"] not in told.data
         outgoing = member.call("GET", f"/api/graph/cotos/{a['id']}").json()["outgoing"]

@@ -137,6 +137,9 @@ LOAD: dict[str, list[Load]] = {
     "mailer": [("POST", "/api/auth/signin", _signin)],
     # Anonymous, so answered at once (401): the streams' own case is the test after this one.
     "live": [("GET", "/api/live/home", None)],
+    # Anonymous too (401 from the service itself): what is rolled out is the path through it.
+    "graph": [("GET", "/api/graph/pins", None), ("POST", "/api/graph/connections", _coto)],
+    "archive": [("GET", "/api/export", None)],
 }
 CLIENTS_PER_KIND = 2
 

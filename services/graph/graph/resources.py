@@ -1,7 +1,8 @@
 """HTTP resources of the graph service's public paths. No storage code here."""
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from typing import TypedDict
 
 import falcon
 
@@ -9,17 +10,38 @@ from cotoami_common.cotonoma_access import COTONOMA_KEY, CotonomaAccess
 from cotoami_common.internal import ServiceUnavailable
 from cotoami_common.text import is_clean_text
 from cotoami_common.tokens import Amishi
-from cotoami_common.web import ErrorAnswers, json_object, reject_unknown_fields, require_amishi
+from cotoami_common.web import ErrorAnswers, json_object, limit_param, reject_unknown_fields, require_amishi
 from graph.cotos_client import Coto, CotoLookup, author_stream, readable
 from graph.events import DeletionFeed
 from graph.metrics import CONNECTIONS_MADE, PINS_MADE
 from graph.stock import build_stock
-from graph.store import Connection, ConnectionExists, GraphStore, NotTheSameIds, PinExists, place_of
+from graph.store import (
+    Connection,
+    ConnectionExists,
+    GraphStore,
+    InvalidCursor,
+    NotTheSameIds,
+    PinExists,
+    Way,
+    far_end,
+    place_of,
+)
 
 MAX_LINKING_PHRASE_CHARS = 200
 MAX_REORDER_IDS = 1000
 DEFAULT_DEPTH = 2
 MAX_DEPTH = 5
+# A coto's neighbours come in pages, each way, as timelines do: a hub's
+# thousand would be a thousand whole cotos in one answer.
+NEIGHBOURS_PAGE = 50
+MAX_NEIGHBOURS_PAGE = 200
+
+
+class Neighbour(TypedDict):
+    """One of a coto's neighbours: the connection, and the coto at its other end."""
+
+    connection: Connection
+    coto: Coto
 
 
 def _unavailable(error: ServiceUnavailable) -> falcon.HTTPServiceUnavailable:
@@ -35,6 +57,9 @@ ERROR_ANSWERS: ErrorAnswers = {
     ),
     PinExists: lambda error: falcon.HTTPConflict(
         title="Already pinned", description="This coto is pinned there already."
+    ),
+    InvalidCursor: lambda error: falcon.HTTPBadRequest(
+        title="Invalid cursor", description="after must be a cursor from a previous page."
     ),
     NotTheSameIds: lambda error: falcon.HTTPBadRequest(
         title="Invalid ids", description="ids must be exactly the ids being reordered, each once, in their new order."
@@ -241,26 +266,61 @@ class ConnectionsResource:
 
 
 class CotoGraphResource:
-    """GET /api/graph/cotos/{id} and PUT /api/graph/cotos/{id}/order."""
+    """GET /api/graph/cotos/{id} (with the first page of each way),
+    GET /api/graph/cotos/{id}/outgoing and /incoming (the pages after), and
+    PUT /api/graph/cotos/{id}/order."""
 
     def __init__(self, store: GraphStore, readers: Readers):
         self.store = store
         self.readers = readers
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+    def _neighbours(
+        self, req: falcon.Request, coto_id: uuid.UUID, ways: Sequence[str], after: str | None = None
+    ) -> tuple[Coto, dict[str, tuple[list[Neighbour], str | None]]]:
+        """The coto (404 unless the asker may read it) and, each way, a page of
+        its neighbours the asker may see (after the cursor), with the next
+        page's cursor."""
         amishi = require_amishi(req)
+        limit = limit_param(req, default=NEIGHBOURS_PAGE, maximum=MAX_NEIGHBOURS_PAGE)
+        read = [Way.reading(way, after) for way in ways]
         keys = self.readers.keys(amishi)
-        outgoing, incoming = self.store.neighbours(str(coto_id), amishi.id, keys)
-        ids = {str(coto_id), *(c["end"] for c in outgoing), *(c["start"] for c in incoming)}
+        pages = self.store.neighbours(str(coto_id), amishi.id, keys, read, limit)
+        ids = {str(coto_id)}
+        for way, page in pages.items():
+            ids.update(far_end(way, c) for c in page.connections)
         cotos = self.readers.cotos(amishi, ids, keys)
         coto = cotos.get(str(coto_id))
         if coto is None:
             raise no_such_coto()
+        found: dict[str, tuple[list[Neighbour], str | None]] = {}
+        for way, page in pages.items():
+            neighbours: list[Neighbour] = [
+                {"connection": c, "coto": cotos[far_end(way, c)]} for c in page.connections if far_end(way, c) in cotos
+            ]
+            found[way] = (neighbours, page.next)
+        return coto, found
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        coto, found = self._neighbours(req, coto_id, ("outgoing", "incoming"))
+        (outgoing, outgoing_next), (incoming, incoming_next) = found["outgoing"], found["incoming"]
         resp.media = {
             "coto": coto,
-            "outgoing": [{"connection": c, "coto": cotos[c["end"]]} for c in outgoing if c["end"] in cotos],
-            "incoming": [{"connection": c, "coto": cotos[c["start"]]} for c in incoming if c["start"] in cotos],
+            "outgoing": outgoing,
+            "incoming": incoming,
+            "outgoing_next": outgoing_next,
+            "incoming_next": incoming_next,
         }
+
+    def _page(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID, way: str) -> None:
+        _, found = self._neighbours(req, coto_id, (way,), req.get_param("after"))
+        neighbours, next_cursor = found[way]
+        resp.media = {"neighbours": neighbours, "next": next_cursor}
+
+    def on_get_outgoing(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        self._page(req, resp, coto_id, "outgoing")
+
+    def on_get_incoming(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
+        self._page(req, resp, coto_id, "incoming")
 
     def on_put_order(self, req: falcon.Request, resp: falcon.Response, coto_id: uuid.UUID) -> None:
         amishi = require_amishi(req)

@@ -6,6 +6,7 @@ the asker's id and the keys of the cotonomas they may reach (`keys`): a
 connection is visible to its maker when made at home (created_in NULL), and
 to whoever reaches the cotonoma it was made in otherwise (VISIBLE)."""
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,8 @@ def _iso_utc(column: str) -> str:
 _CONNECTION_COLUMNS = f"""c.id::text, c.start_id::text, c.end_id::text, c.linking_phrase, c.created_by::text,
     c.created_in, c."order", {_iso_utc("c.created_at")}"""
 _PIN_COLUMNS = f"""p.coto_id::text, p.cotonoma_key, p.created_by::text, p."order", {_iso_utc("p.created_at")}"""
+
+NO_ID = "00000000-0000-0000-0000-000000000000"
 
 # A connection the asker sees (params asker, keys).
 VISIBLE = "((c.created_in IS NULL AND c.created_by = %(asker)s::uuid) OR c.created_in = ANY(%(keys)s::text[]))"
@@ -157,8 +160,22 @@ _DELETE_CONNECTION = "DELETE FROM connections c WHERE c.id = %s RETURNING c.crea
 
 _OUTGOING = f"""SELECT {_CONNECTION_COLUMNS} FROM connections c
  WHERE c.start_id = %(coto)s AND {VISIBLE} ORDER BY c."order", c.id"""
-_INCOMING = f"""SELECT {_CONNECTION_COLUMNS} FROM connections c
- WHERE c.end_id = %(coto)s AND {VISIBLE} ORDER BY c.created_at, c.id"""
+
+# A page of a coto's neighbours, after a cursor (None: from the first), each
+# row with the number its cursor holds: outgoing in their order
+# (connections_by_start), incoming oldest first, in microseconds
+# (connections_by_end_time). One row more than the page tells whether there is
+# a next.
+_OUTGOING_PAGE = f"""SELECT {_CONNECTION_COLUMNS}, c."order" FROM connections c
+ WHERE c.start_id = %(coto)s AND {VISIBLE}
+   AND (c."order", c.id) > (coalesce(%(after_n)s, -2147483648), coalesce(%(after_id)s::uuid, '{NO_ID}'))
+ ORDER BY c."order", c.id LIMIT %(limit)s + 1"""
+_INCOMING_PAGE = f"""SELECT {_CONNECTION_COLUMNS}, (extract(epoch FROM c.created_at) * 1000000)::bigint
+  FROM connections c
+ WHERE c.end_id = %(coto)s AND {VISIBLE}
+   AND (c.created_at, c.id) > (coalesce('epoch'::timestamptz + %(after_n)s * interval '1 microsecond', '-infinity'),
+                               coalesce(%(after_id)s::uuid, '{NO_ID}'))
+ ORDER BY c.created_at, c.id LIMIT %(limit)s + 1"""
 
 # The cotos `depth` - 1 levels (or fewer) below the roots, along connections
 # the asker sees, each (coto, level) once: a cycle ends at the last level. Each
@@ -214,7 +231,47 @@ SELECT {_PIN_COLUMNS}, p.created_at, p.place FROM pins p
 """
 
 
-NO_ID = "00000000-0000-0000-0000-000000000000"
+class InvalidCursor(Exception):
+    """A cursor that no page of neighbours gave."""
+
+
+_CURSOR = re.compile(r"(-?\d{1,19})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+# What each way's cursor number may be: a connection's order (an integer), microseconds since 1970.
+_CURSOR_RANGE = {"outgoing": (-(2**31), 2**31 - 1), "incoming": (0, 2**62)}
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way of a coto's connections ("outgoing" or "incoming"), read after
+    a cursor's (order or time, connection id), or from the first."""
+
+    name: str
+    after: tuple[int, str] | None = None
+
+    @classmethod
+    def reading(cls, name: str, cursor: str | None) -> "Way":
+        """The way, after a cursor a page gave (InvalidCursor otherwise)."""
+        if cursor is None:
+            return cls(name)
+        found = _CURSOR.fullmatch(cursor)
+        low, high = _CURSOR_RANGE[name]
+        if found is None or not low <= int(found[1]) <= high:
+            raise InvalidCursor(cursor)
+        return cls(name, (int(found[1]), found[2]))
+
+
+@dataclass(frozen=True)
+class Page:
+    connections: list[Connection]
+    next: str | None  # the cursor of the next page; None: this was the last
+
+
+_PAGES = {"outgoing": _OUTGOING_PAGE, "incoming": _INCOMING_PAGE}
+
+
+def far_end(way: str, connection: Connection) -> str:
+    """The coto at the connection's other end, seen from the coto whose `way` it is."""
+    return connection["end"] if way == "outgoing" else connection["start"]
 
 
 @dataclass(frozen=True)
@@ -273,13 +330,28 @@ class GraphStore:
             tell(conn, [(stream_of(row[0], row[1]), "connection-deleted", {"id": connection_id})])
         return True
 
-    def neighbours(self, coto_id: str, asker: str, keys: Sequence[str]) -> tuple[list[Connection], list[Connection]]:
-        """The coto's outgoing (in order) and incoming connections the asker sees."""
-        params = {"coto": coto_id, "asker": asker, "keys": list(keys)}
+    def neighbours(
+        self, coto_id: str, asker: str, keys: Sequence[str], ways: Sequence[Way], limit: int
+    ) -> dict[str, Page]:
+        """A page of the coto's connections the asker sees, each way asked:
+        outgoing in their order, incoming oldest first."""
+        pages: dict[str, Page] = {}
         with autocommitting(self.pool) as conn:
-            outgoing = [_connection(row) for row in conn.execute(_OUTGOING, params).fetchall()]
-            incoming = [_connection(row) for row in conn.execute(_INCOMING, params).fetchall()]
-        return outgoing, incoming
+            for way in ways:
+                after = way.after
+                params = {
+                    "coto": coto_id,
+                    "asker": asker,
+                    "keys": list(keys),
+                    "limit": limit,
+                    "after_n": after[0] if after else None,
+                    "after_id": after[1] if after else None,
+                }
+                rows = conn.execute(_PAGES[way.name], params).fetchall()
+                connections = [_connection(row) for row in rows[:limit]]
+                more = len(rows) > limit
+                pages[way.name] = Page(connections, f"{rows[limit - 1][8]}.{rows[limit - 1][0]}" if more else None)
+        return pages
 
     def reorder(self, coto_id: str, asker: str, keys: Sequence[str], ids: Sequence[str]) -> list[Connection]:
         """Puts the outgoing connections the asker sees in the order of `ids`

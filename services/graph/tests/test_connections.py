@@ -154,6 +154,85 @@ def test_a_reorder_keeps_the_places_of_connections_the_asker_does_not_see(sign_i
     assert [n["connection"]["id"] for n in outgoing] == [shared_last["id"], private["id"], shared_first["id"]]
 
 
+def every_page(me, coto_id, way, first):
+    """The neighbours of the first page and of every page after it, by their cursors."""
+    found, cursor = list(first[way]), first[f"{way}_next"]
+    while cursor is not None:
+        page = me.request("GET", f"/api/graph/cotos/{coto_id}/{way}", params={"after": cursor, "limit": "3"})
+        assert page.status_code == 200, page.text
+        assert 0 < len(page.json["neighbours"]) <= 3
+        found += page.json["neighbours"]
+        cursor = page.json["next"]
+    return found
+
+
+def test_a_cotos_neighbours_come_in_pages_each_way(sign_in, doubles, ann):
+    hub = doubles.coto(ann, "hub")
+    ends = [doubles.coto(ann, f"end {n}") for n in range(7)]
+    starts = [doubles.coto(ann, f"start {n}") for n in range(5)]
+    me = sign_in(ann)
+    outgoing = [me.connected(hub["id"], end["id"]) for end in ends]
+    incoming = [me.connected(start["id"], hub["id"]) for start in starts]
+    whole = me.request("GET", f"/api/graph/cotos/{hub['id']}").json
+    assert [n["connection"] for n in whole["outgoing"]] == outgoing
+    assert [n["connection"] for n in whole["incoming"]] == incoming  # oldest first
+    assert whole["outgoing_next"] is None and whole["incoming_next"] is None
+    first = me.request("GET", f"/api/graph/cotos/{hub['id']}", params={"limit": "3"}).json
+    assert [n["connection"] for n in first["outgoing"]] == outgoing[:3]
+    assert [n["connection"] for n in first["incoming"]] == incoming[:3]
+    assert every_page(me, hub["id"], "outgoing", first) == whole["outgoing"]
+    assert every_page(me, hub["id"], "incoming", first) == whole["incoming"]
+
+
+def test_a_page_goes_on_after_its_cursors_connection_is_deleted_or_moved(sign_in, doubles, ann):
+    hub = doubles.coto(ann, "hub")
+    me = sign_in(ann)
+    made = [me.connected(hub["id"], doubles.coto(ann, f"end {n}")["id"]) for n in range(5)]
+    first = me.request("GET", f"/api/graph/cotos/{hub['id']}", params={"limit": "2"}).json
+    assert me.request("DELETE", f"/api/graph/connections/{made[1]['id']}").status_code == 204
+    after = me.request("GET", f"/api/graph/cotos/{hub['id']}/outgoing", params={"after": first["outgoing_next"]})
+    assert [n["connection"]["id"] for n in after.json["neighbours"]] == [c["id"] for c in made[2:]]
+
+
+def test_pages_leave_out_what_the_asker_may_not_see(sign_in, doubles, ann, bob):
+    key = doubles.cotonoma(ann, bob)
+    hub = doubles.coto(ann, "hub", key)
+    ends = [doubles.coto(ann, f"end {n}", key) for n in range(4)]
+    me = sign_in(ann)
+    shared = [me.connected(hub["id"], end["id"], cotonoma_key=key) for end in ends[:2]]
+    me.connected(hub["id"], ends[2]["id"])  # at home: ann's alone
+    shared.append(me.connected(hub["id"], ends[3]["id"], cotonoma_key=key))
+    first = sign_in(bob).request("GET", f"/api/graph/cotos/{hub['id']}", params={"limit": "1"}).json
+    assert [n["connection"] for n in every_page(sign_in(bob), hub["id"], "outgoing", first)] == shared
+
+
+@pytest.mark.parametrize(
+    "path,params,title",
+    [
+        ("", {"limit": "0"}, "Invalid limit"),
+        ("", {"limit": "201"}, "Invalid limit"),
+        ("/outgoing", {"limit": "x"}, "Invalid limit"),
+        ("/outgoing", {"after": "x"}, "Invalid cursor"),
+        ("/outgoing", {"after": f"1.{uuid.uuid4()}x"}, "Invalid cursor"),
+        ("/outgoing", {"after": f"{2**31}.{uuid.uuid4()}"}, "Invalid cursor"),
+        ("/incoming", {"after": f"-1.{uuid.uuid4()}"}, "Invalid cursor"),
+        ("/incoming", {"after": f"{10**19}.{uuid.uuid4()}"}, "Invalid cursor"),
+        ("/incoming", {"after": str(uuid.uuid4())}, "Invalid cursor"),
+    ],
+)
+def test_bad_pages_are_400(sign_in, doubles, ann, path, params, title):
+    hub = doubles.coto(ann)
+    result = sign_in(ann).request("GET", f"/api/graph/cotos/{hub['id']}{path}", params=params)
+    assert result.status_code == 400 and result.json["title"] == title
+
+
+def test_pages_of_a_coto_one_may_not_read_are_404_and_anonymous_401(sign_in, doubles, client, ann, bob):
+    theirs = doubles.coto(bob)
+    for way in ("outgoing", "incoming"):
+        assert sign_in(ann).request("GET", f"/api/graph/cotos/{theirs['id']}/{way}").status_code == 404
+        assert client.simulate_get(f"/api/graph/cotos/{theirs['id']}/{way}").status_code == 401
+
+
 @pytest.mark.parametrize(
     "body,title",
     [

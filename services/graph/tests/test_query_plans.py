@@ -9,14 +9,16 @@ from typing import Any
 
 import psycopg
 import pytest
-from graph.store import _EXPORT_CONNECTIONS, _INCOMING, _OUTGOING, _PINS, TRAVERSAL, place_of
+from graph.store import _EXPORT_CONNECTIONS, _INCOMING_PAGE, _OUTGOING, _OUTGOING_PAGE, _PINS, TRAVERSAL, place_of
 
-from cotoami_testing.fixtures import scans_in_plan
+from cotoami_testing.fixtures import scans_in_plan, scans_of
 
 HEAVY = "00000000-0000-4000-8000-000000000001"
 OTHERS = 200
 OTHERS_CONNECTIONS = 40_000
 KEYS = [f"cotonoma-{n:04d}" for n in range(50)]
+OUTGOING_HUB = "00000000-0000-4000-9000-999999999999"
+INCOMING_HUB = "00000000-0000-4000-9000-888888888888"
 
 
 def coto(n: int) -> str:
@@ -48,15 +50,24 @@ def big(database_url):
         """,
             (HEAVY,),
         )
-        # A coto with 1,000 neighbours (outgoing) besides.
+        # A coto with 1,000 outgoing neighbours besides, and one with 1,000 incoming.
         db.execute(
             """
             INSERT INTO connections (id, start_id, end_id, created_by, created_in, "order")
-            SELECT gen_random_uuid(), '00000000-0000-4000-9000-999999999999',
+            SELECT gen_random_uuid(), %s,
                    ('00000000-0000-4000-9000-' || lpad((500000 + k)::text, 12, '0'))::uuid, %s, NULL, k
               FROM generate_series(1, 1000) k
         """,
-            (HEAVY,),
+            (OUTGOING_HUB, HEAVY),
+        )
+        db.execute(
+            """
+            INSERT INTO connections (id, start_id, end_id, created_by, created_in, "order", created_at)
+            SELECT gen_random_uuid(), ('00000000-0000-4000-9000-' || lpad((600000 + k)::text, 12, '0'))::uuid,
+                   %s, %s, NULL, 0, now() - k * interval '1 minute'
+              FROM generate_series(1, 1000) k
+        """,
+            (INCOMING_HUB, HEAVY),
         )
         db.execute(
             """
@@ -99,11 +110,32 @@ def test_the_stock_is_walked_along_connections_by_start(big, depth):
         assert len(rows) == 11_100  # the pins' children, theirs and theirs: 100 + 1,000 + 10,000
 
 
-def test_a_cotos_neighbours_are_read_by_start_and_by_end(big):
-    params = {"coto": "00000000-0000-4000-9000-999999999999", "asker": HEAVY, "keys": KEYS}
+def test_all_of_a_cotos_outgoing_are_read_by_start_for_a_reorder(big):
+    params = {"coto": OUTGOING_HUB, "asker": HEAVY, "keys": KEYS}
     assert_no_seq_scan(big, _OUTGOING, params)
     assert len(big.execute(_OUTGOING, params).fetchall()) == 1000
-    assert_no_seq_scan(big, _INCOMING, {**params, "coto": coto(500)})
+
+
+def rows_read(db: psycopg.Connection[Any], query: str, params: Any) -> int:
+    """How many rows of connections the query read, run (EXPLAIN ANALYZE)."""
+    row = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()
+    assert row is not None
+    return sum(int(scan["Actual Rows"]) for scan in scans_of(row[0][0]["Plan"], ("connections",)))
+
+
+@pytest.mark.parametrize(("query", "hub"), [(_OUTGOING_PAGE, "start"), (_INCOMING_PAGE, "end")])
+def test_a_page_of_a_hubs_neighbours_reads_that_page_only(big, query, hub):
+    """From the first and from deep in the hub's thousand: the cursor and the
+    order are the index's, so a page reads its 51 rows, never the thousand."""
+    hub_id = OUTGOING_HUB if hub == "start" else INCOMING_HUB
+    params = {"coto": hub_id, "asker": HEAVY, "keys": KEYS, "limit": 50, "after_n": None, "after_id": None}
+    assert_no_seq_scan(big, query, params)
+    first = big.execute(query, params).fetchall()
+    assert len(first) == 51 and rows_read(big, query, params) == 51
+    deep = big.execute(query, {**params, "limit": 900}).fetchall()[899]
+    after = {**params, "after_n": deep[8], "after_id": deep[0]}
+    assert len(big.execute(query, after).fetchall()) == 51
+    assert rows_read(big, query, after) == 51
 
 
 def test_pins_and_the_export_go_along_their_indexes(big):

@@ -242,8 +242,6 @@ def test_a_hubs_connections_come_fifty_at_a_time(stack, mailbox, page_of):  # no
     """A coto with 53 connections: the dialog lists the first 50, then the rest on "Show more",
     in their order; the graph view draws the first page and says so."""
     page = signed_in_page(stack, mailbox, page_of, unique_address(), viewport=VIEWPORTS["desktop"])
-    post(page, "hub")
-    hub_id = coto(page, "hub").get_attribute("data-id")
 
     def api(path: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = page.request.post(f"{stack.url}{path}", data=body, headers={"Origin": stack.url})
@@ -251,10 +249,12 @@ def test_a_hubs_connections_come_fifty_at_a_time(stack, mailbox, page_of):  # no
         result: dict[str, Any] = answer.json()
         return result
 
-    for n in range(53):
-        end = api("/api/cotos", {"content": f"spoke {n:02d}"})["coto"]
-        api("/api/graph/connections", {"start": hub_id, "end": end["id"]})
+    spokes = [api("/api/cotos", {"content": f"spoke {n:02d}"})["coto"] for n in range(53)]
     page.reload()
+    post(page, "hub")  # the newest: on the timeline's first page
+    hub_id = coto(page, "hub").get_attribute("data-id")
+    for spoke in spokes:
+        api("/api/graph/connections", {"start": hub_id, "end": spoke["id"]})
     coto(page, "hub").locator(".coto-connections").click()
     rows = page.locator("#connections-outgoing .connection-link")
     expect(rows).to_have_count(50)

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -95,11 +96,20 @@ def post_fork(server: Server, worker: Worker) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class AccessLog(Protocol):
+    access: Callable[[object, object, object, object], None]
+
+
 class ThreadWorker(Worker, Protocol):
     alive: bool
     sockets: list[socket.socket]
+    log: AccessLog
 
     def set_accept_enabled(self, enabled: bool) -> None: ...
+
+
+def _no_access_log(resp: object, req: object, environ: object, request_time: object) -> None:
+    return
 
 
 def post_worker_init(worker: ThreadWorker) -> None:
@@ -111,7 +121,13 @@ def post_worker_init(worker: ThreadWorker) -> None:
     internal call to a service mid-rollout timed out that way. Closed when the
     worker stops accepting for good, the socket leaves the port's group once
     its master's and its siblings' copies are closed too; a worker replaced on
-    a reload leaves it to the master and the new workers."""
+    a reload leaves it to the master and the new workers.
+
+    And it writes no access log: each service writes one JSON line per request
+    itself (with the request id), while gunicorn, seeing logconfig_dict set,
+    would build every request's access-log fields only for its gunicorn.access
+    logger (WARNING) to drop the line: a twentieth of a page's CPU (BENCHMARKS.md)."""
+    worker.log.access = _no_access_log
     if not hasattr(worker, "set_accept_enabled"):
         return  # not gthread: live's uvicorn worker closes its listeners first as it stops
     stop_accepting = worker.set_accept_enabled

@@ -3,9 +3,12 @@
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from under_gunicorn import worker_pids
+
+from cotoami_common import gunicorn_conf
 
 
 def alive(pid: int) -> bool:
@@ -79,3 +82,35 @@ def test_a_stopping_instance_leaves_the_shared_port_to_the_others_at_once(gunico
         connection.close()
     assert stopping.wait(timeout=15) == 0
     assert staying.poll() is None
+
+
+def test_a_worker_builds_no_access_log_line():
+    """Each service logs its requests itself; gunicorn, seeing logconfig_dict, would build every
+    request's access-log fields for a logger that drops them. After the hook, the worker's
+    access() touches nothing it is given."""
+
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"access() read {name}")
+
+    def gunicorns_access(resp: object, req: object, environ: object, request_time: object) -> None:
+        raise AssertionError("gunicorn's access log ran")
+
+    class Log:
+        def __init__(self) -> None:
+            self.access: Callable[[object, object, object, object], None] = gunicorns_access
+
+    class Worker:
+        pid = ppid = 0
+        alive = True
+
+        def __init__(self) -> None:
+            self.sockets: list[socket.socket] = []
+            self.log: gunicorn_conf.AccessLog = Log()
+
+        def set_accept_enabled(self, enabled: bool) -> None:
+            pass
+
+    worker = Worker()
+    gunicorn_conf.post_worker_init(worker)
+    worker.log.access(Untouchable(), Untouchable(), Untouchable(), Untouchable())  # raised nothing

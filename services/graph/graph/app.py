@@ -22,6 +22,9 @@ from graph.store import GraphStore
 
 @dataclass(frozen=True, kw_only=True)
 class Dependencies(ServiceDependencies):
+    # Planned once: every read goes along one index whatever the values
+    # (tests/test_query_plans.py); planning the stock's walk cost more than running it.
+    generic_plans = True
     verifier: AccessTokenVerifier
     cotos: CotoLookup
     cotonomas: CotonomaAccess

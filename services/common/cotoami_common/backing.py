@@ -1,7 +1,7 @@
 """Connections to the backing services, made the same way by every service."""
 
 import select
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -45,6 +45,14 @@ def postgres_pool(url: str, max_size: int, generic_plans: bool = False) -> psyco
         check=check_if_disturbed,
         open=True,
     )
+
+
+def array_literal(values: Iterable[str]) -> str:
+    """One PostgreSQL array literal of these values, for a `%s::uuid[]` or
+    `%s::text[]` parameter: psycopg dumping a list of 200 strings took 0.3 ms,
+    the one string 0.05. Only for values that need no quoting inside an array
+    (UUIDs, cotonoma keys: letters, digits, '-' and '_'), as their callers check."""
+    return "{" + ",".join(values) + "}"
 
 
 def check_if_disturbed(conn: psycopg.Connection) -> None:

@@ -82,7 +82,8 @@ class InternalClient:
         parsed = urllib3.util.parse_url(base_url.rstrip("/"))
         self.scheme, self.host, self.port = parsed.scheme or "http", parsed.host or "", parsed.port
         self.prefix = parsed.path or ""
-        self.timeout = urllib3.Timeout(timeout_seconds)
+        self.timeout_seconds = timeout_seconds
+        self._timeout = urllib3.Timeout(timeout_seconds)
         self._authorization = f"Bearer {internal_token}"
         self._local = _ThreadConnection()
 
@@ -106,7 +107,7 @@ class InternalClient:
         url = self.prefix + path + (f"?{urlencode(params)}" if params else "")
         try:
             response = self._pool().urlopen(
-                method, url, body=body, headers=headers, retries=False, redirect=False, timeout=self.timeout
+                method, url, body=body, headers=headers, retries=False, redirect=False, timeout=self._timeout
             )
         except HTTPError as error:
             # No connection made (refused, unresolvable, or not in time): the request never left.

@@ -16,7 +16,7 @@ import psycopg
 import psycopg_pool
 import redis
 
-from cotoami_common.backing import autocommitting
+from cotoami_common.backing import array_literal, autocommitting
 from cotoami_common.outbox import recording_events, write_event
 from cotoami_common.tokens import Amishi
 
@@ -860,10 +860,8 @@ class CotoStore:
     def lookup(self, coto_ids: list[str]) -> list[Coto]:
         """The cotos among these ids (not those in the trash), by id: for other
         services, which decide themselves who may read them."""
-        # As one array literal: psycopg dumping a list of 200 strings took 0.3 ms, the
-        # literal 0.05 (the resource let through only UUIDs: nothing in them to quote).
-        with autocommitting(self.pool) as conn:
-            return [_coto(row) for row in conn.execute(_LOOKUP, ("{" + ",".join(coto_ids) + "}",)).fetchall()]
+        with autocommitting(self.pool) as conn:  # the resource let through only UUIDs
+            return [_coto(row) for row in conn.execute(_LOOKUP, (array_literal(coto_ids),)).fetchall()]
 
     def update(self, amishi: Amishi, coto_id: str, content: str) -> Coto | None:
         """The updated coto, or None unless this amishi wrote it.

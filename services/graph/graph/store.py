@@ -16,7 +16,7 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import Jsonb
 
-from cotoami_common.backing import autocommitting
+from cotoami_common.backing import array_literal, autocommitting
 from cotoami_common.outbox import recording_events
 
 
@@ -342,7 +342,7 @@ class GraphStore:
                 params = {
                     "coto": coto_id,
                     "asker": asker,
-                    "keys": list(keys),
+                    "keys": array_literal(keys),
                     "limit": limit,
                     "after_n": after[0] if after else None,
                     "after_id": after[1] if after else None,
@@ -357,7 +357,7 @@ class GraphStore:
         """Puts the outgoing connections the asker sees in the order of `ids`
         (exactly their ids, else NotTheSameIds), in the places they held, so
         the others keep theirs."""
-        params = {"coto": coto_id, "asker": asker, "keys": list(keys)}
+        params = {"coto": coto_id, "asker": asker, "keys": array_literal(keys)}
         with self.pool.connection() as conn:
             conn.execute(_LOCK_START, (coto_id,))
             current = [_connection(row) for row in conn.execute(_OUTGOING, params).fetchall()]
@@ -382,7 +382,7 @@ class GraphStore:
         levels below the roots (along such connections), by start and order."""
         if not roots or depth < 1:
             return []
-        params = {"roots": list(roots), "depth": depth, "asker": asker, "keys": list(keys)}
+        params = {"roots": array_literal(roots), "depth": depth, "asker": asker, "keys": array_literal(keys)}
         with autocommitting(self.pool) as conn:
             return [_connection(row) for row in conn.execute(TRAVERSAL, params).fetchall()]
 
